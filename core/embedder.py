@@ -1,0 +1,139 @@
+"""Qwen3VLEmbedder: Qwen3-VL-Embedding-2B/8B vectors for text, images, video and mixes, at official parity."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import constants as C
+from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate, run_batched
+from .inputs import Item, ItemInput, parse_items
+from .media import MediaOptions
+from .pooling import last_token, truncate_and_normalize
+from .prompts import normalize_instruction, render_embedding_prompt
+from .runtime import input_device, load_model, resolve_runtime
+from .vl_encoding import PromptRequest, VLEncoder
+
+logger = logging.getLogger(__name__)
+
+
+class Qwen3VLEmbedder:
+    """Embeds text, images, videos and mixed items into one vector space.
+
+    The constructor takes the official ``Qwen3VLEmbedder`` arguments unchanged, plus ``dimensions``
+    (Matryoshka size), ``device``, batching and progress options. ``embed`` returns float32 unit
+    vectors, one row per item, in input order.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str = "Qwen/Qwen3-VL-Embedding-2B",
+        max_length: int = C.VL_EMBED_MAX_LENGTH,
+        min_pixels: int = C.MIN_PIXELS,
+        max_pixels: int = C.MAX_PIXELS,
+        total_pixels: int = C.TOTAL_PIXELS,
+        fps: float = C.FPS,
+        num_frames: int = C.NUM_FRAMES,
+        max_frames: int = C.MAX_FRAMES,
+        default_instruction: str = C.VL_EMBED_DEFAULT_INSTRUCTION,
+        query_instruction: str = C.DEFAULT_QUERY_INSTRUCTION,
+        *,
+        dimensions: int | None = None,
+        device: str | None = None,
+        torch_dtype: Any = None,
+        dtype: Any = None,
+        attn_implementation: str | None = None,
+        device_map: str | dict | None = None,
+        allow_urls: bool = False,
+        max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        show_progress: bool = False,
+        **model_kwargs: Any,
+    ):
+        from transformers import AutoProcessor, Qwen3VLModel
+
+        self.model_name = str(model_name_or_path)
+        self.default_instruction = default_instruction
+        self.query_instruction = query_instruction
+        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_size = max_batch_size
+        self.show_progress = show_progress
+        self.runtime = resolve_runtime(device, dtype if dtype is not None else torch_dtype, attn_implementation,
+                                       device_map)
+        self.model = load_model(Qwen3VLModel, self.model_name, self.runtime, **model_kwargs)
+        processor = AutoProcessor.from_pretrained(self.model_name)
+        media = MediaOptions(min_pixels, max_pixels, total_pixels, fps, num_frames, max_frames, allow_urls)
+        self.encoder = VLEncoder(processor, media, max_length)
+        self.hidden_size = int(self.model.config.text_config.hidden_size)
+        if dimensions is not None and not 1 <= dimensions <= self.hidden_size:
+            raise ValueError(f"dimensions must be between 1 and {self.hidden_size}, got {dimensions}")
+        self.dimensions = dimensions
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors ``embed`` returns by default."""
+        return self.dimensions or self.hidden_size
+
+    # -- prompts ---------------------------------------------------------------------------------
+    def _instruction(self, item: Item, instruction: str | None) -> str:
+        return normalize_instruction(item.instruction or instruction, self.default_instruction)
+
+    def render_prompt(self, item: ItemInput, instruction: str | None = None) -> str:
+        """The official prompt for one item, before vision expansion (for inspection and tests)."""
+        parsed = parse_items([item])[0]
+        return render_embedding_prompt(
+            self._instruction(parsed, instruction), len(parsed.videos), len(parsed.images), parsed.texts
+        )
+
+    def encode(self, items: Sequence[ItemInput], instruction: str | None = None) -> list[Encoded]:
+        """Validate, load media and tokenize every item (no model work)."""
+        requests = []
+        for index, item in enumerate(parse_items(items)):
+            prompt = render_embedding_prompt(
+                self._instruction(item, instruction), len(item.videos), len(item.images), item.texts
+            )
+            videos = [(v, item.fps, item.max_frames) for v in item.videos]
+            requests.append(PromptRequest(index, prompt, item.images, videos))
+        return self.encoder.encode(requests)
+
+    # -- embedding -------------------------------------------------------------------------------
+    def _forward(self, batch: Sequence[Encoded]) -> np.ndarray:
+        import torch
+
+        inputs, lengths = collate(
+            batch, self.encoder.tokenizer.pad_token_id, input_device(self.model),
+            self.encoder.image_token_id, self.encoder.video_token_id,
+        )
+        with torch.inference_mode():
+            hidden = self.model(**inputs, use_cache=False).last_hidden_state
+            pooled = last_token(hidden, lengths).float().cpu().numpy()
+        return pooled
+
+    def embed(
+        self,
+        items: Sequence[ItemInput],
+        instruction: str | None = None,
+        dimensions: int | None = None,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
+        """Unit vectors (N, D) float32 for N items, in order. A per-item ``instruction`` key wins."""
+        encoded = self.encode(items, instruction)
+        if not encoded:
+            return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
+        raw = run_batched(
+            encoded, self._forward, self.max_batch_tokens, self.max_batch_size,
+            self.show_progress if show_progress is None else show_progress,
+        )
+        return truncate_and_normalize(raw, dimensions or self.dimensions)
+
+    def embed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
+                      dimensions: int | None = None) -> np.ndarray:
+        """Queries get the retrieval instruction (``query_instruction`` unless one is given)."""
+        return self.embed(items, instruction or self.query_instruction, dimensions)
+
+    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
+        """Documents get the official default instruction, as in the published evaluations."""
+        return self.embed(items, None, dimensions)

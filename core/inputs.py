@@ -1,0 +1,132 @@
+"""Turn what users pass (strings, images, dicts of text/image/video) into validated ``Item`` objects.
+
+Validation here is structural and cheap; media files are opened later (``media.py``). Every error
+names the item's index.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import InputError
+
+ITEM_KEYS = ("text", "image", "video", "instruction", "fps", "max_frames")
+VIDEO_FILE_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", ".wmv", ".mpeg", ".mpg", ".3gp")
+
+# An image: a path, a file:// or data: URI, an http(s) URL (opt-in), a base64 string, raw bytes, a
+# file-like object, a PIL image or an HxWx3 uint8 array.
+ImageSource = Any
+VideoSource = Union[str, Path, Sequence[ImageSource]]
+ItemInput = Union[str, dict, Any]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input to embed or score: its texts, images and videos, in the caller's terms."""
+
+    texts: tuple[str, ...] = ()
+    images: tuple[ImageSource, ...] = ()
+    videos: tuple[VideoSource, ...] = ()
+    instruction: str | None = None
+    fps: float | None = None
+    max_frames: int | None = None
+
+    @property
+    def has_media(self) -> bool:
+        return bool(self.images or self.videos)
+
+
+def _is_image_object(value: Any) -> bool:
+    if isinstance(value, (bytes, bytearray, memoryview, io.IOBase, Path)):
+        return True
+    module = type(value).__module__
+    return module.startswith("PIL.") or (module == "numpy" and getattr(value, "ndim", 0) == 3)
+
+
+def _is_video_file(value: Any) -> bool:
+    if isinstance(value, Path):
+        return True
+    return isinstance(value, str) and value.split("?")[0].lower().endswith(VIDEO_FILE_SUFFIXES)
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _texts(value: Any, index: int) -> tuple[str, ...]:
+    texts = _as_list(value)
+    for text in texts:
+        if not isinstance(text, str):
+            raise InputError(index, f"'text' must be a string or a list of strings, got {type(text).__name__}")
+    return tuple(t for t in texts if t)  # empty strings add nothing, as in the official code
+
+
+def _images(value: Any, index: int) -> tuple[ImageSource, ...]:
+    images = _as_list(value)
+    for image in images:
+        if not (isinstance(image, str) or _is_image_object(image)):
+            raise InputError(index, f"'image' must be a path, URI, bytes or PIL image, got {type(image).__name__}")
+    return tuple(images)
+
+
+def _videos(value: Any, index: int) -> tuple[VideoSource, ...]:
+    """A file, a list of frames, or a list of videos (files or frame lists)."""
+    if isinstance(value, (str, Path)):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        raise InputError(index, f"'video' must be a file path or a list of frames, got {type(value).__name__}")
+    if not value:
+        raise InputError(index, "'video' has no frames")
+    if all(isinstance(v, (list, tuple)) or _is_video_file(v) for v in value):
+        videos = tuple(value)
+    else:
+        videos = (tuple(value),)
+    for video in videos:
+        if isinstance(video, (list, tuple)):
+            if not video:
+                raise InputError(index, "'video' has no frames")
+            for frame in video:
+                if not (isinstance(frame, str) or _is_image_object(frame)):
+                    raise InputError(index, f"a video frame must be an image, got {type(frame).__name__}")
+    return videos
+
+
+def parse_item(raw: ItemInput, index: int) -> Item:
+    """Validate one user input and return it as an ``Item``."""
+    if isinstance(raw, str):
+        return Item(texts=(raw,) if raw else ())
+    if _is_image_object(raw):
+        return Item(images=(raw,))
+    if not isinstance(raw, dict):
+        raise InputError(index, f"expected a string, an image or a dict, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(ITEM_KEYS))
+    if unknown:
+        raise InputError(index, f"unknown key(s) {unknown}; allowed keys are {list(ITEM_KEYS)}")
+    instruction = raw.get("instruction")
+    if instruction is not None and not isinstance(instruction, str):
+        raise InputError(index, f"'instruction' must be a string, got {type(instruction).__name__}")
+    fps = raw.get("fps")
+    if fps is not None and (not isinstance(fps, (int, float)) or isinstance(fps, bool) or fps <= 0):
+        raise InputError(index, f"'fps' must be a positive number, got {fps!r}")
+    max_frames = raw.get("max_frames")
+    if max_frames is not None and (not isinstance(max_frames, int) or isinstance(max_frames, bool) or max_frames < 2):
+        raise InputError(index, f"'max_frames' must be an integer >= 2, got {max_frames!r}")
+    return Item(
+        texts=_texts(raw["text"], index) if raw.get("text") is not None else (),
+        images=_images(raw["image"], index) if raw.get("image") is not None else (),
+        videos=_videos(raw["video"], index) if raw.get("video") is not None else (),
+        instruction=instruction,
+        fps=fps,
+        max_frames=max_frames,
+    )
+
+
+def parse_items(raw_items: Sequence[ItemInput]) -> list[Item]:
+    """Validate a whole call's inputs before any work starts."""
+    if isinstance(raw_items, (str, dict)) or _is_image_object(raw_items):
+        raise TypeError("pass a list of items (wrap a single item in a list)")
+    return [parse_item(raw, i) for i, raw in enumerate(raw_items)]

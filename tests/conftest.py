@@ -1,0 +1,62 @@
+"""Session-wide tiny models, built offline once (qwen3_vl_rag.testing), shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # a stray hub id must fail fast, not wait on the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from qwen3_vl_rag.testing import build_tiny_text_model, build_tiny_vl_model
+
+
+@pytest.fixture(scope="session")
+def tiny_vl_path(tmp_path_factory):
+    return build_tiny_vl_model(tmp_path_factory.mktemp("tiny-vl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vl_real_vocab_path(tmp_path_factory):
+    return build_tiny_vl_model(tmp_path_factory.mktemp("tiny-vl-real"), real_vocab=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_text_path(tmp_path_factory):
+    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text"))
+
+
+@pytest.fixture(scope="session")
+def tiny_text_no_eos_path(tmp_path_factory):
+    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text-no-eos"), append_eos=False)
+
+
+@pytest.fixture(scope="session")
+def vl_embedder(tiny_vl_path):
+    from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+    return Qwen3VLEmbedder(str(tiny_vl_path))
+
+
+@pytest.fixture(scope="session")
+def text_embedder(tiny_text_path):
+    from qwen3_vl_rag.core import Qwen3TextEmbedder
+
+    return Qwen3TextEmbedder(str(tiny_text_path))
+
+
+def random_image(seed: int, size=(96, 64), mode="RGB") -> Image.Image:
+    """A deterministic noise image (width, height)."""
+    channels = len(mode)
+    pixels = np.random.RandomState(seed).randint(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    return Image.fromarray(pixels, mode=mode)
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "picture.png"
+    random_image(1).save(path)
+    return path
