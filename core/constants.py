@@ -17,9 +17,6 @@ TEXT_EMBED_MAX_LENGTH = 8192
 
 EMPTY_ITEM_TEXT = "NULL"  # what the official embedder renders for an item with no content
 
-# Tokens that close every prompt: <|im_end|> \n <|im_start|> assistant \n
-PROMPT_SUFFIX_TOKENS = 5
-
 IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
 VISION_START = "<|vision_start|>"

@@ -64,8 +64,15 @@ def _open_bytes(data: bytes, what: str):
     return image
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long to be a path
+        return False
+
+
 def _read_path(path: Path) -> bytes:
-    if not path.exists():
+    if not _exists(path):
         raise MediaError(f"file not found: {_describe(path)}")
     if path.is_dir():
         raise MediaError(f"{_describe(path)} is a directory, not a file")
@@ -108,7 +115,7 @@ def open_image(source: Any, allow_urls: bool = False):
     if source.startswith(("http://", "https://")):
         return _open_bytes(_fetch_url(source, allow_urls), _describe(source))
     path = Path(source[7:] if source.startswith("file://") else source)
-    if not path.exists() and len(source) >= 64 and _BASE64_RE.match(source):
+    if len(source) >= 64 and _BASE64_RE.match(source) and not _exists(path):
         return _open_bytes(_b64decode(source), "the base64 string")
     return _open_bytes(_read_path(path), _describe(source))
 
@@ -173,7 +180,7 @@ def _video_location(source: Any, allow_urls: bool) -> str:
             raise MediaError(f"URL {_describe(text)} not fetched: remote media is off; pass allow_urls=True")
         return text
     path = Path(text[7:] if text.startswith("file://") else text)
-    if not path.exists():
+    if not _exists(path):
         raise MediaError(f"video file not found: {_describe(path)}")
     if path.is_dir():
         raise MediaError(f"{_describe(path)} is a directory, not a video file")

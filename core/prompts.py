@@ -16,6 +16,7 @@ from .constants import EMPTY_ITEM_TEXT, IMAGE_PAD, VIDEO_PAD, VISION_END, VISION
 
 IMAGE_PLACEHOLDER = VISION_START + IMAGE_PAD + VISION_END
 VIDEO_PLACEHOLDER = VISION_START + VIDEO_PAD + VISION_END
+PROMPT_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"  # closes every prompt; truncation keeps it
 
 
 def normalize_instruction(instruction: str | None, default: str) -> str:
@@ -29,7 +30,7 @@ def normalize_instruction(instruction: str | None, default: str) -> str:
 
 def chat_prompt(system: str, user: str) -> str:
     """A system turn, a user turn and the generation prompt, as the Qwen chat templates render them."""
-    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}{PROMPT_SUFFIX}"
 
 
 def user_content(n_videos: int, n_images: int, texts: Sequence[str]) -> str:

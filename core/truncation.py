@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from .constants import PROMPT_SUFFIX_TOKENS
-
 
 class PromptTooLongError(ValueError):
     """Special and vision tokens alone exceed the length limit."""
 
 
 def truncate_ids(
-    ids: Sequence[int], max_length: int, special_ids: Collection[int], suffix_len: int = PROMPT_SUFFIX_TOKENS
+    ids: Sequence[int], max_length: int, special_ids: Collection[int], suffix_len: int
 ) -> list[int]:
     """Cut ordinary tokens (latest first) until ``ids`` fits ``max_length``; keep special ones and the suffix."""
     if len(ids) <= max_length:

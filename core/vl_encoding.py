@@ -13,7 +13,7 @@ from typing import Any
 from .encoding import Encoded
 from .errors import InputError, MediaError
 from .media import MediaOptions, load_image, load_video
-from .prompts import expand_vision, video_timestamps
+from .prompts import PROMPT_SUFFIX, expand_vision, video_timestamps
 from .truncation import PromptTooLongError, truncate_ids
 
 
@@ -37,6 +37,8 @@ class VLEncoder:
         self.max_length = max_length
         self.merge = processor.image_processor.merge_size ** 2
         self.special_ids = set(self.tokenizer.all_special_ids)
+        # 5 tokens with the released vocabulary (<|im_end|> \n <|im_start|> assistant \n)
+        self.suffix_len = len(self.tokenizer(PROMPT_SUFFIX, add_special_tokens=False)["input_ids"])
         self.image_token_id = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
         self.video_token_id = self.tokenizer.convert_tokens_to_ids("<|video_pad|>")
         # Frames arrive resized by qwen-vl-utils; newer transformers warn unless told about its cap.
@@ -84,7 +86,7 @@ class VLEncoder:
         token_ids = self.tokenizer(texts)["input_ids"] if texts else []
         for request, encoded, ids in zip(requests, partial, token_ids):
             try:
-                encoded.ids = truncate_ids(ids, self.max_length, self.special_ids)
+                encoded.ids = truncate_ids(ids, self.max_length, self.special_ids, self.suffix_len)
             except PromptTooLongError as exc:
                 raise InputError(request.index, str(exc)) from exc
         return partial
