@@ -2,6 +2,8 @@
 
 from .embedder import Qwen3VLEmbedder
 from .errors import InputError
+from .reranker import Qwen3VLReranker
 from .text_embedder import Qwen3TextEmbedder
+from .text_reranker import Qwen3Reranker
 
-__all__ = ["InputError", "Qwen3TextEmbedder", "Qwen3VLEmbedder"]
+__all__ = ["InputError", "Qwen3Reranker", "Qwen3TextEmbedder", "Qwen3VLEmbedder", "Qwen3VLReranker"]

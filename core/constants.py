@@ -22,3 +22,12 @@ VIDEO_PAD = "<|video_pad|>"
 VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
 ENDOFTEXT = "<|endoftext|>"
+
+RERANK_MAX_LENGTH = 10240
+RERANK_DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
+RERANK_SYSTEM_PROMPT = (
+    'Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
+    'Note that the answer can only be "yes" or "no".'
+)
+TEXT_RERANK_MAX_LENGTH = 8192
+TEXT_RERANK_DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import constants as C
+from .concurrency import AsyncEmbedMixin
 from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate, run_batched
 from .inputs import Item, ItemInput, parse_items
 from .media import MediaOptions
@@ -20,7 +21,7 @@ from .vl_encoding import PromptRequest, VLEncoder
 logger = logging.getLogger(__name__)
 
 
-class Qwen3VLEmbedder:
+class Qwen3VLEmbedder(AsyncEmbedMixin):
     """Embeds text, images, videos and mixed items into one vector space.
 
     The constructor takes the official ``Qwen3VLEmbedder`` arguments unchanged, plus ``dimensions``
@@ -125,7 +126,7 @@ class Qwen3VLEmbedder:
             return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
         raw = run_batched(
             encoded, self._forward, self.max_batch_tokens, self.max_batch_size,
-            self.show_progress if show_progress is None else show_progress,
+            self.show_progress if show_progress is None else show_progress, lock=self._model_lock,
         )
         return truncate_and_normalize(raw, dimensions or self.dimensions)
 

@@ -58,13 +58,20 @@ def run_batched(
     max_batch_size: int,
     show_progress: bool = False,
     desc: str = "Embedding",
+    lock: Any = None,
 ) -> np.ndarray:
-    """Run ``forward`` over length-sorted token-budget batches; return rows in input order."""
+    """Run ``forward`` over length-sorted token-budget batches; return rows in input order.
+
+    ``lock`` (a ``threading.Lock``) is held for the whole run: one caller's batches at a time.
+    """
+    import contextlib
+
     from tqdm.auto import tqdm
 
     batches = token_budget_batches([len(e.ids) for e in encoded], max_batch_tokens, max_batch_size)
     out: np.ndarray | None = None
-    with tqdm(total=len(encoded), desc=desc, disable=not show_progress, unit="item") as bar:
+    with lock or contextlib.nullcontext(), tqdm(total=len(encoded), desc=desc, disable=not show_progress,
+                                                 unit="item") as bar:
         for batch in batches:
             rows = forward([encoded[i] for i in batch])
             if out is None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import constants as C
+from .concurrency import AsyncEmbedMixin
 from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate, run_batched
 from .errors import InputError
 from .pooling import last_token, truncate_and_normalize
@@ -19,7 +20,7 @@ def query_prompt(task: str, query: str) -> str:
     return f"Instruct: {task}\nQuery:{query}"
 
 
-class Qwen3TextEmbedder:
+class Qwen3TextEmbedder(AsyncEmbedMixin):
     """Text embeddings with the official Qwen3-Embedding recipe: ``<|endoftext|>`` pooled, MRL, unit norm.
 
     Queries get ``Instruct: {task}\\nQuery:{text}``; documents are embedded raw. The released tokenizer
@@ -102,7 +103,7 @@ class Qwen3TextEmbedder:
         if not encoded:
             return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
         raw = run_batched(encoded, self._forward, self.max_batch_tokens, self.max_batch_size,
-                          self.show_progress if show_progress is None else show_progress)
+                          self.show_progress if show_progress is None else show_progress, lock=self._model_lock)
         return truncate_and_normalize(raw, dimensions or self.dimensions)
 
     def embed_queries(self, texts: Sequence[str], instruction: str | None = None,

@@ -60,3 +60,17 @@ def image_file(tmp_path):
     path = tmp_path / "picture.png"
     random_image(1).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def vl_reranker(tiny_vl_path):
+    from qwen3_vl_rag.core import Qwen3VLReranker
+
+    return Qwen3VLReranker(str(tiny_vl_path))
+
+
+@pytest.fixture(scope="session")
+def text_reranker(tiny_text_path):
+    from qwen3_vl_rag.core import Qwen3Reranker
+
+    return Qwen3Reranker(str(tiny_text_path))
