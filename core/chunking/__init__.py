@@ -1,0 +1,23 @@
+"""Semantic chunking: framework-free (pure Python + numpy), exact offsets, exact token bound.
+
+Entry point: :class:`SemanticChunker`.  The building blocks are public too, for reuse and tests.
+"""
+
+from .breakpoints import BREAKPOINT_TYPES, DEFAULT_BREAKPOINT_AMOUNTS, BreakpointType, find_breakpoints
+from .chunker import Chunk, DocumentEmbedder, SemanticChunker
+from .sentences import Span, split_sentences
+from .tokens import approximate_token_counter, token_counter_from_tokenizer
+
+__all__ = [
+    "BREAKPOINT_TYPES",
+    "DEFAULT_BREAKPOINT_AMOUNTS",
+    "BreakpointType",
+    "Chunk",
+    "DocumentEmbedder",
+    "SemanticChunker",
+    "Span",
+    "approximate_token_counter",
+    "find_breakpoints",
+    "split_sentences",
+    "token_counter_from_tokenizer",
+]
