@@ -23,6 +23,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from qwen3_vl_rag.core.chunking import SemanticChunker
 
 

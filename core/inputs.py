@@ -10,7 +10,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import InputError
 
@@ -20,8 +20,8 @@ VIDEO_FILE_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", 
 # An image: a path, a file:// or data: URI, an http(s) URL (opt-in), a base64 string, raw bytes, a
 # file-like object, a PIL image or an HxWx3 uint8 array.
 ImageSource = Any
-VideoSource = Union[str, Path, Sequence[ImageSource]]
-ItemInput = Union[str, dict, Any]
+VideoSource = str | Path | Sequence[Any]
+ItemInput = str | dict | Any
 
 
 @dataclass(frozen=True)

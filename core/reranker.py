@@ -18,6 +18,7 @@ from .runtime import input_device, load_model, resolve_runtime
 from .scoring import Pair, PairScorer, relevance, yes_no_head
 from .vl_encoding import PromptRequest, VLEncoder
 
+
 def _side(prefix: str, item: Item) -> str:
     """``<Query>:`` / ``\\n<Document>:`` then the item's videos, images and texts (``NULL`` when empty)."""
     if not (item.videos or item.images or item.texts):

@@ -8,13 +8,9 @@ flash_attention_2 without flash-attn or without a GPU) falls back to sdpa with o
 from __future__ import annotations
 
 import importlib.util
-import logging
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 _DTYPE_NAMES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16",
                 "half": "float16", "float32": "float32", "fp32": "float32", "float": "float32"}
@@ -92,7 +88,3 @@ def load_model(model_class: Any, model_name_or_path: str, runtime: Runtime, **kw
 def input_device(model: Any) -> Any:
     """The device that takes the inputs (the first shard's under a device map)."""
     return model.get_input_embeddings().weight.device
-
-
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")

@@ -40,7 +40,10 @@ class Span(NamedTuple):
 # Everything str.splitlines() treats as a line boundary.
 _LINE = re.compile(r"[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 
-_CLOSERS = "\"'\u201d\u2019\u300d\u300f\uff09)]\u3011\u300b\u3009\uff5d}\u3015\u3017\u3019\u301b\u203a\u00bb\uff02\uff07"
+_CLOSERS = (
+    "\"'\u201d\u2019\u300d\u300f\uff09)]\u3011\u300b\u3009\uff5d}"
+    "\u3015\u3017\u3019\u301b\u203a\u00bb\uff02\uff07"
+)
 _CJK_TERMINATORS = "\u3002\uff01\uff1f\uff61"  # 。！？｡
 _CJK_SEMICOLON = "\uff1b"  # ；
 _LATIN_TERMINATORS = ".!?"

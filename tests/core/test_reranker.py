@@ -59,7 +59,8 @@ def _official_scores(model_path, reranker, pairs):
     yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
     scores = []
     for encoded in reranker.encode(pairs):
-        inputs = {"input_ids": torch.tensor([encoded.ids]), "attention_mask": torch.ones(1, len(encoded.ids), dtype=torch.long)}
+        ids = torch.tensor([encoded.ids])
+        inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         if encoded.pixel_values is not None:
             types = (inputs["input_ids"] == reranker.encoder.image_token_id).int()
             inputs.update(pixel_values=encoded.pixel_values, image_grid_thw=encoded.image_grid_thw,

@@ -46,7 +46,8 @@ def test_long_document_is_cut_before_the_suffix(tiny_text_path):
     assert len(ids) == 120
     text = reranker.tokenizer.decode(ids)
     assert text.startswith(PREFIX) and text.endswith(SUFFIX)
-    assert text[: -len(SUFFIX)].rstrip().endswith("word")  # the document was cut, the suffix kept
+    kept = text[: -len(SUFFIX)].split("<Document>: ")[1]
+    assert 0 < len(kept) < len("word " * 500) and set(kept) <= set("word ")  # the document was cut, the suffix kept
 
 
 def test_batch_invariance_ranking_and_errors(text_reranker):

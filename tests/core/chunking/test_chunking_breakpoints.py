@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from qwen3_vl_rag.core.chunking import BREAKPOINT_TYPES, DEFAULT_BREAKPOINT_AMOUNTS, find_breakpoints
 from qwen3_vl_rag.core.chunking.breakpoints import breakpoint_threshold
 

@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+
 from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from qwen3_vl_rag.core.chunking import Span, split_sentences
 
 

@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+
 from qwen3_vl_rag.core.chunking.sizing import (
     BoundaryPicker,
     enforce_max_tokens,

@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 tokenizers = pytest.importorskip("tokenizers")
 transformers = pytest.importorskip("transformers")
 
-from qwen3_vl_rag.core.chunking import SemanticChunker, token_counter_from_tokenizer
+from qwen3_vl_rag.core.chunking import SemanticChunker, token_counter_from_tokenizer  # noqa: E402
 
 CORPUS = [
     "The rocket reached orbit. Astronauts looked at the planet below.",
