@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +16,6 @@ from .pooling import last_token, truncate_and_normalize
 from .prompts import normalize_instruction, render_embedding_prompt
 from .runtime import input_device, load_model, resolve_runtime
 from .vl_encoding import PromptRequest, VLEncoder
-
-logger = logging.getLogger(__name__)
 
 
 class Qwen3VLEmbedder(AsyncEmbedMixin):
@@ -77,6 +74,11 @@ class Qwen3VLEmbedder(AsyncEmbedMixin):
     def dimension(self) -> int:
         """Length of the vectors ``embed`` returns by default."""
         return self.dimensions or self.hidden_size
+
+    @property
+    def tokenizer(self):
+        """The text tokenizer (for chunk-size limits: ``token_counter_from_tokenizer(embedder.tokenizer)``)."""
+        return self.encoder.tokenizer
 
     # -- prompts ---------------------------------------------------------------------------------
     def _instruction(self, item: Item, instruction: str | None) -> str:
@@ -138,3 +140,11 @@ class Qwen3VLEmbedder(AsyncEmbedMixin):
     def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
         """Documents get the official default instruction, as in the published evaluations."""
         return self.embed(items, None, dimensions)
+
+    @property
+    def identity(self):
+        """The vector space this embedder writes into (``core.identity.EmbeddingIdentity``)."""
+        from .identity import EmbeddingIdentity, model_key
+
+        return EmbeddingIdentity(model_key(self.model_name), self.dimension, frozenset({"text", "image", "video"}),
+                                 "qwen3-vl-chat")

@@ -13,6 +13,7 @@ from .errors import InputError
 from .inputs import Item, ItemInput, parse_item
 from .media import MediaOptions
 from .pooling import last_token
+from .prefix_cache import shared_prefix_scores
 from .prompts import chat_prompt, user_content
 from .runtime import input_device, load_model, resolve_runtime
 from .scoring import Pair, PairScorer, relevance, yes_no_head
@@ -37,7 +38,8 @@ class Qwen3VLReranker(PairScorer):
 
     ``score`` returns P(yes) in [0, 1] per document. Pairs are sorted by length into token-budget
     batches (the official code runs one pair per forward pass); a pair's score does not depend on
-    its batch.
+    its batch. With ``reuse_query_prefix`` (default), ``score``/``rerank`` compute the tokens shared by
+    all pairs of the query once and reuse their KV cache for every text document.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class Qwen3VLReranker(PairScorer):
         max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         show_progress: bool = False,
+        reuse_query_prefix: bool = True,
         **model_kwargs: Any,
     ):
         from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
@@ -70,6 +73,7 @@ class Qwen3VLReranker(PairScorer):
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
         self.show_progress = show_progress
+        self.reuse_query_prefix = reuse_query_prefix
         self.runtime = resolve_runtime(device, dtype if dtype is not None else torch_dtype, attn_implementation,
                                        device_map)
         full = load_model(Qwen3VLForConditionalGeneration, self.model_name, self.runtime, **model_kwargs)
@@ -118,3 +122,19 @@ class Qwen3VLReranker(PairScorer):
         with torch.inference_mode():
             hidden = self.model(**inputs, use_cache=False).last_hidden_state
             return relevance(last_token(hidden, lengths), self.head)
+
+    def score(self, query: ItemInput, documents: Sequence[ItemInput], instruction: str | None = None) -> np.ndarray:
+        """P(yes) of each document for one query: float32 (N,), in document order."""
+        if isinstance(documents, (str, dict)):
+            raise TypeError("pass a list of documents (wrap a single document in a list)")
+        encoded = self.encode([(query, d) for d in documents], instruction)
+        if self.reuse_query_prefix and len(encoded) > 1:
+            with self._model_lock:
+                scores = shared_prefix_scores(
+                    self.model, encoded, lambda h: relevance(h, self.head), self.encoder.tokenizer.pad_token_id,
+                    input_device(self.model), self.encoder.vision_ids, self.encoder.image_token_id,
+                    self.encoder.video_token_id, self.max_batch_tokens, self.max_batch_size,
+                )
+            if scores is not None:
+                return scores
+        return self._score_encoded(encoded)

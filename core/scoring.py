@@ -63,9 +63,11 @@ class PairScorer(ModelLock):
     def score_pairs(self, pairs: Sequence[Pair], instruction: str | None = None,
                     show_progress: bool | None = None) -> np.ndarray:
         """P(yes) for many (query, document) pairs at once: float32 (N,), in input order."""
+        return self._score_encoded(self.encode(pairs, instruction), show_progress)
+
+    def _score_encoded(self, encoded: Sequence, show_progress: bool | None = None) -> np.ndarray:
         from .encoding import run_batched
 
-        encoded = self.encode(pairs, instruction)
         if not encoded:
             return np.zeros(0, dtype=np.float32)
         return run_batched(encoded, self._forward, self.max_batch_tokens, self.max_batch_size,

@@ -41,6 +41,8 @@ class VLEncoder:
         self.suffix_len = len(self.tokenizer(PROMPT_SUFFIX, add_special_tokens=False)["input_ids"])
         self.image_token_id = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
         self.video_token_id = self.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+        self.vision_ids = {self.image_token_id, self.video_token_id,
+                           self.tokenizer.convert_tokens_to_ids("<|vision_start|>")}
         # Frames arrive resized by qwen-vl-utils; newer transformers warn unless told about its cap.
         has_cap = hasattr(processor.video_processor, "cap_pixels_per_frame")
         self._video_kwargs = {"cap_pixels_per_frame": False} if has_cap else {}

@@ -122,3 +122,38 @@ def test_rerank_top_n_empty_and_bad_items(vl_reranker):
     with pytest.raises(InputError) as info:
         vl_reranker.score_pairs([("q", "d"), ("only one",)])
     assert info.value.index == 1
+
+
+def _forward_widths(model):
+    widths = []
+    handle = model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    return widths, handle
+
+
+@pytest.mark.parametrize("query", ["a text query", {"image": "IMAGE", "text": "what is this"}])
+def test_shared_query_prefix_gives_the_same_scores_with_less_work(vl_reranker, query):
+    if isinstance(query, dict):
+        query = {**query, "image": random_image(6, size=(96, 64))}
+    documents = ["short", "The capital of China is Beijing.", "", "a longer document " * 15, "中文文档"] * 2
+    plain = vl_reranker._score_encoded(vl_reranker.encode([(query, d) for d in documents]))
+    widths, handle = _forward_widths(vl_reranker.model)
+    try:
+        shared = vl_reranker.score(query, documents)
+    finally:
+        handle.remove()
+    assert np.abs(plain - shared).max() <= 1e-5
+    full_lengths = [len(e.ids) for e in vl_reranker.encode([(query, d) for d in documents])]
+    prefix = widths[0]
+    assert prefix >= 16 and all(w <= max(full_lengths) - prefix for w in widths[1:])
+
+
+def test_documents_with_images_use_the_plain_path(vl_reranker):
+    documents = ["text", {"image": random_image(7)}]
+    widths, handle = _forward_widths(vl_reranker.model)
+    try:
+        scores = vl_reranker.score("q", documents)
+    finally:
+        handle.remove()
+    assert len(widths) == 1  # one ordinary batch of full prompts
+    assert np.allclose(scores, [vl_reranker.score("q", [d])[0] for d in documents], atol=1e-5)

@@ -1,0 +1,20 @@
+"""LangChain adapters: ``Qwen3VLEmbeddings``, ``Qwen3VLRerank``, ``Qwen3SemanticChunker``.
+
+Thin wrappers over :mod:`qwen3_vl_rag.core`: framework types in, core calls, framework types out.
+Models load on first use, so constructing an adapter is free (and works offline).
+"""
+
+try:
+    import langchain_core  # noqa: F401
+    import langchain_text_splitters  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "qwen3_vl_rag.integrations.langchain needs langchain-core and langchain-text-splitters: "
+        "pip install 'qwen3-vl-rag[langchain]'"
+    ) from exc
+
+from .chunker import Qwen3SemanticChunker
+from .embeddings import Qwen3VLEmbeddings
+from .rerank import Qwen3VLRerank
+
+__all__ = ["Qwen3SemanticChunker", "Qwen3VLEmbeddings", "Qwen3VLRerank"]

@@ -1,0 +1,123 @@
+"""Qwen3SemanticChunker: the core semantic chunker as a LangChain ``TextSplitter`` (exact start offsets)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_text_splitters import TextSplitter
+
+from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker, token_counter_from_tokenizer
+
+from ._lazy import LazyModel
+
+DEFAULT_MODEL_NAME = "Qwen/Qwen3-Embedding-0.6B"
+
+
+class _BoundaryModel:
+    """``embed_documents`` and a batch token counter, loaded on first use (so constructing is free)."""
+
+    def __init__(self, factory: Callable[[], tuple[Any, Callable[[list[str]], Sequence[int]]]]) -> None:
+        self._model = LazyModel(factory)
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        return self._model.get()[0].embed_documents(texts)
+
+    def count_tokens(self, texts: list[str]) -> Sequence[int]:
+        return self._model.get()[1](texts)
+
+
+class Qwen3SemanticChunker(TextSplitter):
+    """Splits text where the meaning shifts, with a hard token bound per chunk and exact offsets.
+
+    A LangChain ``TextSplitter`` over :class:`qwen3_vl_rag.core.chunking.SemanticChunker`. The boundary
+    model is a Qwen3-Embedding model loaded from ``model_name`` (default ``Qwen/Qwen3-Embedding-0.6B``)
+    on first use, or the ``embedder`` you pass (anything with ``embed_documents(texts)``, LangChain
+    embeddings included) with a batch token counter ``count_tokens`` (derived from
+    ``embedder.tokenizer`` when it has one). With ``add_start_index=True`` each chunk's
+    ``metadata["start_index"]`` is its exact offset in the source.
+
+    Example:
+        .. code-block:: python
+
+            from qwen3_vl_rag.integrations.langchain import Qwen3SemanticChunker
+
+            splitter = Qwen3SemanticChunker(max_tokens=512, add_start_index=True)
+            chunks = splitter.split_documents(docs)
+    """
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        *,
+        embedder: Any = None,
+        count_tokens: Callable[[list[str]], Sequence[int]] | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        min_tokens: int | None = None,
+        buffer_size: int = 1,
+        breakpoint_type: str = "percentile",
+        breakpoint_amount: float | None = None,
+        batch_size: int = 64,
+        add_start_index: bool = False,
+    ) -> None:
+        if embedder is not None:
+            if model_name is not None or model_kwargs:
+                raise ValueError("pass either embedder= or model_name=/model_kwargs=, not both")
+            if count_tokens is None:
+                tokenizer = getattr(embedder, "tokenizer", None)
+                if tokenizer is None:
+                    raise ValueError("pass count_tokens= (a batch token counter) with an embedder that has no "
+                                     "tokenizer, e.g. token_counter_from_tokenizer(your_tokenizer)")
+                count_tokens = token_counter_from_tokenizer(tokenizer)
+            boundary_embedder, counter = embedder, count_tokens
+        else:
+            model_name = model_name or DEFAULT_MODEL_NAME
+            kwargs = dict(model_kwargs or {})
+
+            def load() -> tuple[Any, Callable[[list[str]], Sequence[int]]]:
+                from qwen3_vl_rag.core import Qwen3TextEmbedder
+
+                model = Qwen3TextEmbedder(model_name, **kwargs)
+                return model, count_tokens or token_counter_from_tokenizer(model.tokenizer)
+
+            lazy = _BoundaryModel(load)
+            boundary_embedder, counter = lazy, lazy.count_tokens
+        self.model_name = model_name or getattr(embedder, "model_name", None)
+        self.chunker = SemanticChunker(
+            boundary_embedder, counter, max_tokens=max_tokens, min_tokens=min_tokens, buffer_size=buffer_size,
+            breakpoint_type=breakpoint_type, breakpoint_amount=breakpoint_amount, batch_size=batch_size,
+        )
+        # chunk_size / length_function keep TextSplitter's attributes meaningful (tokens, never overlapping).
+        super().__init__(chunk_size=max_tokens, chunk_overlap=0, length_function=lambda text: counter([text])[0],
+                         add_start_index=add_start_index, strip_whitespace=False)
+
+    def split_chunks(self, texts: Iterable[str]) -> list[list[Chunk]]:
+        """The core ``Chunk`` objects (``text``, ``start``, ``end``, ``token_count``), one list per text."""
+        return self.chunker.split_many(texts)
+
+    def split_text(self, text: str) -> list[str]:
+        """The chunks of one text; empty or whitespace-only text gives ``[]``."""
+        return [chunk.text for chunk in self.chunker.split(text)]
+
+    def create_documents(self, texts: list[str], metadatas: list[dict[Any, Any]] | None = None) -> list[Document]:
+        """One ``Document`` per chunk, copying each text's metadata; texts share embedding batches.
+
+        With ``add_start_index`` the chunk's exact source offset is stored as ``metadata["start_index"]``.
+        """
+        texts = list(texts)
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ValueError(f"got {len(metadatas)} metadatas for {len(texts)} texts")
+        documents = []
+        for i, chunks in enumerate(self.split_chunks(texts)):
+            for chunk in chunks:
+                metadata = copy.deepcopy(metadatas[i]) if metadatas is not None else {}
+                if self._add_start_index:
+                    metadata["start_index"] = chunk.start
+                documents.append(Document(page_content=chunk.text, metadata=metadata))
+        return documents
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_name={self.model_name!r}, chunker={self.chunker!r})"

@@ -1,0 +1,180 @@
+"""Qwen3VLEmbeddings: Qwen3-VL-Embedding as LangChain ``Embeddings``, with images, video and mixed items."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from ._lazy import LazyModel
+
+DEFAULT_MODEL_NAME = "Qwen/Qwen3-VL-Embedding-2B"
+
+
+def _floats(vectors: Any) -> list[list[float]]:
+    """(N, D) array-like to lists of plain Python floats (numpy scalars fail LangChain's checks)."""
+    return np.asarray(vectors, dtype=np.float64).tolist()
+
+
+class Qwen3VLEmbeddings(BaseModel, Embeddings):
+    """Qwen3-VL-Embedding vectors for LangChain: text, images, video and mixes in one space.
+
+    Wraps a ``qwen3_vl_rag.core`` embedder: a local ``Qwen3VLEmbedder`` built from ``model_name`` on
+    first use (constructing this object loads nothing), or any object with the same interface passed
+    as ``embedder`` (a ``RemoteEmbedder``, a ``Qwen3TextEmbedder``, an already loaded model).
+
+    Example:
+        .. code-block:: python
+
+            from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings
+
+            embeddings = Qwen3VLEmbeddings(model_name="Qwen/Qwen3-VL-Embedding-2B", dimensions=1024)
+            embeddings.embed_query("a dog on the beach")
+            embeddings.embed_image(uris=["photos/beach.jpg"])        # Chroma / LanceDB convention
+            embeddings.embed_multimodal([{"image": "chart.png", "text": "Q3 revenue"}])
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, protected_namespaces=(), arbitrary_types_allowed=True
+    )
+
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, alias="model")
+    """Hugging Face id or local directory of a Qwen3-VL-Embedding model (ignored when ``embedder`` is given)."""
+    embedder: Any = Field(default=None, exclude=True)
+    """A ready core embedder (local or remote) to use instead of loading ``model_name``."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for ``Qwen3VLEmbedder`` (e.g. ``torch_dtype``, ``attn_implementation``, ``max_pixels``)."""
+    dimensions: int | None = Field(default=None, ge=1)
+    """Matryoshka size: vectors are truncated to this many dimensions and renormalised."""
+    query_instruction: str | None = None
+    """Instruction for queries; ``None`` uses the embedder's retrieval instruction."""
+    document_instruction: str | None = None
+    """Instruction for documents and images; ``None`` uses the official default (``Represent the user's input.``)."""
+
+    _model: LazyModel = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check_source(self) -> Qwen3VLEmbeddings:
+        if self.embedder is not None:
+            if "model_name" in self.model_fields_set or self.model_kwargs:
+                raise ValueError("pass either embedder= or model_name=/model_kwargs=, not both")
+            if not callable(getattr(self.embedder, "embed", None)):
+                raise ValueError(f"embedder must have the core embedder interface, got {type(self.embedder).__name__}")
+        return self
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.embedder is not None:
+            self._model = LazyModel(value=self.embedder)
+        else:
+            self._model = LazyModel(self._load)
+
+    def _load(self) -> Any:
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        return Qwen3VLEmbedder(self.model_name, **self.model_kwargs)
+
+    @property
+    def client(self) -> Any:
+        """The core embedder (loaded on first access)."""
+        return self._model.get()
+
+    async def _aclient(self) -> Any:
+        if self._model.loaded:
+            return self._model.get()
+        return await asyncio.to_thread(self._model.get)  # loading weights must not block the event loop
+
+    # -- shared paths ----------------------------------------------------------------------------
+    def _embed_documents(self, client: Any, items: Sequence[Any]) -> Any:
+        if self.document_instruction is None:
+            return client.embed_documents(list(items), dimensions=self.dimensions)
+        return client.embed(list(items), instruction=self.document_instruction, dimensions=self.dimensions)
+
+    async def _aembed_documents(self, client: Any, items: Sequence[Any]) -> Any:
+        if self.document_instruction is None:
+            return await client.aembed_documents(list(items), dimensions=self.dimensions)
+        return await client.aembed(list(items), instruction=self.document_instruction, dimensions=self.dimensions)
+
+    def _embed(self, items: Sequence[Any], query: bool) -> list[list[float]]:
+        client = self.client
+        if query:
+            return _floats(client.embed_queries(list(items), instruction=self.query_instruction,
+                                                dimensions=self.dimensions))
+        return _floats(self._embed_documents(client, items))
+
+    async def _aembed(self, items: Sequence[Any], query: bool) -> list[list[float]]:
+        client = await self._aclient()
+        if query:
+            return _floats(await client.aembed_queries(list(items), instruction=self.query_instruction,
+                                                       dimensions=self.dimensions))
+        return _floats(await self._aembed_documents(client, items))
+
+    # -- LangChain Embeddings --------------------------------------------------------------------
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts as documents."""
+        return self._embed(texts, query=False)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one text as a query (with the query instruction)."""
+        return self._embed([text], query=True)[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return await self._aembed(texts, query=False)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self._aembed([text], query=True))[0]
+
+    # -- images, video, mixed --------------------------------------------------------------------
+    def embed_image(self, uris: list[str]) -> list[list[float]]:
+        """Embed images as documents: paths, ``file://`` or ``data:image/...`` URIs, base64 strings.
+
+        The duck-typed method Chroma, LanceDB and SingleStore call as ``embed_image(uris=...)``.
+        """
+        return self._embed(_images(uris), query=False)
+
+    async def aembed_image(self, uris: list[str]) -> list[list[float]]:
+        return await self._aembed(_images(uris), query=False)
+
+    def embed_video(self, videos: list[Any], *, fps: float | None = None,
+                    max_frames: int | None = None) -> list[list[float]]:
+        """Embed videos as documents: each a video file path or a list of frames (image sources).
+
+        ``fps`` and ``max_frames`` override the embedder's sampling for these videos.
+        """
+        return self._embed(_videos(videos, fps, max_frames), query=False)
+
+    async def aembed_video(self, videos: list[Any], *, fps: float | None = None,
+                           max_frames: int | None = None) -> list[list[float]]:
+        return await self._aembed(_videos(videos, fps, max_frames), query=False)
+
+    def embed_multimodal(self, items: list[Any], *, query: bool = False) -> list[list[float]]:
+        """Embed core items (str, image, or dict with ``text`` / ``image`` / ``video`` / ``instruction``).
+
+        ``query=True`` embeds them as queries (e.g. an image query), else as documents.
+        """
+        return self._embed(_items(items), query=query)
+
+    async def aembed_multimodal(self, items: list[Any], *, query: bool = False) -> list[list[float]]:
+        return await self._aembed(_items(items), query=query)
+
+
+def _images(uris: Sequence[str]) -> list[dict[str, Any]]:
+    if isinstance(uris, (str, bytes)):
+        raise TypeError("embed_image expects a list of image URIs or paths (wrap a single one in a list)")
+    return [{"image": uri} for uri in uris]
+
+
+def _videos(videos: Sequence[Any], fps: float | None, max_frames: int | None) -> list[dict[str, Any]]:
+    if isinstance(videos, (str, bytes)):
+        raise TypeError("embed_video expects a list of videos (wrap a single one in a list)")
+    sampling = {k: v for k, v in (("fps", fps), ("max_frames", max_frames)) if v is not None}
+    return [{"video": video, **sampling} for video in videos]
+
+
+def _items(items: Sequence[Any]) -> list[Any]:
+    if isinstance(items, (str, bytes, dict)):
+        raise TypeError("embed_multimodal expects a list of items (wrap a single one in a list)")
+    return list(items)

@@ -1,0 +1,131 @@
+"""Qwen3VLRerank: Qwen3-VL-Reranker as a LangChain document compressor (text, image and video documents)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from qwen3_vl_rag.core.documents import document_item, media_from_metadata
+
+from ._lazy import LazyModel
+
+DEFAULT_MODEL_NAME = "Qwen/Qwen3-VL-Reranker-2B"
+
+
+def _item(document: Any) -> Any:
+    """A LangChain ``Document`` becomes its text plus the image / video its metadata names."""
+    if isinstance(document, Document):
+        return document_item(document.page_content, *media_from_metadata(document.metadata))
+    return document  # already a core item (str, dict, image)
+
+
+class Qwen3VLRerank(BaseDocumentCompressor):
+    """Reorders documents by Qwen3-VL-Reranker relevance, P(yes) in [0, 1].
+
+    Documents may carry an image or a video in their metadata (``image``, ``image_path``,
+    ``image_url``, ``video``, ``video_path``, ``video_url``, or ``file_path`` with a media extension);
+    the reranker then sees the text and the media together. Returned documents are copies with
+    ``metadata["relevance_score"]``; ``id`` and the rest of the metadata are kept.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_classic.retrievers import ContextualCompressionRetriever
+            from qwen3_vl_rag.integrations.langchain import Qwen3VLRerank
+
+            retriever = ContextualCompressionRetriever(
+                base_compressor=Qwen3VLRerank(model_name="Qwen/Qwen3-VL-Reranker-2B", top_n=3),
+                base_retriever=vector_store.as_retriever(search_kwargs={"k": 20}),
+            )
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, protected_namespaces=(), arbitrary_types_allowed=True
+    )
+
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, alias="model")
+    """Hugging Face id or local directory of a Qwen3-VL-Reranker model (ignored when ``reranker`` is given)."""
+    reranker: Any = Field(default=None, exclude=True)
+    """A ready core reranker (``Qwen3VLReranker``, ``Qwen3Reranker`` or a remote one) instead of ``model_name``."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for ``Qwen3VLReranker`` (e.g. ``torch_dtype``, ``attn_implementation``)."""
+    top_n: int | None = Field(default=3, ge=0)
+    """Documents kept by ``compress_documents``; ``None`` keeps all, reordered."""
+    instruction: str | None = None
+    """Task instruction; ``None`` uses the reranker's default."""
+
+    _model: LazyModel = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check_source(self) -> Qwen3VLRerank:
+        if self.reranker is not None:
+            if "model_name" in self.model_fields_set or self.model_kwargs:
+                raise ValueError("pass either reranker= or model_name=/model_kwargs=, not both")
+            if not callable(getattr(self.reranker, "rerank", None)):
+                raise ValueError(f"reranker must have a rerank(query, documents, top_n) method, "
+                                f"got {type(self.reranker).__name__}")
+        return self
+
+    def model_post_init(self, __context: Any) -> None:
+        self._model = LazyModel(value=self.reranker) if self.reranker is not None else LazyModel(self._load)
+
+    def _load(self) -> Any:
+        from qwen3_vl_rag.core import Qwen3VLReranker
+
+        return Qwen3VLReranker(self.model_name, **self.model_kwargs)
+
+    @property
+    def client(self) -> Any:
+        """The core reranker (loaded on first access)."""
+        return self._model.get()
+
+    # -- scores ----------------------------------------------------------------------------------
+    def _instruction_kwargs(self) -> dict[str, Any]:
+        return {} if self.instruction is None else {"instruction": self.instruction}
+
+    def rerank(self, documents: Sequence[Any], query: Any, top_n: int | None = None) -> list[dict[str, Any]]:
+        """``[{"index": i, "relevance_score": s}, ...]``, best first; ``top_n=None`` ranks all documents.
+
+        ``documents`` are LangChain ``Document`` objects or core items; ``query`` is a string or any core
+        item (e.g. ``{"image": "query.png"}``).
+        """
+        if not documents:
+            return []
+        ranked = self.client.rerank(query, [_item(d) for d in documents], top_n=top_n, **self._instruction_kwargs())
+        return [{"index": int(i), "relevance_score": float(s)} for i, s in ranked]
+
+    async def arerank(self, documents: Sequence[Any], query: Any, top_n: int | None = None) -> list[dict[str, Any]]:
+        if not documents:
+            return []
+        client = self._model.get() if self._model.loaded else await asyncio.to_thread(self._model.get)
+        ranked = await client.arerank(query, [_item(d) for d in documents], top_n=top_n,
+                                      **self._instruction_kwargs())
+        return [{"index": int(i), "relevance_score": float(s)} for i, s in ranked]
+
+    # -- BaseDocumentCompressor ------------------------------------------------------------------
+    @staticmethod
+    def _scored(documents: Sequence[Document], results: list[dict[str, Any]]) -> list[Document]:
+        out = []
+        for result in results:
+            document = documents[result["index"]]
+            metadata = {**document.metadata, "relevance_score": result["relevance_score"]}
+            out.append(document.model_copy(update={"metadata": metadata}))  # keeps id, leaves the input alone
+        return out
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """The ``top_n`` most relevant documents, best first, each with ``metadata["relevance_score"]``."""
+        documents = list(documents)
+        return self._scored(documents, self.rerank(documents, query, top_n=self.top_n))
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        documents = list(documents)
+        return self._scored(documents, await self.arerank(documents, query, top_n=self.top_n))

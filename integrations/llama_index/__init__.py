@@ -1,0 +1,19 @@
+"""LlamaIndex adapters: ``Qwen3VLEmbedding``, ``Qwen3VLRerank`` and ``Qwen3SemanticSplitter``.
+
+Thin translations between LlamaIndex objects (nodes, query bundles, callbacks, events) and the
+framework-free models of :mod:`qwen3_vl_rag.core`. Install with ``pip install "qwen3-vl-rag[llama-index]"``.
+"""
+
+try:
+    import llama_index.core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "qwen3_vl_rag.integrations.llama_index needs llama-index-core: "
+        'pip install "qwen3-vl-rag[llama-index]"'
+    ) from exc
+
+from .embedding import Qwen3VLEmbedding
+from .rerank import Qwen3VLRerank
+from .splitter import Qwen3SemanticSplitter
+
+__all__ = ["Qwen3SemanticSplitter", "Qwen3VLEmbedding", "Qwen3VLRerank"]

@@ -1,0 +1,38 @@
+"""examples/langchain_multimodal_rag.py end to end (subprocess): offline on tiny models, and without weights."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "langchain_multimodal_rag.py"
+
+
+def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache: no weights
+    return subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_tiny_run_prints_text_and_image_hits(tmp_path):
+    # k and top-n cover the whole store: with random weights the order means nothing, so every hit is shown.
+    done = _run("--tiny", "--k", "50", "--top-n", "50", "--query", "a mountain at sunrise", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("store: ") and "from 3 files and 3 images" in lines[0]
+    hits = [line.split() for line in lines if line.startswith("  ")]
+    kinds = [h[1] for h in hits]
+    assert kinds.count("image") == 3 and kinds.count("text") >= 3
+    assert {h[2] for h in hits if h[1] == "image"} == {"bar_chart.png", "mountain_sun.png", "night_sea.png"}
+    scores = [float(h[0]) for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_without_weights_exits_with_one_sentence(tmp_path):
+    done = _run(tmp_path=tmp_path)  # the released models by hub id, offline, with an empty cache
+    assert done.returncode != 0
+    message = done.stderr.strip()
+    assert "Traceback" not in done.stderr and len(message.splitlines()) == 1
+    assert message.startswith("Could not load the chunking model 'Qwen/Qwen3-Embedding-0.6B'") and "--tiny" in message
