@@ -9,7 +9,9 @@ chunks is dropped: no non-whitespace character is ever lost.
 
 Rules (all linear time, one regex pass per line):
 
-* Every line break ends a sentence (so blank lines, i.e. paragraph breaks, do too).
+* A line break ends a sentence, except a single line break inside a hard-wrapped sentence: when
+  the line does not end in sentence punctuation and the next line starts with a lowercase letter,
+  the two lines are one sentence.  Blank lines (paragraph breaks) always end a sentence.
 * ``。！？｡`` end a sentence immediately (Chinese/Japanese do not put a space after them);
   the full-width semicolon ``；`` does too when ``split_on_semicolon=True``.
 * ``.``, ``!``, ``?`` (and runs like ``?!`` or ``...``) end a sentence only when followed by
@@ -157,4 +159,20 @@ def split_sentences(text: str, *, split_on_semicolon: bool = False) -> list[Span
                 _append_stripped(text, sentence_start, match.end(), spans)
                 sentence_start = match.end()
         _append_stripped(text, sentence_start, line_end, spans)
-    return spans
+    return _join_wrapped_lines(text, spans)
+
+
+def _join_wrapped_lines(text: str, spans: list[Span]) -> list[Span]:
+    """Merge a sentence cut by a single hard line wrap (``...a clear\nmorning can...``) back together."""
+    joined: list[Span] = []
+    for span in spans:
+        if joined:
+            previous = joined[-1]
+            gap = text[previous.end:span.start]
+            last = text[previous.end - 1]
+            if (gap.count("\n") == 1 and gap.strip() == "" and text[span.start].islower()
+                    and last not in _LATIN_TERMINATORS + _CJK_TERMINATORS + _CLOSERS + ":"):
+                joined[-1] = Span(previous.start, span.end)
+                continue
+        joined.append(span)
+    return joined

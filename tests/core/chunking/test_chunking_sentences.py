@@ -68,8 +68,7 @@ def test_line_and_paragraph_breaks_end_sentences() -> None:
     text = "Title without period\nFirst line\r\nsecond line\n\n  New paragraph starts here"
     assert texts_of(text) == [
         "Title without period",
-        "First line",
-        "second line",
+        "First line\r\nsecond line",  # a hard wrap inside a sentence (lowercase continuation) joins
         "New paragraph starts here",
     ]
 
@@ -129,3 +128,16 @@ def test_spans_partition_all_non_whitespace(text: str, semicolon: bool) -> None:
         assert "\n" not in text[start:end]
         position = end
     assert text[position:].strip() == ""
+
+
+def test_hard_wrapped_lines_stay_one_sentence():
+    text = "Weather changes quickly, and a clear\nmorning can turn into a storm. Carry layers.\nNext line.\n\nnew para"
+    spans = [text[s.start:s.end] for s in split_sentences(text)]
+    assert spans == ["Weather changes quickly, and a clear\nmorning can turn into a storm.", "Carry layers.",
+                     "Next line.", "new para"]
+
+
+def test_lines_without_lowercase_continuation_still_split():
+    text = "Title line\nThe body starts here.\n- item one\n- item two"
+    assert [text[s.start:s.end] for s in split_sentences(text)] == [
+        "Title line", "The body starts here.", "- item one", "- item two"]
