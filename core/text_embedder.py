@@ -112,3 +112,10 @@ class Qwen3TextEmbedder(AsyncEmbedMixin):
 
     def embed_documents(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
         return self.embed(texts, None, dimensions)
+
+    @property
+    def identity(self):
+        """The vector space this embedder writes into (``core.identity.EmbeddingIdentity``); text only."""
+        from .identity import EmbeddingIdentity, model_key
+
+        return EmbeddingIdentity(model_key(self.model_name), self.dimension, frozenset({"text"}), "qwen3-embedding")

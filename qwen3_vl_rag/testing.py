@@ -69,8 +69,7 @@ _CORPUS = (
 
 def _tiny_tokenizer(append_eos: bool):
     """A byte-level BPE tokenizer with the Qwen special tokens, trained in milliseconds."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import Qwen2Tokenizer
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
