@@ -1,0 +1,190 @@
+"""FallbackEmbedder: the first embedder of an ordered list that loads, e.g. local VL → local text → remote.
+
+    embedder = FallbackEmbedder([
+        ("local Qwen3-VL-Embedding-8B", lambda: Qwen3VLEmbedder("Qwen/Qwen3-VL-Embedding-8B")),
+        ("local Qwen3-Embedding-8B", lambda: Qwen3TextEmbedder("Qwen/Qwen3-Embedding-8B")),
+        ("OpenRouter", lambda: RemoteEmbedder("qwen/qwen3-embedding-8b")),
+    ])
+
+Candidates are zero-argument factories (optionally with a name), tried in order on first use (or on
+``load()``); the first that returns is kept for the object's life. ``active`` names it and ``failures``
+lists why each earlier one failed (also logged once, as a warning). The backends write into different
+vector spaces: store ``identity`` with your vectors and check it (``core.identity.check_same_space``).
+A text-only backend given an image or video raises an ``InputError`` naming the item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .identity import EmbeddingIdentity, identity_of
+from .inputs import ItemInput, parse_items
+
+logger = logging.getLogger(__name__)
+
+Factory = Callable[[], Any]
+
+
+class NoBackendAvailable(RuntimeError):
+    """Every candidate failed to load; ``failures`` holds (name, reason) for each."""
+
+    def __init__(self, failures: list[tuple[str, str]]):
+        self.failures = failures
+        lines = "; ".join(f"{name}: {reason}" for name, reason in failures)
+        super().__init__(f"no embedding backend could be loaded ({len(failures)} tried): {lines}")
+
+
+def _name_of(factory: Factory, position: int) -> str:
+    name = getattr(factory, "__name__", "")
+    return name if name and name != "<lambda>" else f"candidate {position}"
+
+
+class FallbackEmbedder:
+    """The embedder interface (``embed``, ``embed_queries``, ``embed_documents``, async twins,
+    ``model_name``, ``dimension``, ``identity``) over the first candidate that loads."""
+
+    def __init__(self, candidates: Sequence[Factory | tuple[str, Factory]], *, eager: bool = False):
+        if not candidates:
+            raise ValueError("FallbackEmbedder needs at least one candidate factory")
+        self.candidates: list[tuple[str, Factory]] = []
+        for position, candidate in enumerate(candidates):
+            name, factory = candidate if isinstance(candidate, tuple) else (_name_of(candidate, position), candidate)
+            if not callable(factory):
+                raise TypeError(f"candidate {name!r} is not callable (pass a factory, e.g. a lambda)")
+            self.candidates.append((str(name), factory))
+        self.failures: list[tuple[str, str]] = []
+        self.active: str | None = None
+        self._backend: Any = None
+        self._lock = threading.Lock()
+        if eager:
+            self.load()
+
+    def __repr__(self) -> str:
+        names = [name for name, _ in self.candidates]
+        return f"{type(self).__name__}(candidates={names}, active={self.active!r})"
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self) -> Any:
+        """Load (once) and return the backend in use."""
+        with self._lock:
+            if self._backend is not None:
+                return self._backend
+            failures = []
+            for name, factory in self.candidates:
+                try:
+                    backend = factory()
+                except Exception as exc:  # any failure to load means "try the next one"
+                    failures.append((name, f"{type(exc).__name__}: {exc}"))
+                    continue
+                if backend is None:
+                    failures.append((name, "the factory returned None"))
+                    continue
+                self._backend, self.active, self.failures = backend, name, failures
+                if failures:
+                    logger.warning("embedding backend %r in use; earlier candidates failed: %s", name,
+                                   "; ".join(f"{n}: {r}" for n, r in failures))
+                else:
+                    logger.info("embedding backend %r in use", name)
+                return backend
+            self.failures = failures
+            raise NoBackendAvailable(failures)
+
+    @property
+    def backend(self) -> Any:
+        return self.load()
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self.backend.dimension
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        return identity_of(self.backend)
+
+    # -- routing ---------------------------------------------------------------------------------
+    def _text_only_groups(self, items: Sequence[ItemInput]) -> list[tuple[str | None, list[int], list[str]]]:
+        """For a text-only backend: items as plain strings, grouped by their own instruction."""
+        groups: dict[str | None, tuple[list[int], list[str]]] = {}
+        for index, item in enumerate(parse_items(items)):
+            if item.has_media:
+                kinds = " and ".join(k for k, v in (("an image", item.images), ("a video", item.videos)) if v)
+                failed = ""
+                if self.failures:
+                    failed = f" (earlier candidates failed: {', '.join(n for n, _ in self.failures)})"
+                raise InputError(index, f"item has {kinds}, but the active embedding backend {self.active!r} "
+                                        f"({self.backend.model_name}) is text-only{failed}")
+            rows, texts = groups.setdefault(item.instruction, ([], []))
+            rows.append(index)
+            texts.append("".join(item.texts))
+        return [(instruction, rows, texts) for instruction, (rows, texts) in groups.items()]
+
+    def _multimodal(self) -> bool:
+        backend = self.backend
+        modalities = getattr(backend, "modalities", None)  # remote backends: known without a request
+        if modalities is None:
+            modalities = identity_of(backend).modalities
+        return "image" in modalities
+
+    def _run(self, method: str, items: Sequence[ItemInput], instruction: str | None,
+             dimensions: int | None) -> np.ndarray:
+        backend = self.backend
+        call = getattr(backend, method)
+        args = {} if method == "embed_documents" else {"instruction": instruction}
+        if self._multimodal():
+            return call(items, dimensions=dimensions, **args)
+        groups = self._text_only_groups(items)
+        if not groups:
+            return call([], dimensions=dimensions, **args)
+        if len(groups) == 1 and groups[0][0] is None:
+            return call(groups[0][2], dimensions=dimensions, **args)
+        out: np.ndarray | None = None
+        for own, rows, texts in groups:
+            vectors = backend.embed(texts, instruction=own, dimensions=dimensions) if own else \
+                call(texts, dimensions=dimensions, **args)
+            if out is None:
+                out = np.empty((len(items), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        return out
+
+    async def _arun(self, method: str, items: Sequence[ItemInput], instruction: str | None,
+                    dimensions: int | None) -> np.ndarray:
+        backend = await asyncio.to_thread(self.load)
+        async_method = getattr(backend, "a" + method, None)
+        if async_method is not None and self._multimodal():
+            args = {} if method == "embed_documents" else {"instruction": instruction}
+            return await async_method(items, dimensions=dimensions, **args)
+        return await asyncio.to_thread(self._run, method, items, instruction, dimensions)
+
+    # -- public API ------------------------------------------------------------------------------
+    def embed(self, items: Sequence[ItemInput], instruction: str | None = None,
+              dimensions: int | None = None) -> np.ndarray:
+        return self._run("embed", items, instruction, dimensions)
+
+    def embed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
+                      dimensions: int | None = None) -> np.ndarray:
+        return self._run("embed_queries", items, instruction, dimensions)
+
+    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
+        return self._run("embed_documents", items, None, dimensions)
+
+    async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
+                     dimensions: int | None = None) -> np.ndarray:
+        return await self._arun("embed", items, instruction, dimensions)
+
+    async def aembed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
+                             dimensions: int | None = None) -> np.ndarray:
+        return await self._arun("embed_queries", items, instruction, dimensions)
+
+    async def aembed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
+        return await self._arun("embed_documents", items, None, dimensions)

@@ -1,0 +1,26 @@
+"""Remote backends: embeddings and reranking from OpenAI-compatible servers (vLLM, OpenRouter, ...).
+
+Needs the ``remote`` extra (httpx). The classes mirror the local ones (``Qwen3VLEmbedder``,
+``Qwen3VLReranker``), so adapters and fallback chains work with either.
+"""
+
+from .client import RemoteClient, parse_retry_after
+from .embedder import KNOWN_DIMENSIONS, OPENROUTER_BASE_URL, RemoteEmbedder, default_protocol
+from .errors import AuthenticationError, RemoteError, RemoteResponseError
+from .payloads import TokenUsage
+from .reranker import RERANK_CHAT_TEMPLATE, RemoteReranker
+
+__all__ = [
+    "KNOWN_DIMENSIONS",
+    "OPENROUTER_BASE_URL",
+    "RERANK_CHAT_TEMPLATE",
+    "AuthenticationError",
+    "RemoteClient",
+    "RemoteEmbedder",
+    "RemoteError",
+    "RemoteReranker",
+    "RemoteResponseError",
+    "TokenUsage",
+    "default_protocol",
+    "parse_retry_after",
+]

@@ -1,0 +1,302 @@
+"""RemoteEmbedder: the ``Qwen3VLEmbedder`` interface over an OpenAI-compatible ``/embeddings`` endpoint.
+
+Two wire protocols, chosen explicitly or from the model name:
+
+- ``"openai"``: ``{"model", "input": [texts]}``, many texts per request (chunks of ``batch_size``). For
+  text embedding servers (OpenRouter, TEI, vLLM serving Qwen3-Embedding). Queries get the official
+  Qwen3-Embedding prefix ``Instruct: {task}\\nQuery:{text}``; documents are sent raw. Text only.
+- ``"vllm-chat"``: vLLM's chat form, one request per item (sent concurrently, bounded): a system turn
+  with the instruction and a user turn with the item's video / image / text parts in the official order,
+  ``add_generation_prompt: true``. With the Qwen3-VL-Embedding models this gives the local
+  ``Qwen3VLEmbedder`` vectors (same prompt, same pooled token, same pixels: images are resized here
+  with the official smart_resize and sent as PNG). Video files are sent whole and sampled by the server,
+  which is not guaranteed to pick the frames the local path picks; frame lists are refused.
+
+``dimensions`` is sent to the server; if the server refuses it (a 400 naming dimensions / matryoshka),
+the vectors are truncated and renormalised here instead, and later calls skip the parameter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import constants as C
+from ..identity import EmbeddingIdentity, model_key
+from ..inputs import Item, ItemInput, parse_items
+from ..media import MediaOptions
+from ..pooling import truncate_and_normalize
+from ..prompts import normalize_instruction
+from .client import DEFAULT_API_KEY_ENV, RemoteClient
+from .errors import RemoteError
+from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
+
+logger = logging.getLogger(__name__)
+
+Protocol = Literal["openai", "vllm-chat"]
+OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+
+# Native sizes of the released models (so ``dimension`` needs no request for them).
+KNOWN_DIMENSIONS = {
+    "qwen3-vl-embedding-2b": 2048,
+    "qwen3-vl-embedding-8b": 4096,
+    "qwen3-embedding-0.6b": 1024,
+    "qwen3-embedding-4b": 2560,
+    "qwen3-embedding-8b": 4096,
+}
+_REFUSED_DIMENSIONS = re.compile(r"dimension|matryoshka", re.IGNORECASE)
+
+
+def default_protocol(model: str) -> Protocol:
+    """``vllm-chat`` for Qwen3-VL models (images and instructions need the chat form), else ``openai``."""
+    name = model_key(model)
+    return "vllm-chat" if "-vl" in name or name.startswith("vl") else "openai"
+
+
+@dataclass
+class _Request:
+    payload: dict[str, Any]
+    rows: list[int]  # output rows, in the order of the request's inputs
+
+
+class RemoteEmbedder:
+    """Embeddings from a server, with the local embedders' interface (``embed``, ``embed_queries``, ...).
+
+    ``model`` is the served model name; ``base_url`` the API root (default OpenRouter; for vLLM
+    ``http://host:port/v1``). The API key comes from ``api_key`` or the environment variable
+    ``api_key_env`` (default ``OPENROUTER_API_KEY``); a local server needs none. ``usage`` sums the
+    tokens the server reported (for cost).
+    """
+
+    def __init__(
+        self,
+        model: str = "qwen/qwen3-embedding-8b",
+        base_url: str = OPENROUTER_BASE_URL,
+        *,
+        protocol: Protocol | None = None,
+        api_key: Any = None,
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
+        dimensions: int | None = None,
+        dimension: int | None = None,
+        default_instruction: str | None = None,
+        query_instruction: str | None = None,
+        batch_size: int = 64,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        max_concurrency: int = 4,
+        min_pixels: int = C.MIN_PIXELS,
+        max_pixels: int = C.MAX_PIXELS,
+        total_pixels: int = C.TOTAL_PIXELS,
+        allow_urls: bool = False,
+        client: RemoteClient | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ):
+        protocol = protocol or default_protocol(model)
+        if protocol not in ("openai", "vllm-chat"):
+            raise ValueError(f"protocol must be 'openai' or 'vllm-chat', got {protocol!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if dimensions is not None and dimensions < 1:
+            raise ValueError(f"dimensions must be >= 1, got {dimensions}")
+        self.model_name = model
+        self.protocol: Protocol = protocol
+        self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
+                                             max_retries=max_retries, max_concurrency=max_concurrency)
+        self.dimensions = dimensions
+        self._native_dimension = dimension or KNOWN_DIMENSIONS.get(model_key(model))
+        chat = protocol == "vllm-chat"
+        self.default_instruction = default_instruction or (C.VL_EMBED_DEFAULT_INSTRUCTION if chat else None)
+        self.query_instruction = query_instruction or (
+            C.DEFAULT_QUERY_INSTRUCTION if chat else C.TEXT_EMBED_DEFAULT_TASK)
+        self.batch_size = batch_size
+        self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
+                                  allow_urls)
+        self.extra_body = dict(extra_body or {})
+        self.usage = TokenUsage()
+        self.client_side_dimensions = False  # set when the server refused ``dimensions``
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(model={self.model_name!r}, protocol={self.protocol!r}, "
+                f"client={self.client!r})")
+
+    # -- identity --------------------------------------------------------------------------------
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors ``embed`` returns by default (one probe request if not yet known)."""
+        if self.dimensions:
+            return self.dimensions
+        if self._native_dimension is None:
+            self.embed(["dimension probe"])
+        return int(self._native_dimension)
+
+    @property
+    def modalities(self) -> frozenset:
+        """What the protocol can send: text, images and video (``vllm-chat``) or text (``openai``)."""
+        return frozenset(("text", "image", "video") if self.protocol == "vllm-chat" else ("text",))
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        fmt = "qwen3-vl-chat" if self.protocol == "vllm-chat" else "qwen3-embedding"
+        return EmbeddingIdentity(model=model_key(self.model_name), dimension=self.dimension,
+                                 modalities=self.modalities, prompt_format=fmt)
+
+    def reset_usage(self) -> TokenUsage:
+        """Return the usage so far and start counting from zero."""
+        with self._lock:
+            usage, self.usage = self.usage, TokenUsage()
+        return usage
+
+    # -- requests --------------------------------------------------------------------------------
+    def _plan(self, items: Sequence[ItemInput], instruction: str | None) -> list[_Request]:
+        parsed = parse_items(items)
+        if self.protocol == "openai":
+            return self._plan_openai(parsed, instruction)
+        return [self._chat_request(item, i, instruction) for i, item in enumerate(parsed)]
+
+    def _plan_openai(self, items: list[Item], instruction: str | None) -> list[_Request]:
+        from ..text_embedder import query_prompt
+
+        texts = []
+        for index, item in enumerate(items):
+            text = plain_text(item, index, "protocol='openai' (use protocol='vllm-chat' with a Qwen3-VL model)")
+            task = item.instruction or instruction
+            texts.append(query_prompt(task, text) if task else text)
+        requests = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start:start + self.batch_size]
+            payload = {"model": self.model_name, "input": chunk, "encoding_format": "float", **self.extra_body}
+            requests.append(_Request(payload, list(range(start, start + len(chunk)))))
+        return requests
+
+    def _chat_request(self, item: Item, index: int, instruction: str | None) -> _Request:
+        system = normalize_instruction(item.instruction or instruction, self.default_instruction)
+        messages = [
+            {"role": "system", "content": [{"type": "text", "text": system}]},
+            {"role": "user", "content": content_parts(item, index, self.media)},
+        ]
+        payload = {
+            "model": self.model_name,
+            "messages": messages,
+            "encoding_format": "float",
+            # vLLM's pooling default is False, which would pool a different token than the official code.
+            "add_generation_prompt": True,
+            "continue_final_message": False,
+            "add_special_tokens": False,  # the chat template already has every special token
+            **self.extra_body,
+        }
+        return _Request(payload, [index])
+
+    def _with_dimensions(self, payload: dict, dimensions: int | None) -> dict:
+        if dimensions is None or self.client_side_dimensions:
+            return payload
+        return {**payload, "dimensions": dimensions}
+
+    def _refused(self, error: RemoteError, payload: dict) -> bool:
+        refused = (error.status in (400, 422) and "dimensions" in payload
+                   and bool(_REFUSED_DIMENSIONS.search(error.server_message or str(error))))
+        if refused:
+            with self._lock:
+                if not self.client_side_dimensions:
+                    self.client_side_dimensions = True
+                    logger.warning("%s refused 'dimensions' (%s); truncating and renormalising on the client "
+                                   "from now on", error.endpoint, error.server_message or error)
+        return refused
+
+    def _finish(self, request: _Request, body: Any) -> np.ndarray:
+        vectors = parse_embeddings(body, len(request.rows), self.client._endpoint("/embeddings"))
+        with self._lock:
+            self.usage.add(body.get("usage"))
+        return vectors
+
+    def _send(self, request: _Request, dimensions: int | None) -> np.ndarray:
+        payload = self._with_dimensions(request.payload, dimensions)
+        try:
+            body = self.client.post("/embeddings", payload)
+        except RemoteError as error:
+            if not self._refused(error, payload):
+                raise
+            body = self.client.post("/embeddings", request.payload)
+        return self._finish(request, body)
+
+    async def _asend(self, request: _Request, dimensions: int | None) -> np.ndarray:
+        payload = self._with_dimensions(request.payload, dimensions)
+        try:
+            body = await self.client.apost("/embeddings", payload)
+        except RemoteError as error:
+            if not self._refused(error, payload):
+                raise
+            body = await self.client.apost("/embeddings", request.payload)
+        return self._finish(request, body)
+
+    def _assemble(self, requests: list[_Request], results: list[np.ndarray], n: int,
+                  dimensions: int | None) -> np.ndarray:
+        widths = {r.shape[1] for r in results}
+        if len(widths) != 1:
+            raise RemoteError(f"{self.client._endpoint('/embeddings')}: answers have different vector lengths "
+                              f"{sorted(widths)}", endpoint=self.client._endpoint("/embeddings"))
+        width = widths.pop()
+        out = np.empty((n, width), dtype=np.float32)
+        for request, vectors in zip(requests, results):
+            out[request.rows] = vectors
+        if dimensions is None:
+            self._native_dimension = width
+        elif width < dimensions:
+            raise RemoteError(f"{self.client._endpoint('/embeddings')}: asked for {dimensions} dimensions, "
+                              f"got vectors of {width}", endpoint=self.client._endpoint("/embeddings"))
+        # A server that ignored ``dimensions`` (or refused it) returns longer vectors: MRL here. Either
+        # way the rows are renormalised in float32.
+        return truncate_and_normalize(out, dimensions)
+
+    def _empty(self, dimensions: int | None) -> np.ndarray:
+        width = dimensions or self.dimensions or self._native_dimension or 0
+        return np.zeros((0, width), dtype=np.float32)
+
+    # -- public API ------------------------------------------------------------------------------
+    def embed(self, items: Sequence[ItemInput], instruction: str | None = None,
+              dimensions: int | None = None) -> np.ndarray:
+        """Unit vectors (N, D) float32 for N items, in order; every item validated before any request."""
+        dimensions = dimensions or self.dimensions
+        requests = self._plan(items, instruction)
+        if not requests:
+            return self._empty(dimensions)
+        results = self.client.map(lambda r: self._send(r, dimensions), requests)
+        return self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions)
+
+    async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
+                     dimensions: int | None = None) -> np.ndarray:
+        """``embed`` for asyncio (requests concurrent, bounded by ``max_concurrency``)."""
+        dimensions = dimensions or self.dimensions
+        requests = self._plan(items, instruction)
+        if not requests:
+            return self._empty(dimensions)
+        results = await self.client.amap(lambda r: self._asend(r, dimensions), requests)
+        return self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions)
+
+    def embed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
+                      dimensions: int | None = None) -> np.ndarray:
+        """Queries get the retrieval instruction (``query_instruction`` unless one is given)."""
+        return self.embed(items, instruction or self.query_instruction, dimensions)
+
+    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
+        """Documents get the default instruction (VL chat) or none (Qwen3-Embedding), as officially."""
+        return self.embed(items, None, dimensions)
+
+    async def aembed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
+                             dimensions: int | None = None) -> np.ndarray:
+        return await self.aembed(items, instruction or self.query_instruction, dimensions)
+
+    async def aembed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
+        return await self.aembed(items, None, dimensions)
+
+    def close(self) -> None:
+        self.client.close()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,25 @@
+"""Errors of the remote backends: each names the endpoint, the HTTP status and what the server said."""
+
+from __future__ import annotations
+
+
+class RemoteError(RuntimeError):
+    """A request to an embedding / reranking server failed for good (after any retries).
+
+    ``endpoint`` is ``METHOD URL``, ``status`` the HTTP status (None when no response came back),
+    ``server_message`` the server's own explanation, when it gave one.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None = None, server_message: str = ""):
+        self.endpoint = endpoint
+        self.status = status
+        self.server_message = server_message
+        super().__init__(message)
+
+
+class AuthenticationError(RemoteError):
+    """401/403: the API key is missing, wrong or lacks access. Never retried."""
+
+
+class RemoteResponseError(RemoteError):
+    """The server answered 2xx but the body is unusable: not JSON, the wrong shape, or the wrong count."""

@@ -1,0 +1,234 @@
+"""RemoteReranker: the ``Qwen3VLReranker`` interface over a server's ``/rerank`` (or ``/score``) endpoint.
+
+``POST /rerank`` ``{"model", "query", "documents", "top_n", "instruction"}`` (vLLM, Jina, Cohere and
+OpenRouter's shape; vLLM also answers it at ``/v1/rerank``). When the server has no ``/rerank`` (404),
+``/score`` is used instead, first with ``{"queries", "documents"}``, then the older ``{"text_1",
+"text_2"}``; the working variant is remembered. Documents and queries with images or video go as
+``{"content": [parts]}`` (videos, images, then the item's texts joined into one text part, as the local
+reranker's prompt joins them); images are resized here with the official smart_resize and sent as PNG.
+
+For the local reranker's scores the server must render the official prompt: vLLM needs the overrides
+of reference §5 and a chat template with the official format (``RERANK_CHAT_TEMPLATE`` here), which
+receives ``instruction`` from the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import constants as C
+from ..errors import InputError
+from ..inputs import Item, ItemInput, parse_item
+from ..media import MediaOptions
+from ..scoring import ranked
+from .client import DEFAULT_API_KEY_ENV, RemoteClient
+from .errors import RemoteError
+from .payloads import TokenUsage, content_parts, parse_scores
+
+logger = logging.getLogger(__name__)
+
+# The official Qwen3-VL-Reranker prompt as a chat template for vLLM's score/rerank API (vLLM passes
+# the query and the document as messages with roles "query" and "document", multimodal placeholders
+# already in their text, and ``instruction`` from the request).
+RERANK_CHAT_TEMPLATE = (
+    "{%- set ns = namespace(query='NULL', document='NULL') -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'query' -%}{%- set ns.query = message['content'] or 'NULL' -%}"
+    "{%- elif message['role'] == 'document' -%}{%- set ns.document = message['content'] or 'NULL' -%}"
+    "{%- endif -%}{%- endfor -%}"
+    "<|im_start|>system\n" + C.RERANK_SYSTEM_PROMPT + "<|im_end|>\n<|im_start|>user\n"
+    "<Instruct>: {{ instruction if instruction else '" + C.RERANK_DEFAULT_INSTRUCTION + "' }}"
+    "<Query>:{{ ns.query }}\n<Document>:{{ ns.document }}"
+    # An expression, not literal text: Jinja drops a template's final newline.
+    "{{ '<|im_end|>\\n<|im_start|>assistant\\n' }}"
+)
+
+_PATHS = ("/rerank", "/score")
+
+
+class RemoteReranker:
+    """Relevance scores from a server, with the local rerankers' interface (``score``, ``rerank``,
+    ``score_pairs``). Scores are what the server returns (P(yes) in [0, 1] for Qwen3 rerankers)."""
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api_key: Any = None,
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
+        default_instruction: str | None = C.RERANK_DEFAULT_INSTRUCTION,
+        send_instruction: bool = True,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        max_concurrency: int = 4,
+        min_pixels: int = C.MIN_PIXELS,
+        max_pixels: int = C.MAX_PIXELS,
+        total_pixels: int = C.TOTAL_PIXELS,
+        allow_urls: bool = False,
+        client: RemoteClient | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ):
+        self.model_name = model
+        self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
+                                             max_retries=max_retries, max_concurrency=max_concurrency)
+        self.default_instruction = default_instruction
+        self.send_instruction = send_instruction
+        self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
+                                  allow_urls)
+        self.extra_body = dict(extra_body or {})
+        self.usage = TokenUsage()
+        self.endpoint: str | None = None  # "/rerank", "/score" or "/score:text" once one has worked
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model_name!r}, client={self.client!r})"
+
+    # -- payloads --------------------------------------------------------------------------------
+    def _side(self, item: Item, index: int) -> Any:
+        """A plain string for text-only items, else ``{"content": [parts]}``."""
+        text = "".join(item.texts)
+        if not item.has_media:
+            return text or C.EMPTY_ITEM_TEXT
+        parts = [p for p in content_parts(Item(images=item.images, videos=item.videos), index, self.media)
+                 if p["type"] != "text"]
+        if text:
+            parts.append({"type": "text", "text": text})
+        return {"content": parts}
+
+    def _groups(self, pairs: Sequence[Any]) -> list[tuple[Any, list[Any], list[int], str | None]]:
+        """Pairs grouped by query (one request per distinct query): (query, documents, rows, instruction)."""
+        groups: dict[str, tuple[Any, list, list, str | None]] = {}
+        for index, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise InputError(index, "expected a (query, document) pair")
+            query_item, document_item = parse_item(pair[0], index), parse_item(pair[1], index)
+            query = self._side(query_item, index)
+            document = self._side(document_item, index)
+            key = repr((query, query_item.instruction))
+            if key not in groups:
+                groups[key] = (query, [], [], query_item.instruction)
+            groups[key][1].append(document)
+            groups[key][2].append(index)
+        return list(groups.values())
+
+    def _payload(self, variant: str, query: Any, documents: list, instruction: str | None) -> dict:
+        if variant == "/rerank":
+            body = {"model": self.model_name, "query": query, "documents": documents, "top_n": len(documents)}
+        elif variant == "/score":
+            body = {"model": self.model_name, "queries": query, "documents": documents}
+        else:  # "/score:text", vLLM before 0.11
+            body = {"model": self.model_name, "text_1": query, "text_2": documents}
+        if self.send_instruction and instruction:
+            body["instruction"] = instruction
+        return {**body, **self.extra_body}
+
+    def _variants(self) -> list[str]:
+        return [self.endpoint] if self.endpoint else ["/rerank", "/score", "/score:text"]
+
+    @staticmethod
+    def _next_variant(variant: str, error: RemoteError) -> bool:
+        """Whether a failure of ``variant`` means "try the next one" rather than a real error."""
+        if variant == "/rerank":
+            return error.status in (404, 405)
+        message = (error.server_message or "").lower()
+        if variant == "/score":  # an old server that wants text_1 / text_2
+            return error.status in (400, 422) and any(k in message for k in ("text_1", "queries", "field required"))
+        return False
+
+    def _finish(self, variant: str, body: Any, expected: int) -> np.ndarray:
+        scores = parse_scores(body, expected, self.client._endpoint(variant.split(":")[0]))
+        with self._lock:
+            self.usage.add(body.get("usage"))
+            if self.endpoint != variant:
+                if self.endpoint is None and variant != "/rerank":
+                    logger.info("%s has no /rerank; using %s", self.client.base_url, variant)
+                self.endpoint = variant
+        return scores
+
+    def _send(self, group) -> np.ndarray:
+        query, documents, _, instruction = group
+        error: RemoteError | None = None
+        for variant in self._variants():
+            try:
+                body = self.client.post(variant.split(":")[0], self._payload(variant, query, documents, instruction))
+            except RemoteError as exc:
+                if self.endpoint is None and self._next_variant(variant, exc):
+                    error = exc
+                    continue
+                raise
+            return self._finish(variant, body, len(documents))
+        raise error  # type: ignore[misc]
+
+    async def _asend(self, group) -> np.ndarray:
+        query, documents, _, instruction = group
+        error: RemoteError | None = None
+        for variant in self._variants():
+            try:
+                body = await self.client.apost(variant.split(":")[0],
+                                               self._payload(variant, query, documents, instruction))
+            except RemoteError as exc:
+                if self.endpoint is None and self._next_variant(variant, exc):
+                    error = exc
+                    continue
+                raise
+            return self._finish(variant, body, len(documents))
+        raise error  # type: ignore[misc]
+
+    def _prepare(self, pairs: Sequence[Any], instruction: str | None):
+        instruction = instruction or self.default_instruction
+        groups = [(q, docs, rows, own or instruction) for q, docs, rows, own in self._groups(pairs)]
+        return groups
+
+    @staticmethod
+    def _assemble(groups, results, n: int) -> np.ndarray:
+        out = np.empty(n, dtype=np.float32)
+        for (_, _, rows, _), scores in zip(groups, results):
+            out[rows] = scores
+        return out
+
+    # -- public API ------------------------------------------------------------------------------
+    def score_pairs(self, pairs: Sequence[Any], instruction: str | None = None) -> np.ndarray:
+        """Scores of (query, document) pairs: float32 (N,), in input order (one request per distinct query)."""
+        groups = self._prepare(pairs, instruction)
+        if not groups:
+            return np.zeros(0, dtype=np.float32)
+        return self._assemble(groups, self.client.map(self._send, groups), len(pairs))
+
+    async def ascore_pairs(self, pairs: Sequence[Any], instruction: str | None = None) -> np.ndarray:
+        groups = self._prepare(pairs, instruction)
+        if not groups:
+            return np.zeros(0, dtype=np.float32)
+        return self._assemble(groups, await self.client.amap(self._asend, groups), len(pairs))
+
+    def score(self, query: ItemInput, documents: Sequence[ItemInput], instruction: str | None = None) -> np.ndarray:
+        """Score of each document for one query: float32 (N,), in document order."""
+        if isinstance(documents, (str, dict)):
+            raise TypeError("pass a list of documents (wrap a single document in a list)")
+        return self.score_pairs([(query, d) for d in documents], instruction)
+
+    async def ascore(self, query: ItemInput, documents: Sequence[ItemInput],
+                     instruction: str | None = None) -> np.ndarray:
+        if isinstance(documents, (str, dict)):
+            raise TypeError("pass a list of documents (wrap a single document in a list)")
+        return await self.ascore_pairs([(query, d) for d in documents], instruction)
+
+    def rerank(self, query: ItemInput, documents: Sequence[ItemInput], top_n: int | None = None,
+               instruction: str | None = None) -> list[tuple[int, float]]:
+        """(document index, score), best first; ``top_n`` keeps the best n."""
+        return ranked(self.score(query, documents, instruction), top_n)
+
+    async def arerank(self, query: ItemInput, documents: Sequence[ItemInput], top_n: int | None = None,
+                      instruction: str | None = None) -> list[tuple[int, float]]:
+        return ranked(await self.ascore(query, documents, instruction), top_n)
+
+    def close(self) -> None:
+        self.client.close()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
