@@ -9,7 +9,7 @@ Matryoshka cuts of one model. ``check_same_space`` raises ``EmbeddingSpaceMismat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -92,3 +92,27 @@ def check_same_space(a: Any, b: Any, *, what: str = "vectors") -> EmbeddingIdent
             f"cannot mix {what} from {first} with {what} from {second}: different "
             f"{' and '.join(differences)}; their similarities would be meaningless. Re-embed with one model.")
     return first
+
+
+SPACE_METADATA_KEY = "embedding_space"  # the metadata key adapters stamp on what they embed
+
+
+def space_label(identity: EmbeddingIdentity) -> str:
+    """A JSON-friendly label of ``identity.space`` to store in document / node metadata."""
+    model, prompt_format, dimension = identity.space
+    return f"{model}|{prompt_format}|{dimension}"
+
+
+def check_documents_space(metadatas: Sequence[Mapping[str, Any] | None], what: str = "documents") -> None:
+    """Raise ``EmbeddingSpaceMismatch`` when stamped documents (e.g. retrieved from one index) come from
+    different vector spaces: their similarity scores were not comparable. Unstamped ones are ignored."""
+    first: dict[str, int] = {}
+    for index, metadata in enumerate(metadatas):
+        label = (metadata or {}).get(SPACE_METADATA_KEY)
+        if label is not None:
+            first.setdefault(str(label), index)
+    if len(first) > 1:
+        listing = "; ".join(f"{label} (first at index {index})" for label, index in first.items())
+        raise EmbeddingSpaceMismatch(
+            f"the {what} were embedded in different vector spaces: {listing}. One index must hold one model's "
+            "vectors; re-embed with one model.")

@@ -31,7 +31,8 @@ except ImportError as exc:
              "langchain-classic")
 
 
-def add_images(store: InMemoryVectorStore, embeddings: Qwen3VLEmbeddings, paths: list[Path]) -> list[str]:
+def add_images(store: InMemoryVectorStore, embeddings: Qwen3VLEmbeddings, paths: list[Path],
+               space: dict[str, str]) -> list[str]:
     """Add images with their ``embed_image`` vectors (InMemoryVectorStore embeds only texts itself).
 
     Each record has the shape ``InMemoryVectorStore.add_documents`` writes; ``image_path`` in the metadata
@@ -41,7 +42,7 @@ def add_images(store: InMemoryVectorStore, embeddings: Qwen3VLEmbeddings, paths:
     ids = []
     for path, vector in zip(paths, vectors):
         doc_id = f"image:{path.name}"
-        metadata = {"source": path.name, "modality": "image", "image_path": str(path)}
+        metadata = {"source": path.name, "modality": "image", "image_path": str(path), **space}
         store.store[doc_id] = {"id": doc_id, "vector": vector, "text": "", "metadata": metadata}
         ids.append(doc_id)
     return ids
@@ -89,15 +90,17 @@ def main() -> None:
 
     text_files = sorted(DATA.glob("*.txt"))
     image_files = sorted(DATA.glob("*.png"))
+    # {"embedding_space": ...} on every stored document: the reranker refuses results mixing two models
+    space = step(embeddings.space_metadata, load_failure("embedding model", args.model, "--model"))
     chunks = step(lambda: chunker.create_documents(
         [p.read_text(encoding="utf-8") for p in text_files],
-        metadatas=[{"source": p.name, "modality": "text"} for p in text_files],
+        metadatas=[{"source": p.name, "modality": "text", **space} for p in text_files],
     ), load_failure("chunking model", args.chunker_model, "--chunker-model"))
 
     store = InMemoryVectorStore(embeddings)
     ids = [f"text:{c.metadata['source']}:{c.metadata['start_index']}" for c in chunks]
     step(lambda: store.add_documents(chunks, ids=ids), load_failure("embedding model", args.model, "--model"))
-    add_images(store, embeddings, image_files)
+    add_images(store, embeddings, image_files, space)
     print(f"store: {len(chunks)} text chunks from {len(text_files)} files and {len(image_files)} images")
 
     retriever = ContextualCompressionRetriever(

@@ -82,6 +82,21 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
         """The core embedder (loaded on first access)."""
         return self._model.get()
 
+    @property
+    def identity(self) -> Any:
+        """The vector space of these embeddings (``core.identity.EmbeddingIdentity``; loads the model)."""
+        from qwen3_vl_rag.core.identity import identity_of
+
+        identity = identity_of(self.client)
+        return identity.with_dimension(self.dimensions) if self.dimensions else identity
+
+    def space_metadata(self) -> dict[str, str]:
+        """``{"embedding_space": label}``: add it to the metadata of documents you store with these
+        embeddings, and ``Qwen3VLRerank`` refuses results that mix two models' vectors."""
+        from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, space_label
+
+        return {SPACE_METADATA_KEY: space_label(self.identity)}
+
     async def _aclient(self) -> Any:
         if self._model.loaded:
             return self._model.get()

@@ -11,6 +11,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from qwen3_vl_rag.core.documents import document_item, media_from_metadata
+from qwen3_vl_rag.core.identity import check_documents_space
 
 from ._lazy import LazyModel
 
@@ -96,12 +97,14 @@ class Qwen3VLRerank(BaseDocumentCompressor):
         """
         if not documents:
             return []
+        _check_space(documents)
         ranked = self.client.rerank(query, [_item(d) for d in documents], top_n=top_n, **self._instruction_kwargs())
         return [{"index": int(i), "relevance_score": float(s)} for i, s in ranked]
 
     async def arerank(self, documents: Sequence[Any], query: Any, top_n: int | None = None) -> list[dict[str, Any]]:
         if not documents:
             return []
+        _check_space(documents)
         client = self._model.get() if self._model.loaded else await asyncio.to_thread(self._model.get)
         ranked = await client.arerank(query, [_item(d) for d in documents], top_n=top_n,
                                       **self._instruction_kwargs())
@@ -129,3 +132,8 @@ class Qwen3VLRerank(BaseDocumentCompressor):
     ) -> Sequence[Document]:
         documents = list(documents)
         return self._scored(documents, await self.arerank(documents, query, top_n=self.top_n))
+
+
+def _check_space(documents: Sequence[Any]) -> None:
+    """Documents stamped with different embedding spaces (one store, two models) cannot be ranked together."""
+    check_documents_space([getattr(d, "metadata", None) for d in documents])

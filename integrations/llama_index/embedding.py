@@ -11,6 +11,8 @@ from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.embeddings import MultiModalEmbedding
 from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 
+from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, identity_of, space_label
+
 from ._nodes import has_media, node_item
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
@@ -203,7 +205,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             vectors = self.get_multimodal_embeddings([node_item(n) for n in media], **kwargs)
             for node, vector in zip(media, vectors):
                 node.embedding = vector
-        return nodes
+        return self._stamp(nodes)
 
     async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
         media, texts = self._split(nodes)
@@ -217,6 +219,31 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             vectors = await self.aget_multimodal_embeddings([node_item(n) for n in media], **kwargs)
             for node, vector in zip(media, vectors):
                 node.embedding = vector
+        return self._stamp(nodes)
+
+    # -- vector-space identity --------------------------------------------------------------------------
+    @property
+    def identity(self) -> Any:
+        """The vector space these embeddings live in (``core.identity.EmbeddingIdentity``), or None if the
+        wrapped embedder does not say."""
+        try:
+            identity = identity_of(self._embedder)
+        except TypeError:
+            return None
+        return identity.with_dimension(self.dimensions) if self.dimensions else identity
+
+    def _stamp(self, nodes: Sequence[BaseNode]) -> Sequence[BaseNode]:
+        """Record the vector space in each node's metadata (hidden from the embedding text and the LLM), so
+        ``Qwen3VLRerank`` refuses results that mix two models' vectors."""
+        identity = self.identity
+        if identity is None:
+            return nodes
+        label = space_label(identity)
+        for node in nodes:
+            node.metadata[SPACE_METADATA_KEY] = label
+            for excluded in (node.excluded_embed_metadata_keys, node.excluded_llm_metadata_keys):
+                if SPACE_METADATA_KEY not in excluded:
+                    excluded.append(SPACE_METADATA_KEY)
         return nodes
 
     # -- helpers -----------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from qwen3_vl_rag.core.identity import check_documents_space
+
 from ._nodes import node_item, query_item
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-Reranker-2B"
@@ -101,6 +103,7 @@ class Qwen3VLRerank(BaseNodePostprocessor):
                                           model_name=self.model))
         if query_bundle is None:
             raise ValueError("Qwen3VLRerank needs a query: pass query_bundle= (or query_str=) to postprocess_nodes")
+        check_documents_space([n.node.metadata for n in nodes], "retrieved nodes")
         return query_item(query_bundle), [node_item(n.node, MetadataMode.EMBED) for n in nodes]
 
     def _end(self, nodes: list[NodeWithScore]) -> list[NodeWithScore]:

@@ -64,3 +64,20 @@ def test_identity_round_trips_through_json_for_storage(vl_embedder):
 def test_objects_without_identity_are_a_type_error():
     with pytest.raises(TypeError, match="no embedding identity"):
         identity_of(object())
+
+
+def test_check_documents_space_names_the_spaces_and_ignores_unstamped():
+    from qwen3_vl_rag.core.identity import (
+        SPACE_METADATA_KEY,
+        EmbeddingIdentity,
+        EmbeddingSpaceMismatch,
+        check_documents_space,
+        space_label,
+    )
+
+    vl = space_label(EmbeddingIdentity("Qwen3-VL-Embedding-8B", 4096))
+    text = space_label(EmbeddingIdentity("Qwen3-Embedding-8B", 4096, prompt_format="qwen3-embedding"))
+    check_documents_space([{SPACE_METADATA_KEY: vl}, None, {}, {SPACE_METADATA_KEY: vl}])
+    with pytest.raises(EmbeddingSpaceMismatch) as info:
+        check_documents_space([{SPACE_METADATA_KEY: vl}, {"x": 1}, {SPACE_METADATA_KEY: text}])
+    assert "first at index 2" in str(info.value) and "qwen3-embedding-8b" in str(info.value)

@@ -135,3 +135,18 @@ def test_conflicting_arguments(vl_reranker):
         Qwen3VLRerank(reranker=object())
     with pytest.raises(ValidationError):
         Qwen3VLRerank(top_k=3)
+
+
+def test_documents_from_two_embedding_spaces_are_refused(vl_embedder, vl_reranker):
+    from langchain_core.documents import Document
+
+    from qwen3_vl_rag.core.identity import EmbeddingSpaceMismatch
+    from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings, Qwen3VLRerank
+
+    stamp = Qwen3VLEmbeddings(embedder=vl_embedder).space_metadata()
+    ours = Document(page_content="a", metadata=dict(stamp))
+    theirs = Document(page_content="b", metadata={"embedding_space": "qwen3-embedding-8b|qwen3-embedding|4096"})
+    compressor = Qwen3VLRerank(reranker=vl_reranker, top_n=2)
+    with pytest.raises(EmbeddingSpaceMismatch):
+        compressor.compress_documents([ours, theirs], "q")
+    assert len(compressor.compress_documents([ours, Document(page_content="c", metadata=dict(stamp))], "q")) == 2
