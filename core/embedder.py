@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from . import constants as C
-from .concurrency import AsyncEmbedMixin
-from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate, run_batched
+from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded
 from .inputs import Item, ItemInput, parse_items
+from .local_model import LocalEmbedder
 from .media import MediaOptions
-from .pooling import last_token, truncate_and_normalize
 from .prompts import normalize_instruction, render_embedding_prompt
-from .runtime import input_device, load_model, resolve_runtime
+from .runtime import load_model
 from .vl_encoding import PromptRequest, VLEncoder
 
 
-class Qwen3VLEmbedder(AsyncEmbedMixin):
+class Qwen3VLEmbedder(LocalEmbedder):
     """Embeds text, images, videos and mixed items into one vector space.
 
     The constructor takes the official ``Qwen3VLEmbedder`` arguments unchanged, plus ``dimensions``
@@ -53,27 +50,16 @@ class Qwen3VLEmbedder(AsyncEmbedMixin):
     ):
         from transformers import AutoProcessor, Qwen3VLModel
 
-        self.model_name = str(model_name_or_path)
+        self._configure(model_name_or_path, device=device, dtype=dtype if dtype is not None else torch_dtype,
+                        attn_implementation=attn_implementation, device_map=device_map,
+                        max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, show_progress=show_progress)
         self.default_instruction = default_instruction
         self.query_instruction = query_instruction
-        self.max_batch_tokens = max_batch_tokens
-        self.max_batch_size = max_batch_size
-        self.show_progress = show_progress
-        self.runtime = resolve_runtime(device, dtype if dtype is not None else torch_dtype, attn_implementation,
-                                       device_map)
         self.model = load_model(Qwen3VLModel, self.model_name, self.runtime, **model_kwargs)
         processor = AutoProcessor.from_pretrained(self.model_name)
         media = MediaOptions(min_pixels, max_pixels, total_pixels, fps, num_frames, max_frames, allow_urls)
         self.encoder = VLEncoder(processor, media, max_length)
-        self.hidden_size = int(self.model.config.text_config.hidden_size)
-        if dimensions is not None and not 1 <= dimensions <= self.hidden_size:
-            raise ValueError(f"dimensions must be between 1 and {self.hidden_size}, got {dimensions}")
-        self.dimensions = dimensions
-
-    @property
-    def dimension(self) -> int:
-        """Length of the vectors ``embed`` returns by default."""
-        return self.dimensions or self.hidden_size
+        self._set_dimensions(int(self.model.config.text_config.hidden_size), dimensions)
 
     @property
     def tokenizer(self):
@@ -102,44 +88,9 @@ class Qwen3VLEmbedder(AsyncEmbedMixin):
             requests.append(PromptRequest(index, prompt, item.images, videos))
         return self.encoder.encode(requests)
 
-    # -- embedding -------------------------------------------------------------------------------
-    def _forward(self, batch: Sequence[Encoded]) -> np.ndarray:
-        import torch
-
-        inputs, lengths = collate(
-            batch, self.encoder.tokenizer.pad_token_id, input_device(self.model),
-            self.encoder.image_token_id, self.encoder.video_token_id,
-        )
-        with torch.inference_mode():
-            hidden = self.model(**inputs, use_cache=False).last_hidden_state
-            pooled = last_token(hidden, lengths).float().cpu().numpy()
-        return pooled
-
-    def embed(
-        self,
-        items: Sequence[ItemInput],
-        instruction: str | None = None,
-        dimensions: int | None = None,
-        show_progress: bool | None = None,
-    ) -> np.ndarray:
-        """Unit vectors (N, D) float32 for N items, in order. A per-item ``instruction`` key wins."""
-        encoded = self.encode(items, instruction)
-        if not encoded:
-            return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
-        raw = run_batched(
-            encoded, self._forward, self.max_batch_tokens, self.max_batch_size,
-            self.show_progress if show_progress is None else show_progress, lock=self._model_lock,
-        )
-        return truncate_and_normalize(raw, dimensions or self.dimensions)
-
-    def embed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
-                      dimensions: int | None = None) -> np.ndarray:
-        """Queries get the retrieval instruction (``query_instruction`` unless one is given)."""
-        return self.embed(items, instruction or self.query_instruction, dimensions)
-
-    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
-        """Documents get the official default instruction, as in the published evaluations."""
-        return self.embed(items, None, dimensions)
+    def _pool(self, batch: Sequence[Encoded]):
+        return self._last_hidden(batch, self.encoder.tokenizer.pad_token_id, self.encoder.image_token_id,
+                                 self.encoder.video_token_id)
 
     @property
     def identity(self):

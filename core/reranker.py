@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 
 from . import constants as C
-from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate
+from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded
 from .errors import InputError
 from .inputs import Item, ItemInput, parse_item
+from .local_model import LocalModel
 from .media import MediaOptions
-from .pooling import last_token
 from .prefix_cache import shared_prefix_scores
 from .prompts import chat_prompt, user_content
-from .runtime import input_device, load_model, resolve_runtime
+from .runtime import input_device, load_model
 from .scoring import Pair, PairScorer, relevance, yes_no_head
 from .vl_encoding import PromptRequest, VLEncoder
 
@@ -33,7 +33,7 @@ def render_rerank_prompt(instruction: str, query: Item, document: Item) -> str:
     return chat_prompt(C.RERANK_SYSTEM_PROMPT, user)
 
 
-class Qwen3VLReranker(PairScorer):
+class Qwen3VLReranker(LocalModel, PairScorer):
     """Scores how well each document (text, image, video or mixed) answers a query.
 
     ``score`` returns P(yes) in [0, 1] per document. Pairs are sorted by length into token-budget
@@ -68,14 +68,11 @@ class Qwen3VLReranker(PairScorer):
     ):
         from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
 
-        self.model_name = str(model_name_or_path)
+        self._configure(model_name_or_path, device=device, dtype=dtype if dtype is not None else torch_dtype,
+                        attn_implementation=attn_implementation, device_map=device_map,
+                        max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, show_progress=show_progress)
         self.default_instruction = default_instruction
-        self.max_batch_tokens = max_batch_tokens
-        self.max_batch_size = max_batch_size
-        self.show_progress = show_progress
         self.reuse_query_prefix = reuse_query_prefix
-        self.runtime = resolve_runtime(device, dtype if dtype is not None else torch_dtype, attn_implementation,
-                                       device_map)
         full = load_model(Qwen3VLForConditionalGeneration, self.model_name, self.runtime, **model_kwargs)
         processor = AutoProcessor.from_pretrained(self.model_name)
         media = MediaOptions(min_pixels, max_pixels, total_pixels, fps, num_frames, max_frames, allow_urls)
@@ -117,11 +114,9 @@ class Qwen3VLReranker(PairScorer):
     def _forward(self, batch: Sequence[Encoded]) -> np.ndarray:
         import torch
 
-        inputs, lengths = collate(batch, self.encoder.tokenizer.pad_token_id, input_device(self.model),
-                                  self.encoder.image_token_id, self.encoder.video_token_id)
         with torch.inference_mode():
-            hidden = self.model(**inputs, use_cache=False).last_hidden_state
-            return relevance(last_token(hidden, lengths), self.head)
+            return relevance(self._last_hidden(batch, self.encoder.tokenizer.pad_token_id,
+                                               self.encoder.image_token_id, self.encoder.video_token_id), self.head)
 
     def score(self, query: ItemInput, documents: Sequence[ItemInput], instruction: str | None = None) -> np.ndarray:
         """P(yes) of each document for one query: float32 (N,), in document order."""

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from . import constants as C
-from .concurrency import AsyncEmbedMixin
-from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate, run_batched
+from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded
 from .errors import InputError
-from .pooling import last_token, truncate_and_normalize
-from .runtime import input_device, load_model, resolve_runtime
+from .local_model import LocalEmbedder
+from .runtime import load_model
 
 
 def query_prompt(task: str, query: str) -> str:
@@ -20,7 +17,7 @@ def query_prompt(task: str, query: str) -> str:
     return f"Instruct: {task}\nQuery:{query}"
 
 
-class Qwen3TextEmbedder(AsyncEmbedMixin):
+class Qwen3TextEmbedder(LocalEmbedder):
     """Text embeddings with the official Qwen3-Embedding recipe: ``<|endoftext|>`` pooled, MRL, unit norm.
 
     Queries get ``Instruct: {task}\\nQuery:{text}``; documents are embedded raw. The released tokenizer
@@ -46,26 +43,16 @@ class Qwen3TextEmbedder(AsyncEmbedMixin):
     ):
         from transformers import AutoModel, AutoTokenizer
 
-        self.model_name = str(model_name_or_path)
+        self._configure(model_name_or_path, device=device, dtype=dtype if dtype is not None else torch_dtype,
+                        attn_implementation=attn_implementation, device_map=device_map,
+                        max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, show_progress=show_progress)
         self.max_length = max_length
-        self.default_task = default_task
-        self.max_batch_tokens = max_batch_tokens
-        self.max_batch_size = max_batch_size
-        self.show_progress = show_progress
-        self.runtime = resolve_runtime(device, dtype if dtype is not None else torch_dtype, attn_implementation,
-                                       device_map)
+        self.query_instruction = default_task  # queries: Instruct: {task}\nQuery:{text}
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
         self.model = load_model(AutoModel, self.model_name, self.runtime, **model_kwargs)
         self.eos_id = self.tokenizer.convert_tokens_to_ids(C.ENDOFTEXT)
         self._tokenizer_appends_eos = self.tokenizer("a")["input_ids"][-1:] == [self.eos_id]
-        self.hidden_size = int(self.model.config.hidden_size)
-        if dimensions is not None and not 1 <= dimensions <= self.hidden_size:
-            raise ValueError(f"dimensions must be between 1 and {self.hidden_size}, got {dimensions}")
-        self.dimensions = dimensions
-
-    @property
-    def dimension(self) -> int:
-        return self.dimensions or self.hidden_size
+        self._set_dimensions(int(self.model.config.hidden_size), dimensions)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text alone, without special tokens (what chunk-size limits count)."""
@@ -88,30 +75,8 @@ class Qwen3TextEmbedder(AsyncEmbedMixin):
                              max_length=self.max_length - 1)["input_ids"]
         return [Encoded(list(x) + [self.eos_id]) for x in ids]
 
-    def _forward(self, batch: Sequence[Encoded]) -> np.ndarray:
-        import torch
-
-        inputs, lengths = collate(batch, self.tokenizer.pad_token_id or self.eos_id, input_device(self.model))
-        with torch.inference_mode():
-            hidden = self.model(**inputs, use_cache=False).last_hidden_state
-            return last_token(hidden, lengths).float().cpu().numpy()
-
-    def embed(self, texts: Sequence[str], instruction: str | None = None, dimensions: int | None = None,
-              show_progress: bool | None = None) -> np.ndarray:
-        """Unit vectors (N, D) float32. With ``instruction`` the texts are queries for that task."""
-        encoded = self.encode(texts, instruction)
-        if not encoded:
-            return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
-        raw = run_batched(encoded, self._forward, self.max_batch_tokens, self.max_batch_size,
-                          self.show_progress if show_progress is None else show_progress, lock=self._model_lock)
-        return truncate_and_normalize(raw, dimensions or self.dimensions)
-
-    def embed_queries(self, texts: Sequence[str], instruction: str | None = None,
-                      dimensions: int | None = None) -> np.ndarray:
-        return self.embed(texts, instruction or self.default_task, dimensions)
-
-    def embed_documents(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
-        return self.embed(texts, None, dimensions)
+    def _pool(self, batch: Sequence[Encoded]):
+        return self._last_hidden(batch, self.tokenizer.pad_token_id or self.eos_id)
 
     @property
     def identity(self):

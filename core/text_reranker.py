@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from . import constants as C
-from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded, collate
+from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded
 from .errors import InputError
-from .pooling import last_token
-from .runtime import input_device, load_model, resolve_runtime
+from .local_model import LocalModel
+from .runtime import load_model
 from .scoring import Pair, PairScorer, relevance, yes_no_head
 
 
@@ -36,7 +36,7 @@ PRESETS = {
 }
 
 
-class Qwen3Reranker(PairScorer):
+class Qwen3Reranker(LocalModel, PairScorer):
     """Text relevance P(yes) with the Qwen3-Reranker models; ``preset`` picks the prompt format."""
 
     def __init__(
@@ -60,15 +60,12 @@ class Qwen3Reranker(PairScorer):
 
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        self.model_name = str(model_name_or_path)
+        self._configure(model_name_or_path, device=device, dtype=dtype if dtype is not None else torch_dtype,
+                        attn_implementation=attn_implementation, device_map=device_map,
+                        max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size, show_progress=show_progress)
         self.preset = PRESETS[preset]
         self.max_length = max_length
         self.default_instruction = default_instruction
-        self.max_batch_tokens = max_batch_tokens
-        self.max_batch_size = max_batch_size
-        self.show_progress = show_progress
-        self.runtime = resolve_runtime(device, dtype if dtype is not None else torch_dtype, attn_implementation,
-                                       device_map)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
         full = load_model(AutoModelForCausalLM, self.model_name, self.runtime, **model_kwargs)
         self.head = yes_no_head(full.lm_head.weight, self.tokenizer)
@@ -101,7 +98,5 @@ class Qwen3Reranker(PairScorer):
         import torch
 
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        inputs, lengths = collate(batch, pad, input_device(self.model))
         with torch.inference_mode():
-            hidden = self.model(**inputs, use_cache=False).last_hidden_state
-            return relevance(last_token(hidden, lengths), self.head)
+            return relevance(self._last_hidden(batch, pad), self.head)

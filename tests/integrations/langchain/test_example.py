@@ -35,4 +35,4 @@ def test_without_weights_exits_with_one_sentence(tmp_path):
     assert done.returncode != 0
     message = done.stderr.strip()
     assert "Traceback" not in done.stderr and len(message.splitlines()) == 1
-    assert message.startswith("Could not load the chunking model 'Qwen/Qwen3-Embedding-0.6B'") and "--tiny" in message
+    assert message.startswith("Could not load the embedding model 'Qwen/Qwen3-VL-Embedding-2B'") and "--tiny" in message
