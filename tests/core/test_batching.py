@@ -32,3 +32,10 @@ def test_truncation_keeps_special_tokens_and_suffix_and_cuts_latest_text():
     assert truncate_ids(ids, 20, special, suffix_len=2) == ids
     with pytest.raises(PromptTooLongError):
         truncate_ids(ids, 4, special, suffix_len=2)
+
+
+def test_a_much_shorter_sequence_starts_a_new_batch():
+    lengths = [100, 95, 90, 50, 48, 47]
+    batches = token_budget_batches(lengths, max_batch_tokens=10_000, max_batch_size=64)
+    assert batches == [[0, 1, 2], [3, 4, 5]]  # 50 < 0.85 x 100: padding stays under 15%
+    assert token_budget_batches(lengths, 10_000, 64, min_fill=0.0) == [list(range(6))]
