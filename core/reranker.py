@@ -38,8 +38,8 @@ class Qwen3VLReranker(LocalModel, PairScorer):
 
     ``score`` returns P(yes) in [0, 1] per document. Pairs are sorted by length into token-budget
     batches (the official code runs one pair per forward pass); a pair's score does not depend on
-    its batch. With ``reuse_query_prefix`` (default), ``score``/``rerank`` compute the tokens shared by
-    all pairs of the query once and reuse their KV cache for every text document.
+    its batch. With ``reuse_query_prefix`` (default), the tokens shared by all pairs of one query are
+    computed once and their KV cache reused for every text document of that query.
     """
 
     def __init__(
@@ -118,18 +118,35 @@ class Qwen3VLReranker(LocalModel, PairScorer):
             return relevance(self._last_hidden(batch, self.encoder.tokenizer.pad_token_id,
                                                self.encoder.image_token_id, self.encoder.video_token_id), self.head)
 
-    def score(self, query: ItemInput, documents: Sequence[ItemInput], instruction: str | None = None) -> np.ndarray:
-        """P(yes) of each document for one query: float32 (N,), in document order."""
-        if isinstance(documents, (str, dict)):
-            raise TypeError("pass a list of documents (wrap a single document in a list)")
-        encoded = self.encode([(query, d) for d in documents], instruction)
-        if self.reuse_query_prefix and len(encoded) > 1:
-            with self._model_lock:
-                scores = shared_prefix_scores(
-                    self.model, encoded, lambda h: relevance(h, self.head), self.encoder.tokenizer.pad_token_id,
-                    input_device(self.model), self.encoder.vision_ids, self.encoder.image_token_id,
-                    self.encoder.video_token_id, self.max_batch_tokens, self.max_batch_size,
-                )
-            if scores is not None:
-                return scores
-        return self._score_encoded(encoded)
+    def score_pairs(self, pairs: Sequence[Pair], instruction: str | None = None,
+                    show_progress: bool | None = None) -> np.ndarray:
+        """P(yes) for many (query, document) pairs at once: float32 (N,), in input order.
+
+        Pairs that share a query (the same string, or the same object) share its prefix computation when
+        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches.
+        """
+        encoded = self.encode(pairs, instruction)
+        if not self.reuse_query_prefix:
+            return self._score_encoded(encoded, show_progress)
+        groups: dict[Any, list[int]] = {}
+        for index, (query, _) in enumerate(pairs):
+            groups.setdefault(query if isinstance(query, str) else id(query), []).append(index)
+        out = np.empty(len(encoded), dtype=np.float32)
+        plain: list[int] = []
+        for indices in groups.values():
+            scores = None
+            if len(indices) > 1:
+                with self._model_lock:
+                    scores = shared_prefix_scores(
+                        self.model, [encoded[i] for i in indices], lambda h: relevance(h, self.head),
+                        self.encoder.tokenizer.pad_token_id, input_device(self.model), self.encoder.vision_ids,
+                        self.encoder.image_token_id, self.encoder.video_token_id, self.max_batch_tokens,
+                        self.max_batch_size,
+                    )
+            if scores is None:
+                plain.extend(indices)
+            else:
+                out[indices] = scores
+        if plain:
+            out[plain] = self._score_encoded([encoded[i] for i in plain], show_progress)
+        return out

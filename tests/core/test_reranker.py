@@ -157,3 +157,18 @@ def test_documents_with_images_use_the_plain_path(vl_reranker):
         handle.remove()
     assert len(widths) == 1  # one ordinary batch of full prompts
     assert np.allclose(scores, [vl_reranker.score("q", [d])[0] for d in documents], atol=1e-5)
+
+
+def test_score_pairs_groups_pairs_by_query_for_prefix_reuse(vl_reranker):
+    image_query = {"image": random_image(8, size=(64, 64)), "text": "which one"}
+    pairs = [(q, d) for d in ["alpha", "beta " * 10, "", "gamma"] for q in ("first query", image_query)]
+    plain = vl_reranker._score_encoded(vl_reranker.encode(pairs))
+    computed = []
+    handle = vl_reranker.model.register_forward_pre_hook(
+        lambda module, args, kwargs: computed.append(kwargs["input_ids"].numel()), with_kwargs=True)
+    try:
+        grouped = vl_reranker.score_pairs(pairs)
+    finally:
+        handle.remove()
+    assert np.abs(plain - grouped).max() <= 1e-5
+    assert sum(computed) < sum(len(e.ids) for e in vl_reranker.encode(pairs))  # each prefix ran once
