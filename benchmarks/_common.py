@@ -351,3 +351,24 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def start_run(args) -> tuple[Any, Any]:
+    """Threads, device and dtype from the common flags: returns (dtype, sync), ``sync`` waiting for the GPU."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.device = args.device or default_device()
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    return resolve_dtype(args.dtype, args.device), sync
+
+
+def bench_model_path(args, kind: str, override: str | None) -> str:
+    """``override`` (a ``--model`` flag) when given, else the cached random bench model of ``kind`` ("vl" or
+    "text") built from the size flags."""
+    if override:
+        return override
+    size, real_vocab = size_from_args(args), not args.tiny_vocab
+    build = build_bench_vl_model if kind == "vl" else build_bench_text_model
+    return str(build(bench_model_dir(kind, size, real_vocab, args.model_cache), size, real_vocab))

@@ -272,27 +272,15 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict:
-    import torch
 
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    args.device = args.device or C.default_device()
-    dtype = C.resolve_dtype(args.dtype, args.device)
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    size = C.size_from_args(args)
-    real_vocab = not args.tiny_vocab
+    dtype, sync = C.start_run(args)
     peaks: list[float] = []
     results = []
     for kind in [k.strip() for k in args.embedders.split(",") if k.strip()]:
-        if kind == "vl":
-            path = args.model or str(C.build_bench_vl_model(C.bench_model_dir("vl", size, real_vocab, args.model_cache),
-                                                            size, real_vocab))
-        elif kind == "text":
-            path = args.text_model or str(C.build_bench_text_model(
-                C.bench_model_dir("text", size, real_vocab, args.model_cache), size, real_vocab))
-        else:
+        if kind not in ("vl", "text"):
             raise SystemExit(f"unknown embedder {kind!r}")
+        path = C.bench_model_path(args, kind, args.model if kind == "vl" else args.text_model)
         results.append(bench_one(kind, path, args, dtype, sync, peaks))
 
     peak = max(p[0] for p in peaks)
@@ -324,8 +312,8 @@ def main(argv=None) -> dict:
     )
     data = {
         "benchmark": "embed", "machine": C.machine_info(args.device), "dtype": str(dtype),
-        "bench_model_size": None if (args.model and args.text_model) else size.as_dict(),
-        "real_vocab": real_vocab, "matmul_peak_flops": peak, "matmul_peak_flops_per_cpu_s": peak_cpu,
+        "bench_model_size": None if (args.model and args.text_model) else C.size_from_args(args).as_dict(),
+        "real_vocab": not args.tiny_vocab, "matmul_peak_flops": peak, "matmul_peak_flops_per_cpu_s": peak_cpu,
         "matmul_samples_wall_cpu": peaks,
         "flop_formula": "per sequence of L real tokens: 2*N_nonembedding*L + 4*layers*(heads*head_dim)*L*(L+1)/2 "
                         "(causal QK^T and PV); utilisation = useful FLOPs / wall time / best torch.matmul "

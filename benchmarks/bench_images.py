@@ -146,21 +146,13 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     import tempfile
 
-    import torch
     from PIL import Image
 
     from qwen3_vl_rag.core import Qwen3VLEmbedder
 
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    args.device = args.device or C.default_device()
-    dtype = C.resolve_dtype(args.dtype, args.device)
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    size = C.size_from_args(args)
-    real_vocab = not args.tiny_vocab
-    path = args.model or str(C.build_bench_vl_model(C.bench_model_dir("vl", size, real_vocab, args.model_cache),
-                                                    size, real_vocab))
+    dtype, sync = C.start_run(args)
+    path = C.bench_model_path(args, "vl", args.model)
     kwargs = {"device": args.device, "torch_dtype": dtype}
     if args.max_pixels:
         kwargs["max_pixels"] = args.max_pixels
@@ -183,7 +175,7 @@ def main(argv=None) -> dict:
     )
     data = {
         "benchmark": "images", "machine": C.machine_info(args.device), "dtype": str(dtype), "model": path,
-        "bench_model_size": None if args.model else size.as_dict(),
+        "bench_model_size": None if args.model else C.size_from_args(args).as_dict(),
         "images": len(paths), "image_sizes": [list(s) for s in sizes], "bytes_total": bytes_total,
         "best": best, "all_wall_s": [r["wall_s"] for r in runs], "table": table, "args": vars(args),
     }

@@ -132,16 +132,7 @@ def main(argv=None) -> dict:
     import torch
 
     args.device = args.device or C.default_device()
-    size = C.size_from_args(args)
-    real_vocab = not args.tiny_vocab
-    if args.model:
-        model_path = args.model
-    elif args.embedder == "vl":
-        model_path = str(C.build_bench_vl_model(C.bench_model_dir("vl", size, real_vocab, args.model_cache), size,
-                                                real_vocab))
-    else:
-        model_path = str(C.build_bench_text_model(C.bench_model_dir("text", size, real_vocab, args.model_cache), size,
-                                                  real_vocab))
+    model_path = C.bench_model_path(args, args.embedder, args.model)
     forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--worker",)]
     cases = []
     for n in [int(x) for x in args.sizes.split(",")]:
@@ -165,7 +156,7 @@ def main(argv=None) -> dict:
     )
     data = {
         "benchmark": "memory", "machine": C.machine_info(args.device), "embedder": args.embedder, "model": model_path,
-        "bench_model_size": None if args.model else size.as_dict(), "torch": torch.__version__,
+        "bench_model_size": None if args.model else C.size_from_args(args).as_dict(), "torch": torch.__version__,
         "cases": cases, "peak_growth_largest_vs_smallest": growth,
         "per_item_bytes": (large["peak_rss_bytes"] - small["peak_rss_bytes"]) / max(1, large["n"] - small["n"]),
         "target_met": growth <= TARGET_GROWTH, "table": table, "args": vars(args),

@@ -178,20 +178,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict:
-    import torch
 
     from qwen3_vl_rag.core import Qwen3VLReranker
 
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    args.device = args.device or C.default_device()
-    dtype = C.resolve_dtype(args.dtype, args.device)
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    size = C.size_from_args(args)
-    real_vocab = not args.tiny_vocab
-    path = args.model or str(C.build_bench_vl_model(C.bench_model_dir("vl", size, real_vocab, args.model_cache),
-                                                    size, real_vocab))
+    dtype, sync = C.start_run(args)
+    path = C.bench_model_path(args, "vl", args.model)
     official = OfficialReranker(path, args.device, dtype)
     package = Qwen3VLReranker(path, device=args.device, torch_dtype=dtype)
     workloads = make_workloads(official.processor.tokenizer, args)
@@ -259,7 +251,7 @@ def main(argv=None) -> dict:
                                 f"{args.doc_median:g} tokens; query-prefix KV reuse "
                                 f"{'built (score)' if has_reuse else 'not built'}")
     data = {"benchmark": "rerank", "machine": C.machine_info(args.device), "dtype": str(dtype), "model": path,
-            "bench_model_size": None if args.model else size.as_dict(), "targets": TARGETS,
+            "bench_model_size": None if args.model else C.size_from_args(args).as_dict(), "targets": TARGETS,
             "package_batching": {"max_batch_tokens": package.max_batch_tokens,
                                  "max_batch_size": package.max_batch_size},
             "results": results, "table": table, "args": vars(args)}
