@@ -72,20 +72,18 @@ class Qwen3VLEmbedder(LocalEmbedder):
 
     def render_prompt(self, item: ItemInput, instruction: str | None = None) -> str:
         """The official prompt for one item, before vision expansion (for inspection and tests)."""
-        parsed = parse_items([item])[0]
-        return render_embedding_prompt(
-            self._instruction(parsed, instruction), len(parsed.videos), len(parsed.images), parsed.texts
-        )
+        return self._prompt(parse_items([item])[0], instruction)
+
+    def _prompt(self, item: Item, instruction: str | None) -> str:
+        return render_embedding_prompt(self._instruction(item, instruction), len(item.videos), len(item.images),
+                                       item.texts)
 
     def encode(self, items: Sequence[ItemInput], instruction: str | None = None) -> list[Encoded]:
         """Validate, load media and tokenize every item (no model work)."""
         requests = []
         for index, item in enumerate(parse_items(items)):
-            prompt = render_embedding_prompt(
-                self._instruction(item, instruction), len(item.videos), len(item.images), item.texts
-            )
             videos = [(v, item.fps, item.max_frames) for v in item.videos]
-            requests.append(PromptRequest(index, prompt, item.images, videos))
+            requests.append(PromptRequest(index, self._prompt(item, instruction), item.images, videos))
         return self.encoder.encode(requests)
 
     def _pool(self, batch: Sequence[Encoded]):
