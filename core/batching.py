@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-
 MIN_FILL = 0.85  # a batch closes before a sequence shorter than this share of its longest row
 
 

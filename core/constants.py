@@ -14,6 +14,7 @@ VL_EMBED_DEFAULT_INSTRUCTION = "Represent the user's input."
 DEFAULT_QUERY_INSTRUCTION = "Retrieve images or text relevant to the user's query."
 TEXT_EMBED_DEFAULT_TASK = "Given a web search query, retrieve relevant passages that answer the query"
 TEXT_EMBED_MAX_LENGTH = 8192
+BOUNDARY_MODEL = "Qwen/Qwen3-Embedding-0.6B"  # the default semantic-chunking boundary model
 
 EMPTY_ITEM_TEXT = "NULL"  # what the official embedder renders for an item with no content
 

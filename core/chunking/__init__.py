@@ -6,7 +6,7 @@ Entry point: :class:`SemanticChunker`.  The building blocks are public too, for 
 from .breakpoints import BREAKPOINT_TYPES, DEFAULT_BREAKPOINT_AMOUNTS, BreakpointType, find_breakpoints
 from .chunker import Chunk, DocumentEmbedder, SemanticChunker
 from .sentences import Span, split_sentences
-from .tokens import approximate_token_counter, token_counter_from_tokenizer
+from .tokens import approximate_token_counter, token_counter_for, token_counter_from_tokenizer
 
 __all__ = [
     "BREAKPOINT_TYPES",
@@ -19,5 +19,6 @@ __all__ = [
     "approximate_token_counter",
     "find_breakpoints",
     "split_sentences",
+    "token_counter_for",
     "token_counter_from_tokenizer",
 ]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["TokenCounter", "approximate_token_counter", "token_counter_from_tokenizer"]
+__all__ = ["TokenCounter", "approximate_token_counter", "token_counter_for", "token_counter_from_tokenizer"]
 
 TokenCounter = Callable[[list[str]], Sequence[int]]
 
@@ -40,6 +40,18 @@ def token_counter_from_tokenizer(tokenizer: Any) -> Callable[[list[str]], list[i
         return [len(ids) for ids in encoded["input_ids"]]
 
     return count_tokens
+
+
+def token_counter_for(embedder: Any) -> TokenCounter:
+    """The counter that matches ``embedder``: its ``tokenizer`` (without special tokens), else its own
+    ``count_tokens``; a clear error naming ``count_tokens=`` when it has neither."""
+    tokenizer = getattr(embedder, "tokenizer", None)
+    if tokenizer is not None:
+        return token_counter_from_tokenizer(tokenizer)
+    if callable(getattr(embedder, "count_tokens", None)):
+        return embedder.count_tokens
+    raise ValueError(f"cannot count tokens with {type(embedder).__name__} (no tokenizer or count_tokens): "
+                     "pass count_tokens=, e.g. token_counter_from_tokenizer(your_tokenizer)")
 
 
 # One token per CJK character, per run of letters/digits, and per other visible symbol.

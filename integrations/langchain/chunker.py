@@ -9,11 +9,10 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_text_splitters import TextSplitter
 
-from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker, token_counter_from_tokenizer
+from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker, token_counter_for
+from qwen3_vl_rag.core.constants import BOUNDARY_MODEL as DEFAULT_MODEL_NAME
 
 from ._lazy import LazyModel
-
-DEFAULT_MODEL_NAME = "Qwen/Qwen3-Embedding-0.6B"
 
 
 class _BoundaryModel:
@@ -66,13 +65,7 @@ class Qwen3SemanticChunker(TextSplitter):
         if embedder is not None:
             if model_name is not None or model_kwargs:
                 raise ValueError("pass either embedder= or model_name=/model_kwargs=, not both")
-            if count_tokens is None:
-                tokenizer = getattr(embedder, "tokenizer", None)
-                if tokenizer is None:
-                    raise ValueError("pass count_tokens= (a batch token counter) with an embedder that has no "
-                                     "tokenizer, e.g. token_counter_from_tokenizer(your_tokenizer)")
-                count_tokens = token_counter_from_tokenizer(tokenizer)
-            boundary_embedder, counter = embedder, count_tokens
+            boundary_embedder, counter = embedder, count_tokens or token_counter_for(embedder)
         else:
             model_name = model_name or DEFAULT_MODEL_NAME
             kwargs = dict(model_kwargs or {})
@@ -81,7 +74,7 @@ class Qwen3SemanticChunker(TextSplitter):
                 from qwen3_vl_rag.core import Qwen3TextEmbedder
 
                 model = Qwen3TextEmbedder(model_name, **kwargs)
-                return model, count_tokens or token_counter_from_tokenizer(model.tokenizer)
+                return model, count_tokens or token_counter_for(model)
 
             lazy = _BoundaryModel(load)
             boundary_embedder, counter = lazy, lazy.count_tokens

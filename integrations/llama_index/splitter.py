@@ -11,23 +11,10 @@ from llama_index.core.node_parser.node_utils import build_nodes_from_splits
 from llama_index.core.schema import BaseNode, Document, ImageDocument, MetadataMode
 from llama_index.core.utils import get_tqdm_iterable
 
+from qwen3_vl_rag.core.chunking import token_counter_for
+from qwen3_vl_rag.core.constants import BOUNDARY_MODEL as DEFAULT_MODEL
+
 from ._nodes import has_media
-
-DEFAULT_MODEL = "Qwen/Qwen3-Embedding-0.6B"
-
-
-def _default_counter(embedder: Any) -> Callable[[list[str]], Sequence[int]]:
-    """The embedder's own tokenizer, counted without special tokens."""
-    from qwen3_vl_rag.core.chunking import token_counter_from_tokenizer
-
-    tokenizer = getattr(embedder, "tokenizer", None)
-    if tokenizer is not None:
-        return token_counter_from_tokenizer(tokenizer)
-    if callable(getattr(embedder, "count_tokens", None)):
-        return embedder.count_tokens
-    raise ValueError(
-        f"cannot count tokens with {type(embedder).__name__} (no tokenizer or count_tokens): pass count_tokens="
-    )
 
 
 class Qwen3SemanticSplitter(NodeParser):
@@ -81,7 +68,7 @@ class Qwen3SemanticSplitter(NodeParser):
 
             embedder = Qwen3TextEmbedder(self.model_name, **self.embedder_kwargs)
         self._embedder = embedder
-        self._count_tokens = count_tokens or _default_counter(embedder)
+        self._count_tokens = count_tokens or token_counter_for(embedder)
         self._chunker(self.max_tokens)  # validate the chunking options now
 
     @classmethod

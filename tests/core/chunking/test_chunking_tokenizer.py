@@ -68,3 +68,15 @@ def test_chunks_respect_the_real_tokenizer_bound(hf_tokenizer, doubles) -> None:
         assert text[chunk.start : chunk.end] == chunk.text
         assert chunk.token_count == n <= 12
     assert "".join("".join(c.text for c in chunks).split()) == "".join(text.split())
+
+
+def test_token_counter_for_prefers_the_tokenizer_then_count_tokens():
+    from qwen3_vl_rag.core.chunking import token_counter_for
+
+    class Counts:
+        def count_tokens(self, texts):
+            return [7 for _ in texts]
+
+    assert token_counter_for(Counts())(["a", "b"]) == [7, 7]
+    with pytest.raises(ValueError, match="count_tokens="):
+        token_counter_for(object())
