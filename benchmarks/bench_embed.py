@@ -148,31 +148,15 @@ def load_package(kind: str, path: str, device: str, dtype, max_batch_tokens: int
 
 
 def run_package(embedder, texts: list[str], sync) -> dict:
-    """``embed_documents`` end to end; its forward is wrapped (on the instance) to record batch shapes."""
-    shapes: list[tuple[int, int, int]] = []
-    forward_s = [0.0]
-    original = embedder._forward
-
-    def recording_forward(batch):
-        t = time.perf_counter()
-        lens = [len(e.ids) for e in batch]
-        out = original(batch)
-        sync()
-        forward_s[0] += time.perf_counter() - t
-        shapes.append((len(batch), max(lens), sum(lens)))
-        return out
-
-    embedder._forward = recording_forward
-    try:
+    """``embed_documents`` end to end; the engine's per-batch hook records every forward pass."""
+    with C.recorded_batches(embedder) as batches:
         start, cpu = time.perf_counter(), time.process_time()
         vectors = embedder.embed_documents(texts)
         sync()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    finally:
-        del embedder._forward
-    return {"wall_s": wall, "cpu_s": cpu, "model_s": forward_s[0], "vectors": vectors,
-            "real_tokens": sum(s[2] for s in shapes), "computed_tokens": sum(s[0] * s[1] for s in shapes),
-            "batches": len(shapes)}
+    return {"wall_s": wall, "cpu_s": cpu, "model_s": sum(b.seconds for b in batches), "vectors": vectors,
+            "real_tokens": sum(b.real_tokens for b in batches),
+            "computed_tokens": sum(b.padded_tokens for b in batches), "batches": len(batches)}
 
 
 # -- driver -------------------------------------------------------------------------------------------------

@@ -115,25 +115,11 @@ def run_official(official, pairs, sync) -> dict:
 
 
 def run_package(reranker, pairs, mode: str, reuse: bool, sync) -> dict:
-    """``score`` per query (``mode="score"``) or ``score_pairs`` on all pairs; every backbone forward is counted
-    (wrapped on the instance) with its padded and real token counts."""
-    shapes = []
-    model = reranker.model
-    original = model.forward
-
-    def counting_forward(*args, **kwargs):
-        ids = kwargs.get("input_ids")
-        mask = kwargs.get("attention_mask")
-        if ids is not None:
-            real = int(mask[:, -ids.shape[1]:].sum()) if mask is not None else ids.numel()
-            shapes.append((ids.shape[0], ids.shape[1], real))
-        return original(*args, **kwargs)
-
-    model.forward = counting_forward
-    previous = getattr(reranker, "reuse_query_prefix", None)
-    if previous is not None:
-        reranker.reuse_query_prefix = reuse
-    try:
+    """``score`` per query (``mode="score"``) or ``score_pairs`` on all pairs; the engine's per-batch hook
+    records every forward pass with its padded and real token counts."""
+    previous = reranker.reuse_query_prefix
+    reranker.reuse_query_prefix = reuse
+    with C.recorded_batches(reranker) as batches:
         t, c = time.perf_counter(), time.process_time()
         if mode == "score":
             scores, start = [], 0
@@ -149,14 +135,11 @@ def run_package(reranker, pairs, mode: str, reuse: bool, sync) -> dict:
             scores = reranker.score_pairs(pairs)
         sync()
         wall, cpu = time.perf_counter() - t, time.process_time() - c
-    finally:
-        del model.forward
-        if previous is not None:
-            reranker.reuse_query_prefix = previous
-    padded = sum(s[0] * s[1] for s in shapes)
-    return {"wall_s": wall, "cpu_s": cpu, "scores": np.asarray(scores, dtype=np.float64), "forwards": len(shapes),
-            "computed_tokens": sum(s[2] for s in shapes),
-            "padding_efficiency": sum(s[2] for s in shapes) / padded if padded else float("nan")}
+    reranker.reuse_query_prefix = previous
+    real = sum(b.real_tokens for b in batches)
+    padded = sum(b.padded_tokens for b in batches)
+    return {"wall_s": wall, "cpu_s": cpu, "scores": np.asarray(scores, dtype=np.float64), "forwards": len(batches),
+            "computed_tokens": real, "padding_efficiency": real / padded if padded else float("nan")}
 
 
 def parse_args(argv=None):

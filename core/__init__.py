@@ -1,9 +1,32 @@
-"""Framework-free Qwen3-VL / Qwen3 embedding, reranking and chunking (numpy and plain Python out)."""
+"""Framework-free Qwen3-VL / Qwen3 embedding, reranking and chunking (numpy and plain Python out).
 
-from .embedder import Qwen3VLEmbedder
-from .errors import InputError
-from .reranker import Qwen3VLReranker
-from .text_embedder import Qwen3TextEmbedder
-from .text_reranker import Qwen3Reranker
+Layout: ``api`` (the user API and the ``Embedder`` / ``Reranker`` protocols), ``models`` (the four local
+classes), ``engine`` (how a local model runs), ``formats`` (what the released models expect),
+``remote`` (OpenAI-compatible servers), plus ``inputs``, ``media``, ``vectors``, ``identity``,
+``fallback``, ``errors`` and ``chunking``.
+"""
 
-__all__ = ["InputError", "Qwen3Reranker", "Qwen3TextEmbedder", "Qwen3VLEmbedder", "Qwen3VLReranker"]
+from . import _moved
+from .api import Embedder, Reranker
+from .engine import BatchStats, RuntimeOptions
+from .errors import EmbeddingSpaceMismatch, InputError, MediaError, NoBackendAvailable, PromptTooLong, Qwen3RagError
+from .models import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker
+
+_moved.install(__name__)
+
+__all__ = [
+    "BatchStats",
+    "EmbeddingSpaceMismatch",
+    "Embedder",
+    "InputError",
+    "MediaError",
+    "NoBackendAvailable",
+    "PromptTooLong",
+    "Qwen3RagError",
+    "Qwen3Reranker",
+    "Qwen3TextEmbedder",
+    "Qwen3VLEmbedder",
+    "Qwen3VLReranker",
+    "Reranker",
+    "RuntimeOptions",
+]

@@ -23,22 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, NoBackendAvailable
 from .identity import EmbeddingIdentity, identity_of
 from .inputs import ItemInput, parse_items
 
 logger = logging.getLogger(__name__)
 
 Factory = Callable[[], Any]
-
-
-class NoBackendAvailable(RuntimeError):
-    """Every candidate failed to load; ``failures`` holds (name, reason) for each."""
-
-    def __init__(self, failures: list[tuple[str, str]]):
-        self.failures = failures
-        lines = "; ".join(f"{name}: {reason}" for name, reason in failures)
-        super().__init__(f"no embedding backend could be loaded ({len(failures)} tried): {lines}")
 
 
 def _name_of(factory: Factory, position: int) -> str:
@@ -140,7 +131,7 @@ class FallbackEmbedder:
              dimensions: int | None) -> np.ndarray:
         backend = self.backend
         call = getattr(backend, method)
-        args = {} if method == "embed_documents" else {"instruction": instruction}
+        args = {"instruction": instruction}
         if self._multimodal():
             return call(items, dimensions=dimensions, **args)
         groups = self._text_only_groups(items)
@@ -162,7 +153,7 @@ class FallbackEmbedder:
         backend = await asyncio.to_thread(self.load)
         async_method = getattr(backend, "a" + method, None)
         if async_method is not None and self._multimodal():
-            args = {} if method == "embed_documents" else {"instruction": instruction}
+            args = {"instruction": instruction}
             return await async_method(items, dimensions=dimensions, **args)
         return await asyncio.to_thread(self._run, method, items, instruction, dimensions)
 
@@ -175,8 +166,9 @@ class FallbackEmbedder:
                       dimensions: int | None = None) -> np.ndarray:
         return self._run("embed_queries", items, instruction, dimensions)
 
-    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
-        return self._run("embed_documents", items, None, dimensions)
+    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None, *,
+                        instruction: str | None = None) -> np.ndarray:
+        return self._run("embed_documents", items, instruction, dimensions)
 
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
                      dimensions: int | None = None) -> np.ndarray:
@@ -186,5 +178,6 @@ class FallbackEmbedder:
                              dimensions: int | None = None) -> np.ndarray:
         return await self._arun("embed_queries", items, instruction, dimensions)
 
-    async def aembed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
-        return await self._arun("embed_documents", items, None, dimensions)
+    async def aembed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None, *,
+                               instruction: str | None = None) -> np.ndarray:
+        return await self._arun("embed_documents", items, instruction, dimensions)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from .errors import EmbeddingSpaceMismatch
+
 MODALITIES = ("text", "image", "video")
 
 
@@ -22,10 +24,6 @@ def model_key(name: str) -> str:
     ``/models/Qwen3-VL-Embedding-8B/`` both give ``qwen3-vl-embedding-8b``."""
     text = str(name).rstrip("/\\").replace("\\", "/")
     return PurePosixPath(text).name.lower() or text.lower()
-
-
-class EmbeddingSpaceMismatch(ValueError):
-    """Two sets of vectors come from different models, prompt formats or dimensions."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ With ``real_vocab=True`` the tokenizer is the released Qwen3 one (151,669 tokens
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 QWEN_SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -125,80 +127,123 @@ def _wrap_tokenizer(tok, append_eos: bool):
     )
 
 
-def _text_config_kwargs(vocab_size: int) -> dict:
-    return dict(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        max_position_embeddings=4096,
-        rms_norm_eps=1e-6,
+@dataclass(frozen=True)
+class ModelSize:
+    """The sizes of a random checkpoint: text tower, and vision tower for Qwen3-VL.
+
+    ``TINY`` (the default) builds in milliseconds for tests; ``BENCH`` has Qwen3-0.6B's width with 4
+    layers for CPU benchmarks; ``QWEN3_VL_2B`` / ``QWEN3_VL_8B`` are the released shapes (GPU suite).
+    """
+
+    hidden: int = 64
+    layers: int = 2
+    intermediate: int = 128
+    heads: int = 2
+    kv_heads: int = 1
+    head_dim: int = 32
+    vision_depth: int = 2
+    vision_hidden: int = 32
+    vision_intermediate: int = 64
+    vision_heads: int = 1
+    deepstack: tuple[int, ...] = (0,)
+    vision_positions: int = 256
+    max_positions: int = 4096
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text_config(self, vocab_size: int) -> dict[str, Any]:
+        return dict(
+            vocab_size=vocab_size, hidden_size=self.hidden, intermediate_size=self.intermediate,
+            num_hidden_layers=self.layers, num_attention_heads=self.heads, num_key_value_heads=self.kv_heads,
+            head_dim=self.head_dim, max_position_embeddings=self.max_positions, rms_norm_eps=1e-6,
+            tie_word_embeddings=True,
+        )
+
+    def mrope_section(self) -> list[int]:
+        """Qwen3-VL's [24, 20, 20] for head_dim 128, scaled to other head sizes (sums to head_dim / 2)."""
+        half = self.head_dim // 2
+        t = round(half * 24 / 64)
+        h = (half - t) // 2
+        return [t, h, half - t - h]
+
+
+TINY = ModelSize()
+BENCH = ModelSize(hidden=1024, layers=4, intermediate=3072, heads=16, kv_heads=8, head_dim=128, vision_depth=4,
+                  vision_hidden=512, vision_intermediate=1536, vision_heads=8, deepstack=(0, 1, 3),
+                  vision_positions=2304, max_positions=32768)
+QWEN3_VL_2B = ModelSize(hidden=2048, layers=28, intermediate=6144, heads=16, kv_heads=8, head_dim=128,
+                        vision_depth=24, vision_hidden=1024, vision_intermediate=4096, vision_heads=16,
+                        deepstack=(5, 11, 17), vision_positions=2304, max_positions=32768)
+QWEN3_VL_8B = ModelSize(hidden=4096, layers=36, intermediate=12288, heads=32, kv_heads=8, head_dim=128,
+                        vision_depth=27, vision_hidden=1152, vision_intermediate=4304, vision_heads=16,
+                        deepstack=(8, 16, 24), vision_positions=2304, max_positions=32768)
+
+
+def tokenizer(*, real_vocab: bool = False, append_eos: bool = False) -> Any:
+    """The released Qwen3 tokenizer (``real_vocab``) or a 600-token BPE one with the same special tokens."""
+    return _real_tokenizer(append_eos) if real_vocab else _tiny_tokenizer(append_eos)
+
+
+def vl_config(size: ModelSize, tok: Any) -> Any:
+    """A ``Qwen3VLConfig`` of ``size`` whose special token ids are ``tok``'s."""
+    from transformers import Qwen3VLConfig
+
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    text = size.text_config(len(tok))
+    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 5000000.0,
+                               "mrope_section": size.mrope_section(), "mrope_interleaved": True}
+    return Qwen3VLConfig(
+        text_config=text,
+        vision_config=dict(
+            depth=size.vision_depth, hidden_size=size.vision_hidden, intermediate_size=size.vision_intermediate,
+            num_heads=size.vision_heads, patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
+            out_hidden_size=size.hidden, num_position_embeddings=size.vision_positions,
+            deepstack_visual_indexes=list(size.deepstack),
+        ),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
     )
 
 
-def build_tiny_vl_model(path: str | Path, *, real_vocab: bool = False, seed: int = 0) -> Path:
+def vl_processor(tok: Any) -> Any:
+    """The Qwen3-VL processor of the released checkpoints (patch 16, merge 2) around ``tok``."""
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
+
+    return Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(
+            patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3, image_std=[0.5] * 3,
+            min_pixels=4096, max_pixels=1843200,
+        ),
+        video_processor=Qwen3VLVideoProcessor(),
+        tokenizer=tok,
+        chat_template=QWEN3_VL_CHAT_TEMPLATE,
+    )
+
+
+def build_tiny_vl_model(path: str | Path, *, real_vocab: bool = False, seed: int = 0,
+                        size: ModelSize = TINY) -> Path:
     """Save a random Qwen3-VL model (with lm_head, so rerankers work too) and its processor to ``path``.
 
     The checkpoint has the layout of the released Qwen3-VL-Embedding / -Reranker checkpoints
     (``Qwen3VLForConditionalGeneration``) and loads with ``Qwen3VLModel`` for embedding.
     """
     import torch
-    from transformers import (
-        Qwen2VLImageProcessor,
-        Qwen3VLConfig,
-        Qwen3VLForConditionalGeneration,
-        Qwen3VLProcessor,
-        Qwen3VLVideoProcessor,
-    )
+    from transformers import Qwen3VLForConditionalGeneration
 
     path = Path(path)
-    tokenizer = _real_tokenizer(append_eos=False) if real_vocab else _tiny_tokenizer(append_eos=False)
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    text = _text_config_kwargs(len(tokenizer))
-    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [6, 5, 5],
-                               "mrope_interleaved": True}
-    config = Qwen3VLConfig(
-        text_config=text,
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=1,
-            patch_size=16,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            out_hidden_size=text["hidden_size"],
-            num_position_embeddings=256,
-            deepstack_visual_indexes=[0],
-        ),
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True,
-    )
+    tok = tokenizer(real_vocab=real_vocab)
     torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(config).eval()
+    with torch.device("cpu"):
+        model = Qwen3VLForConditionalGeneration(vl_config(size, tok)).eval()
     model.save_pretrained(path)
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(
-            patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3, image_std=[0.5] * 3,
-            min_pixels=4096, max_pixels=1843200,
-        ),
-        video_processor=Qwen3VLVideoProcessor(),
-        tokenizer=tokenizer,
-        chat_template=QWEN3_VL_CHAT_TEMPLATE,
-    )
-    processor.save_pretrained(path)
+    vl_processor(tok).save_pretrained(path)
     return path
 
 
 def build_tiny_text_model(
-    path: str | Path, *, real_vocab: bool = False, append_eos: bool = True, seed: int = 0
+    path: str | Path, *, real_vocab: bool = False, append_eos: bool = True, seed: int = 0, size: ModelSize = TINY
 ) -> Path:
     """Save a random Qwen3 text model and tokenizer to ``path`` (the shape of Qwen3-Embedding / -Reranker).
 
@@ -209,10 +254,10 @@ def build_tiny_text_model(
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     path = Path(path)
-    tokenizer = _real_tokenizer(append_eos) if real_vocab else _tiny_tokenizer(append_eos)
-    config = Qwen3Config(**_text_config_kwargs(len(tokenizer)), rope_theta=1000000.0)
+    tok = tokenizer(real_vocab=real_vocab, append_eos=append_eos)
+    config = Qwen3Config(**size.text_config(len(tok)), rope_theta=1000000.0)
     torch.manual_seed(seed)
-    Qwen3ForCausalLM(config).eval().save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    with torch.device("cpu"):
+        Qwen3ForCausalLM(config).eval().save_pretrained(path)
+    tok.save_pretrained(path)
     return path
-

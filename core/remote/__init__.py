@@ -4,11 +4,12 @@ Needs the ``remote`` extra (httpx). The classes mirror the local ones (``Qwen3VL
 ``Qwen3VLReranker``), so adapters and fallback chains work with either.
 """
 
+from ..formats.rerank import RERANK_CHAT_TEMPLATE
 from .client import RemoteClient, parse_retry_after
 from .embedder import KNOWN_DIMENSIONS, OPENROUTER_BASE_URL, RemoteEmbedder, default_protocol
 from .errors import AuthenticationError, RemoteError, RemoteResponseError
 from .payloads import TokenUsage
-from .reranker import RERANK_CHAT_TEMPLATE, RemoteReranker
+from .reranker import RemoteReranker
 
 __all__ = [
     "KNOWN_DIMENSIONS",

@@ -27,12 +27,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import constants as C
+from ..api import EmbeddingAPI
+from ..formats import defaults as C
+from ..formats.chat import normalize_instruction
+from ..formats.embedding import text_query_prompt
 from ..identity import EmbeddingIdentity, model_key
 from ..inputs import Item, ItemInput, parse_items
 from ..media import MediaOptions
-from ..pooling import truncate_and_normalize
-from ..prompts import normalize_instruction
+from ..vectors import truncate_and_normalize
 from .client import DEFAULT_API_KEY_ENV, RemoteClient
 from .errors import RemoteError
 from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
@@ -65,7 +67,7 @@ class _Request:
     rows: list[int]  # output rows, in the order of the request's inputs
 
 
-class RemoteEmbedder:
+class RemoteEmbedder(EmbeddingAPI):
     """Embeddings from a server, with the local embedders' interface (``embed``, ``embed_queries``, ...).
 
     ``model`` is the served model name; ``base_url`` the API root (default OpenRouter; for vLLM
@@ -161,13 +163,11 @@ class RemoteEmbedder:
         return [self._chat_request(item, i, instruction) for i, item in enumerate(parsed)]
 
     def _plan_openai(self, items: list[Item], instruction: str | None) -> list[_Request]:
-        from ..text_embedder import query_prompt
-
         texts = []
         for index, item in enumerate(items):
             text = plain_text(item, index, "protocol='openai' (use protocol='vllm-chat' with a Qwen3-VL model)")
             task = item.instruction or instruction
-            texts.append(query_prompt(task, text) if task else text)
+            texts.append(text_query_prompt(task, text) if task else text)
         requests = []
         for start in range(0, len(texts), self.batch_size):
             chunk = texts[start:start + self.batch_size]
@@ -210,7 +210,7 @@ class RemoteEmbedder:
         return refused
 
     def _finish(self, request: _Request, body: Any) -> np.ndarray:
-        vectors = parse_embeddings(body, len(request.rows), self.client._endpoint("/embeddings"))
+        vectors = parse_embeddings(body, len(request.rows), self.client.endpoint("/embeddings"))
         with self._lock:
             self.usage.add(body.get("usage"))
         return vectors
@@ -239,8 +239,8 @@ class RemoteEmbedder:
                   dimensions: int | None) -> np.ndarray:
         widths = {r.shape[1] for r in results}
         if len(widths) != 1:
-            raise RemoteError(f"{self.client._endpoint('/embeddings')}: answers have different vector lengths "
-                              f"{sorted(widths)}", endpoint=self.client._endpoint("/embeddings"))
+            raise RemoteError(f"{self.client.endpoint('/embeddings')}: answers have different vector lengths "
+                              f"{sorted(widths)}", endpoint=self.client.endpoint("/embeddings"))
         width = widths.pop()
         out = np.empty((n, width), dtype=np.float32)
         for request, vectors in zip(requests, results):
@@ -248,8 +248,8 @@ class RemoteEmbedder:
         if dimensions is None:
             self._native_dimension = width
         elif width < dimensions:
-            raise RemoteError(f"{self.client._endpoint('/embeddings')}: asked for {dimensions} dimensions, "
-                              f"got vectors of {width}", endpoint=self.client._endpoint("/embeddings"))
+            raise RemoteError(f"{self.client.endpoint('/embeddings')}: asked for {dimensions} dimensions, "
+                              f"got vectors of {width}", endpoint=self.client.endpoint("/embeddings"))
         # A server that ignored ``dimensions`` (or refused it) returns longer vectors: MRL here. Either
         # way the rows are renormalised in float32.
         return truncate_and_normalize(out, dimensions)
@@ -278,22 +278,6 @@ class RemoteEmbedder:
             return self._empty(dimensions)
         results = await self.client.amap(lambda r: self._asend(r, dimensions), requests)
         return self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions)
-
-    def embed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
-                      dimensions: int | None = None) -> np.ndarray:
-        """Queries get the retrieval instruction (``query_instruction`` unless one is given)."""
-        return self.embed(items, instruction or self.query_instruction, dimensions)
-
-    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
-        """Documents get the default instruction (VL chat) or none (Qwen3-Embedding), as officially."""
-        return self.embed(items, None, dimensions)
-
-    async def aembed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
-                             dimensions: int | None = None) -> np.ndarray:
-        return await self.aembed(items, instruction or self.query_instruction, dimensions)
-
-    async def aembed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None) -> np.ndarray:
-        return await self.aembed(items, None, dimensions)
 
     def close(self) -> None:
         self.client.close()

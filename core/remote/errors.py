@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import Qwen3RagError
 
-class RemoteError(RuntimeError):
+
+class RemoteError(Qwen3RagError, RuntimeError):
     """A request to an embedding / reranking server failed for good (after any retries).
 
     ``endpoint`` is ``METHOD URL``, ``status`` the HTTP status (None when no response came back),

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import EMPTY_ITEM_TEXT
 from ..errors import InputError, MediaError
+from ..formats.defaults import EMPTY_ITEM_TEXT
 from ..inputs import Item
 from ..media import MediaOptions, load_image
 from .errors import RemoteResponseError

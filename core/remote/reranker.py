@@ -16,42 +16,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import constants as C
+from ..api import ScoringAPI, as_list
 from ..errors import InputError
-from ..inputs import Item, ItemInput, parse_item
+from ..formats import defaults as C
+from ..inputs import Item, parse_item
 from ..media import MediaOptions
-from ..scoring import ranked
 from .client import DEFAULT_API_KEY_ENV, RemoteClient
 from .errors import RemoteError
 from .payloads import TokenUsage, content_parts, parse_scores
 
 logger = logging.getLogger(__name__)
 
-# The official Qwen3-VL-Reranker prompt as a chat template for vLLM's score/rerank API (vLLM passes
-# the query and the document as messages with roles "query" and "document", multimodal placeholders
-# already in their text, and ``instruction`` from the request).
-RERANK_CHAT_TEMPLATE = (
-    "{%- set ns = namespace(query='NULL', document='NULL') -%}"
-    "{%- for message in messages -%}"
-    "{%- if message['role'] == 'query' -%}{%- set ns.query = message['content'] or 'NULL' -%}"
-    "{%- elif message['role'] == 'document' -%}{%- set ns.document = message['content'] or 'NULL' -%}"
-    "{%- endif -%}{%- endfor -%}"
-    "<|im_start|>system\n" + C.RERANK_SYSTEM_PROMPT + "<|im_end|>\n<|im_start|>user\n"
-    "<Instruct>: {{ instruction if instruction else '" + C.RERANK_DEFAULT_INSTRUCTION + "' }}"
-    "<Query>:{{ ns.query }}\n<Document>:{{ ns.document }}"
-    # An expression, not literal text: Jinja drops a template's final newline.
-    "{{ '<|im_end|>\\n<|im_start|>assistant\\n' }}"
-)
-
 _PATHS = ("/rerank", "/score")
 
 
-class RemoteReranker:
+class RemoteReranker(ScoringAPI):
     """Relevance scores from a server, with the local rerankers' interface (``score``, ``rerank``,
     ``score_pairs``). Scores are what the server returns (P(yes) in [0, 1] for Qwen3 rerankers)."""
 
@@ -142,7 +126,7 @@ class RemoteReranker:
         return False
 
     def _finish(self, variant: str, body: Any, expected: int) -> np.ndarray:
-        scores = parse_scores(body, expected, self.client._endpoint(variant.split(":")[0]))
+        scores = parse_scores(body, expected, self.client.endpoint(variant.split(":")[0]))
         with self._lock:
             self.usage.add(body.get("usage"))
             if self.endpoint != variant:
@@ -193,39 +177,20 @@ class RemoteReranker:
         return out
 
     # -- public API ------------------------------------------------------------------------------
-    def score_pairs(self, pairs: Sequence[Any], instruction: str | None = None) -> np.ndarray:
+    def score_pairs(self, pairs: Iterable[Any], instruction: str | None = None) -> np.ndarray:
         """Scores of (query, document) pairs: float32 (N,), in input order (one request per distinct query)."""
+        pairs = as_list(pairs, "pairs")
         groups = self._prepare(pairs, instruction)
         if not groups:
             return np.zeros(0, dtype=np.float32)
         return self._assemble(groups, self.client.map(self._send, groups), len(pairs))
 
-    async def ascore_pairs(self, pairs: Sequence[Any], instruction: str | None = None) -> np.ndarray:
+    async def ascore_pairs(self, pairs: Iterable[Any], instruction: str | None = None) -> np.ndarray:
+        pairs = as_list(pairs, "pairs")
         groups = self._prepare(pairs, instruction)
         if not groups:
             return np.zeros(0, dtype=np.float32)
         return self._assemble(groups, await self.client.amap(self._asend, groups), len(pairs))
-
-    def score(self, query: ItemInput, documents: Sequence[ItemInput], instruction: str | None = None) -> np.ndarray:
-        """Score of each document for one query: float32 (N,), in document order."""
-        if isinstance(documents, (str, dict)):
-            raise TypeError("pass a list of documents (wrap a single document in a list)")
-        return self.score_pairs([(query, d) for d in documents], instruction)
-
-    async def ascore(self, query: ItemInput, documents: Sequence[ItemInput],
-                     instruction: str | None = None) -> np.ndarray:
-        if isinstance(documents, (str, dict)):
-            raise TypeError("pass a list of documents (wrap a single document in a list)")
-        return await self.ascore_pairs([(query, d) for d in documents], instruction)
-
-    def rerank(self, query: ItemInput, documents: Sequence[ItemInput], top_n: int | None = None,
-               instruction: str | None = None) -> list[tuple[int, float]]:
-        """(document index, score), best first; ``top_n`` keeps the best n."""
-        return ranked(self.score(query, documents, instruction), top_n)
-
-    async def arerank(self, query: ItemInput, documents: Sequence[ItemInput], top_n: int | None = None,
-                      instruction: str | None = None) -> list[tuple[int, float]]:
-        return ranked(await self.ascore(query, documents, instruction), top_n)
 
     def close(self) -> None:
         self.client.close()

@@ -10,8 +10,8 @@ from langchain_core.documents import Document
 from langchain_text_splitters import TextSplitter
 
 from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker, token_counter_for
-from qwen3_vl_rag.core.constants import BOUNDARY_MODEL as DEFAULT_MODEL_NAME
 
+from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL_NAME
 from ._lazy import LazyModel
 
 

@@ -10,9 +10,10 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from .._shared import DEFAULT_EMBEDDING_MODEL
 from ._lazy import LazyModel
 
-DEFAULT_MODEL_NAME = "Qwen/Qwen3-VL-Embedding-2B"
+DEFAULT_MODEL_NAME = DEFAULT_EMBEDDING_MODEL
 
 
 def _floats(vectors: Any) -> list[list[float]]:
@@ -103,29 +104,21 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
         return await asyncio.to_thread(self._model.get)  # loading weights must not block the event loop
 
     # -- shared paths ----------------------------------------------------------------------------
-    def _embed_documents(self, client: Any, items: Sequence[Any]) -> Any:
-        if self.document_instruction is None:
-            return client.embed_documents(list(items), dimensions=self.dimensions)
-        return client.embed(list(items), instruction=self.document_instruction, dimensions=self.dimensions)
-
-    async def _aembed_documents(self, client: Any, items: Sequence[Any]) -> Any:
-        if self.document_instruction is None:
-            return await client.aembed_documents(list(items), dimensions=self.dimensions)
-        return await client.aembed(list(items), instruction=self.document_instruction, dimensions=self.dimensions)
-
     def _embed(self, items: Sequence[Any], query: bool) -> list[list[float]]:
         client = self.client
         if query:
             return _floats(client.embed_queries(list(items), instruction=self.query_instruction,
                                                 dimensions=self.dimensions))
-        return _floats(self._embed_documents(client, items))
+        return _floats(client.embed_documents(list(items), dimensions=self.dimensions,
+                                              instruction=self.document_instruction))
 
     async def _aembed(self, items: Sequence[Any], query: bool) -> list[list[float]]:
         client = await self._aclient()
         if query:
             return _floats(await client.aembed_queries(list(items), instruction=self.query_instruction,
                                                        dimensions=self.dimensions))
-        return _floats(await self._aembed_documents(client, items))
+        return _floats(await client.aembed_documents(list(items), dimensions=self.dimensions,
+                                                     instruction=self.document_instruction))
 
     # -- LangChain Embeddings --------------------------------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -10,12 +10,12 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from qwen3_vl_rag.core.documents import document_item, media_from_metadata
 from qwen3_vl_rag.core.identity import check_documents_space
 
+from .._shared import DEFAULT_RERANK_MODEL, document_item, media_from_metadata
 from ._lazy import LazyModel
 
-DEFAULT_MODEL_NAME = "Qwen/Qwen3-VL-Reranker-2B"
+DEFAULT_MODEL_NAME = DEFAULT_RERANK_MODEL
 
 
 def _item(document: Any) -> Any:

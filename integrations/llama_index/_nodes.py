@@ -2,7 +2,7 @@
 
 A node carries media when it is an ``ImageNode`` with ``image`` (base64), ``image_path`` or
 ``image_url``; a ``Node``/``Document`` with an ``image_resource`` or ``video_resource``; or, failing
-those, when its metadata names an image or video (:func:`qwen3_vl_rag.core.documents.media_from_metadata`,
+those, when its metadata names an image or video (:func:`qwen3_vl_rag.integrations._shared.media_from_metadata`,
 the rule the LangChain adapter uses too). Such a node is embedded and scored as its media, jointly with
 its text when it has text; every other node is its text.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode, ImageNode, MetadataMode, QueryBundle
 
-from qwen3_vl_rag.core.documents import document_item, media_from_metadata
+from .._shared import document_item, media_from_metadata
 
 
 def _resource_source(resource: Any, allow_data: bool = True) -> Any:

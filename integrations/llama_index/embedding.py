@@ -13,9 +13,10 @@ from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, identity_of, space_label
 
+from .._shared import DEFAULT_EMBEDDING_MODEL
 from ._nodes import has_media, node_item
 
-DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
+DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
 # One LlamaIndex batch of 32 chunks of up to 512 tokens is 16,384 tokens: exactly the core's default
 # token budget per forward pass (max_batch_tokens), so text batches fill the GPU; image batches split
 # into several passes inside the core. Larger batches only decode more media up front.
@@ -90,21 +91,13 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
 
     # -- the two core calls everything goes through --------------------------------------------
     def _embed(self, items: Sequence[Any], instruction: str | None = None) -> list[Embedding]:
-        if instruction is None and self.text_instruction is None:
-            vectors = self._embedder.embed_documents(list(items), dimensions=self.dimensions)
-        else:
-            vectors = self._embedder.embed(
-                list(items), instruction=instruction or self.text_instruction, dimensions=self.dimensions
-            )
+        vectors = self._embedder.embed_documents(list(items), dimensions=self.dimensions,
+                                                 instruction=instruction or self.text_instruction)
         return vectors.tolist()
 
     async def _aembed(self, items: Sequence[Any], instruction: str | None = None) -> list[Embedding]:
-        if instruction is None and self.text_instruction is None:
-            vectors = await self._embedder.aembed_documents(list(items), dimensions=self.dimensions)
-        else:
-            vectors = await self._embedder.aembed(
-                list(items), instruction=instruction or self.text_instruction, dimensions=self.dimensions
-            )
+        vectors = await self._embedder.aembed_documents(list(items), dimensions=self.dimensions,
+                                                        instruction=instruction or self.text_instruction)
         return vectors.tolist()
 
     # -- queries -----------------------------------------------------------------------------------

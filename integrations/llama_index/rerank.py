@@ -13,9 +13,10 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from qwen3_vl_rag.core.identity import check_documents_space
 
+from .._shared import DEFAULT_RERANK_MODEL
 from ._nodes import node_item, query_item
 
-DEFAULT_MODEL = "Qwen/Qwen3-VL-Reranker-2B"
+DEFAULT_MODEL = DEFAULT_RERANK_MODEL
 
 dispatcher = get_dispatcher(__name__)
 

@@ -12,8 +12,8 @@ from llama_index.core.schema import BaseNode, Document, ImageDocument, MetadataM
 from llama_index.core.utils import get_tqdm_iterable
 
 from qwen3_vl_rag.core.chunking import token_counter_for
-from qwen3_vl_rag.core.constants import BOUNDARY_MODEL as DEFAULT_MODEL
 
+from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL
 from ._nodes import has_media
 
 

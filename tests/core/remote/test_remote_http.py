@@ -18,7 +18,6 @@ pytest.importorskip("httpx")
 
 from qwen3_vl_rag.core import InputError
 from qwen3_vl_rag.core.media import MediaOptions, load_image
-from qwen3_vl_rag.core.pooling import truncate_and_normalize
 from qwen3_vl_rag.core.remote import (
     AuthenticationError,
     RemoteClient,
@@ -28,6 +27,7 @@ from qwen3_vl_rag.core.remote import (
     default_protocol,
     parse_retry_after,
 )
+from qwen3_vl_rag.core.vectors import truncate_and_normalize
 
 from .conftest import Reply, fake_vector, noise_image, openai_embeddings
 

@@ -1,0 +1,149 @@
+"""The user API, written once: embedding (``embed`` / ``embed_queries`` / ``embed_documents``) and scoring
+(``score_pairs`` / ``score`` / ``rerank``), each with an async twin.
+
+Local, remote and fallback backends implement two methods, ``embed`` (and ``score_pairs`` for
+rerankers); everything else comes from here, so every backend behaves the same in every adapter.
+``Embedder`` and ``Reranker`` are the Protocols the adapters type against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .identity import EmbeddingIdentity
+
+Pair = tuple  # (query, document): items as the embedder accepts them, or strings for text rerankers
+
+
+def as_list(values: Iterable[Any], what: str) -> list[Any]:
+    """Materialise any iterable once (a generator must not be read twice); refuse a bare string or dict."""
+    if isinstance(values, (str, bytes, dict)):
+        raise TypeError(f"pass a list of {what} (wrap a single one in a list)")
+    return list(values)
+
+
+def ranked(scores: np.ndarray, top_n: int | None) -> list[tuple[int, float]]:
+    """(index, score) sorted by descending score (stable for ties), as plain Python floats."""
+    if top_n is not None and top_n < 0:
+        raise ValueError(f"top_n must be >= 0, got {top_n}")
+    order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
+    return [(i, float(scores[i])) for i in order[:top_n]]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What adapters need from an embedder (local, remote or fallback)."""
+
+    model_name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def identity(self) -> EmbeddingIdentity: ...
+
+    def embed(self, items: Sequence[Any], instruction: str | None = None,
+              dimensions: int | None = None) -> np.ndarray: ...
+
+    def embed_queries(self, items: Sequence[Any], instruction: str | None = None,
+                      dimensions: int | None = None) -> np.ndarray: ...
+
+    def embed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
+                        instruction: str | None = None) -> np.ndarray: ...
+
+    async def aembed(self, items: Sequence[Any], instruction: str | None = None,
+                     dimensions: int | None = None) -> np.ndarray: ...
+
+    async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
+                             dimensions: int | None = None) -> np.ndarray: ...
+
+    async def aembed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
+                               instruction: str | None = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """What adapters need from a reranker (local or remote)."""
+
+    model_name: str
+
+    def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None) -> np.ndarray: ...
+
+    def score(self, query: Any, documents: Iterable[Any], instruction: str | None = None) -> np.ndarray: ...
+
+    def rerank(self, query: Any, documents: Iterable[Any], top_n: int | None = None,
+               instruction: str | None = None) -> list[tuple[int, float]]: ...
+
+    async def ascore_pairs(self, pairs: Iterable[Pair], instruction: str | None = None) -> np.ndarray: ...
+
+    async def ascore(self, query: Any, documents: Iterable[Any], instruction: str | None = None) -> np.ndarray: ...
+
+    async def arerank(self, query: Any, documents: Iterable[Any], top_n: int | None = None,
+                      instruction: str | None = None) -> list[tuple[int, float]]: ...
+
+
+class EmbeddingAPI:
+    """Queries and documents over a subclass's ``embed`` (and ``aembed``, which defaults to a thread).
+
+    Queries get the retrieval instruction (``query_instruction`` unless one is given); documents get the
+    model's document format (the official default) unless ``instruction=`` says otherwise.
+    """
+
+    query_instruction: str | None = None
+
+    def embed(self, items: Sequence[Any], instruction: str | None = None,
+              dimensions: int | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_queries(self, items: Sequence[Any], instruction: str | None = None,
+                      dimensions: int | None = None) -> np.ndarray:
+        return self.embed(items, instruction or self.query_instruction, dimensions)
+
+    def embed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
+                        instruction: str | None = None) -> np.ndarray:
+        return self.embed(items, instruction, dimensions)
+
+    async def aembed(self, items: Sequence[Any], instruction: str | None = None,
+                     dimensions: int | None = None) -> np.ndarray:
+        return await asyncio.to_thread(self.embed, items, instruction, dimensions)
+
+    async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
+                             dimensions: int | None = None) -> np.ndarray:
+        return await self.aembed(items, instruction or self.query_instruction, dimensions)
+
+    async def aembed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
+                               instruction: str | None = None) -> np.ndarray:
+        return await self.aembed(items, instruction, dimensions)
+
+
+class ScoringAPI:
+    """``score`` / ``rerank`` over a subclass's ``score_pairs`` (and ``ascore_pairs``, a thread by default).
+
+    Every method accepts any iterable (a generator is read once) and returns float32 P(yes) in input order.
+    """
+
+    def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, query: Any, documents: Iterable[Any], instruction: str | None = None) -> np.ndarray:
+        """P(yes) of each document for one query: float32 (N,), in document order."""
+        return self.score_pairs([(query, d) for d in as_list(documents, "documents")], instruction)
+
+    def rerank(self, query: Any, documents: Iterable[Any], top_n: int | None = None,
+               instruction: str | None = None) -> list[tuple[int, float]]:
+        """(document index, score) pairs, best first; ``top_n`` keeps the best n."""
+        return ranked(self.score(query, documents, instruction), top_n)
+
+    async def ascore_pairs(self, pairs: Iterable[Pair], instruction: str | None = None) -> np.ndarray:
+        return await asyncio.to_thread(self.score_pairs, as_list(pairs, "pairs"), instruction)
+
+    async def ascore(self, query: Any, documents: Iterable[Any], instruction: str | None = None) -> np.ndarray:
+        return await self.ascore_pairs([(query, d) for d in as_list(documents, "documents")], instruction)
+
+    async def arerank(self, query: Any, documents: Iterable[Any], top_n: int | None = None,
+                      instruction: str | None = None) -> list[tuple[int, float]]:
+        return ranked(await self.ascore(query, documents, instruction), top_n)

@@ -1,0 +1,51 @@
+"""What the models compute from hidden states: the pooled last token and the yes/no relevance head.
+
+The relevance head is one row, ``W_yes - W_no``, instead of logits over the whole vocabulary:
+sigmoid((W_yes - W_no) . h) equals softmax([logit_no, logit_yes])[yes], the official score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def last_token(hidden: Any, lengths: Any) -> Any:
+    """Hidden state at each row's last real position (right padding: position length - 1)."""
+    import torch
+
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    cols = torch.as_tensor(lengths, device=hidden.device) - 1
+    return hidden[rows, cols]
+
+
+def single_token_id(tokenizer: Any, text: str) -> int:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        raise ValueError(f"{text!r} must be one token in this vocabulary, got {ids}")
+    return int(ids[0])
+
+
+def yes_no_head(lm_head_weight: Any, tokenizer: Any) -> Any:
+    """The difference row of the language-model head, kept in float32."""
+    yes, no = single_token_id(tokenizer, "yes"), single_token_id(tokenizer, "no")
+    return (lm_head_weight[yes].float() - lm_head_weight[no].float()).detach().clone()
+
+
+def pooled(hidden_last: Any) -> np.ndarray:
+    """Embedding head: the pooled hidden states as float32 numpy (normalised later, after MRL truncation)."""
+    return hidden_last.float().cpu().numpy()
+
+
+class RelevanceHead:
+    """P(yes) for each row of pooled hidden states (float32, in [0, 1])."""
+
+    def __init__(self, row: Any):
+        self.row = row
+
+    def __call__(self, hidden_last: Any) -> np.ndarray:
+        import torch
+
+        logits = hidden_last.float() @ self.row.to(hidden_last.device)
+        return torch.sigmoid(logits).cpu().numpy().astype(np.float32)

@@ -1,0 +1,96 @@
+"""Turn Qwen3-VL prompts with media into token ids and pixel tensors (shared by the VL embedder and reranker).
+
+All media is loaded and every prompt tokenized before any model work, so a bad item fails the call
+up front with its index instead of half-way through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError, MediaError, PromptTooLong
+from ..formats.chat import PROMPT_SUFFIX
+from ..formats.truncation import truncate_ids
+from ..formats.vision import VISION_TOKENS, expand_vision, video_timestamps
+from ..media import MediaOptions, load_image, load_video
+from .batches import Encoded
+
+
+@dataclass
+class PromptRequest:
+    """A rendered prompt (one placeholder per image / video) and its media in prompt order."""
+
+    index: int
+    prompt: str
+    images: Sequence[Any] = ()
+    videos: Sequence[tuple[Any, float | None, int | None]] = field(default_factory=tuple)  # (source, fps, max_frames)
+
+
+class VLEncoder:
+    """Loads media with the processor's image/video processors and tokenizes expanded prompts."""
+
+    def __init__(self, processor: Any, media: MediaOptions, max_length: int, *, limit_includes_suffix: bool = True):
+        """``limit_includes_suffix=False`` is the official reranker's rule: the prompt body is capped at
+        ``max_length`` and the 5-token generation suffix comes on top."""
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.media = media
+        self.special_ids = set(self.tokenizer.all_special_ids)
+        # 5 tokens with the released vocabulary (<|im_end|> \n <|im_start|> assistant \n)
+        self.suffix_len = len(self.tokenizer(PROMPT_SUFFIX, add_special_tokens=False)["input_ids"])
+        self.max_length = max_length if limit_includes_suffix else max_length + self.suffix_len
+        self.merge = processor.image_processor.merge_size ** 2
+        image_pad, video_pad, vision_start = (self.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS)
+        self.image_token_id, self.video_token_id = image_pad, video_pad
+        self.vision_ids = {image_pad, video_pad, vision_start}
+        # Frames arrive resized by qwen-vl-utils; newer transformers warn unless told about its cap.
+        has_cap = hasattr(processor.video_processor, "cap_pixels_per_frame")
+        self._video_kwargs = {"cap_pixels_per_frame": False} if has_cap else {}
+
+    def _images(self, sources: Sequence[Any]) -> tuple[Any, Any, list[int]]:
+        if not sources:
+            return None, None, []
+        images = [load_image(source, self.media) for source in sources]
+        out = self.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
+        grid = out["image_grid_thw"]
+        return out["pixel_values"], grid, (grid.prod(-1) // self.merge).tolist()
+
+    def _videos(self, sources: Sequence[tuple[Any, float | None, int | None]]):
+        if not sources:
+            return None, None, []
+        pixel_parts, grids, layouts = [], [], []
+        for source, fps, max_frames in sources:
+            video = load_video(source, self.media, fps, max_frames)
+            out = self.processor.video_processor(
+                videos=[video.frames], do_resize=False, do_sample_frames=False, return_tensors="pt",
+                **self._video_kwargs,
+            )
+            grid = out["video_grid_thw"]
+            pixel_parts.append(out["pixel_values_videos"])
+            grids.append(grid)
+            per_frame = int(grid[0, 1] * grid[0, 2]) // self.merge
+            layouts.append((video_timestamps(video.frame_indices, video.fps), per_frame))
+        import torch
+
+        return torch.cat(pixel_parts), torch.cat(grids), layouts
+
+    def encode(self, requests: Sequence[PromptRequest]) -> list[Encoded]:
+        """Load media, expand and tokenize every prompt; errors name the request's index."""
+        texts, partial = [], []
+        for request in requests:
+            try:
+                pixel_values, image_grid, image_tokens = self._images(request.images)
+                video_pixels, video_grid, video_layouts = self._videos(request.videos)
+            except MediaError as exc:
+                raise InputError(request.index, str(exc)) from exc
+            texts.append(expand_vision(request.prompt, image_tokens, video_layouts))
+            partial.append(Encoded([], pixel_values, image_grid, video_pixels, video_grid))
+        token_ids = self.tokenizer(texts)["input_ids"] if texts else []
+        for request, encoded, ids in zip(requests, partial, token_ids):
+            try:
+                encoded.ids = truncate_ids(ids, self.max_length, self.special_ids, self.suffix_len)
+            except PromptTooLong as exc:
+                raise InputError(request.index, str(exc)) from exc
+        return partial

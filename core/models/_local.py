@@ -1,0 +1,111 @@
+"""What the four local model classes share: options, runtime, the Runner, and the API over ``encode``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ..api import EmbeddingAPI, Pair, ScoringAPI, as_list
+from ..engine.batches import Encoded
+from ..engine.heads import RelevanceHead, pooled
+from ..engine.options import RuntimeOptions
+from ..engine.runner import BatchHook, Runner
+from ..engine.runtime import Runtime, resolve_runtime
+from ..vectors import check_dimensions, truncate_and_normalize
+
+
+class LocalModel:
+    """A transformers model on this machine; ``runner`` owns it, its lock and its batches."""
+
+    model_name: str
+    options: RuntimeOptions
+    runtime: Runtime
+    runner: Runner
+
+    def _resolve(self, model_name_or_path: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Take the runtime options out of ``kwargs``; return what is left for ``from_pretrained``."""
+        self.model_name = str(model_name_or_path)
+        self.options, model_kwargs = RuntimeOptions.split(kwargs)
+        o = self.options
+        self.runtime = resolve_runtime(o.device, o.dtype, o.attn_implementation, o.device_map)
+        return model_kwargs
+
+    @property
+    def model(self) -> Any:
+        """The loaded transformers backbone (for inspection and forward hooks)."""
+        return self.runner.model
+
+    @property
+    def max_batch_tokens(self) -> int:
+        return self.options.max_batch_tokens
+
+    @max_batch_tokens.setter
+    def max_batch_tokens(self, value: int) -> None:
+        self._set_options(max_batch_tokens=value)
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.options.max_batch_size
+
+    @max_batch_size.setter
+    def max_batch_size(self, value: int) -> None:
+        self._set_options(max_batch_size=value)
+
+    def _set_options(self, **changes: Any) -> None:
+        self.options = self.runner.options = replace(self.options, **changes)
+
+    def on_batch(self, hook: BatchHook) -> Callable[[], None]:
+        """Call ``hook(BatchStats)`` after every forward pass (rows, real/padded tokens, seconds).
+
+        Returns a function that removes the hook. For benchmarks, monitoring and tests.
+        """
+        return self.runner.add_batch_hook(hook)
+
+    def encode(self, items: Sequence[Any], instruction: str | None = None) -> list[Encoded]:
+        raise NotImplementedError
+
+
+class LocalEmbedder(LocalModel, EmbeddingAPI):
+    """Unit vectors, one per item, with Matryoshka ``dimensions``; subclasses define ``encode``."""
+
+    hidden_size: int
+    dimensions: int | None
+
+    def _set_dimensions(self, hidden_size: int, dimensions: int | None) -> None:
+        check_dimensions(dimensions, hidden_size)
+        self.hidden_size, self.dimensions = hidden_size, dimensions
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors ``embed`` returns by default."""
+        return self.dimensions or self.hidden_size
+
+    def embed(self, items: Iterable[Any], instruction: str | None = None, dimensions: int | None = None,
+              show_progress: bool | None = None) -> np.ndarray:
+        """Unit vectors (N, D) float32 for N items, in input order, or an ``InputError`` naming a bad item."""
+        check_dimensions(dimensions, self.hidden_size)
+        encoded = self.encode(as_list(items, "items"), instruction)
+        if not encoded:
+            return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
+        raw = self.runner.run(encoded, pooled, show_progress=show_progress, desc="Embedding")
+        return truncate_and_normalize(raw, dimensions or self.dimensions)
+
+
+class LocalReranker(LocalModel, ScoringAPI):
+    """P(yes) per (query, document) pair; subclasses define ``encode`` and set ``head``."""
+
+    head: RelevanceHead
+
+    def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
+                    show_progress: bool | None = None) -> np.ndarray:
+        """P(yes) for many (query, document) pairs at once: float32 (N,), in input order."""
+        encoded = self.encode(as_list(pairs, "pairs"), instruction)
+        return self._score(encoded, show_progress)
+
+    def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None) -> np.ndarray:
+        if not encoded:
+            return np.zeros(0, dtype=np.float32)
+        return self.runner.run(encoded, self.head, show_progress=show_progress, desc="Reranking")
