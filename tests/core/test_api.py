@@ -62,7 +62,7 @@ def test_generators_give_the_same_scores_as_lists(vl_reranker, text_reranker):
     for reranker in (vl_reranker, text_reranker):
         expected = reranker.score_pairs([("q", d) for d in documents])
         calls = []
-        handle = reranker.model.register_forward_pre_hook(lambda *_: calls.append(1))
+        handle = reranker.model.register_forward_pre_hook(lambda *_, calls=calls: calls.append(1))
         try:
             from_generator = reranker.score_pairs(("q", d) for d in documents)
         finally:
