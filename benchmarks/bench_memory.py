@@ -7,6 +7,9 @@ before the call (model + texts), the peak during the call, the growth, ``ru_maxr
 lifetime peak, which may be set by model loading), and the output array's size.
 Target: the peak at the largest N within 10% of the peak at the smallest.
 
+``--images N`` (the streaming case): N images of 1280x720 in ONE ``embed_documents`` call, with the tiny
+test model; reported: the peak RSS above the RSS of the loaded model (target: at most 1.5 GiB, whatever N).
+
     python benchmarks/bench_memory.py                                   # CPU, random bench model
     python benchmarks/bench_memory.py --model Qwen/Qwen3-VL-Embedding-2B --device cuda
 """
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 TARGET_GROWTH = 0.10
+IMAGE_TARGET_BYTES = 1536 * 1024 * 1024
 # Smaller than the other benches' default model: 20,000 texts must embed in a few minutes on 2 cores.
 # The memory that grows with N (token ids, outputs) does not depend on depth.
 MEMORY_SIZE = dict(hidden=512, layers=4, intermediate=1536, heads=8, kv_heads=4, head_dim=64)
@@ -81,6 +85,8 @@ def worker(args) -> dict:
     if args.max_batch_size:
         kwargs["max_batch_size"] = args.max_batch_size
     embedder = cls(args.model_path, **kwargs)
+    if args.images:
+        return image_worker(embedder, args)
     tokenizer = embedder.encoder.tokenizer if args.embedder == "vl" else embedder.tokenizer
     embedder.embed_documents(short_texts(tokenizer, 64, seed=args.seed + 1))  # warm-up: allocator, pools
     texts = short_texts(tokenizer, args.n, seed=args.seed)
@@ -102,6 +108,51 @@ def worker(args) -> dict:
     }
 
 
+def image_worker(embedder, args) -> dict:
+    """One call over ``args.images`` files of 1280x720: peak RSS above the loaded model's."""
+    import tempfile
+
+    import bench_images
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = bench_images.make_images(Path(tmp), args.images, args.seed, sizes=[(1280, 720)])
+        embedder.embed_documents([{"image": str(paths[0])}])  # warm-up: allocator, pools
+        gc.collect()
+        before = rss()
+        sampler = PeakSampler(args.interval)
+        sampler.start()
+        t = time.perf_counter()
+        vectors = embedder.embed_documents([{"image": str(p)} for p in paths])
+        wall = time.perf_counter() - t
+        sampler.stop()
+    return {"n": args.images, "rss_before_bytes": before, "peak_rss_bytes": sampler.peak,
+            "growth_bytes": sampler.peak - before, "output_bytes": int(vectors.nbytes), "wall_s": wall,
+            "images_per_s": args.images / wall, "rss_samples": sampler.samples}
+
+
+def image_case(args, model_path: str, forwarded: list[str]) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), *forwarded, "--worker", "--model-path", model_path,
+           "--device", args.device]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"image worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    case = json.loads(lines[-1][len("RESULT "):])
+    mib = 1024 * 1024
+    table = C.print_table(
+        [{"images": case["n"], "rss_model_MiB": case["rss_before_bytes"] / mib,
+          "peak_rss_MiB": case["peak_rss_bytes"] / mib, "above_model_MiB": case["growth_bytes"] / mib,
+          "images_per_s": case["images_per_s"]}],
+        ["images", "rss_model_MiB", "peak_rss_MiB", "above_model_MiB", "images_per_s"],
+        title=f"bench_memory: {case['n']} images of 1280x720 in one call, {args.device} (target: <= "
+              f"{IMAGE_TARGET_BYTES / mib:.0f} MiB above the loaded model)",
+    )
+    data = {"benchmark": "memory-images", "machine": C.machine_info(args.device), "model": model_path, "case": case,
+            "target_met": case["growth_bytes"] <= IMAGE_TARGET_BYTES, "table": table, "args": vars(args)}
+    C.write_json(data, args.out, "memory_images")
+    return data
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--embedder", default="vl", choices=["vl", "text"])
@@ -110,6 +161,7 @@ def parse_args(argv=None):
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--sizes", default="5000,20000")
     p.add_argument("--max-batch-size", type=int, default=None, help="package setting (default: its own)")
+    p.add_argument("--images", type=int, default=0, help="the streaming case: N 1280x720 images in one call")
     p.add_argument("--interval", type=float, default=0.005, help="RSS sampling period (s)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -132,8 +184,14 @@ def main(argv=None) -> dict:
     import torch
 
     args.device = args.device or C.default_device()
-    model_path = C.bench_model_path(args, args.embedder, args.model)
     forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--worker",)]
+    if args.images:
+        from qwen3_vl_rag import testing
+
+        path = args.model or str(testing.build_tiny_vl_model(Path(C.bench_model_dir("vl", testing.TINY, False,
+                                                                                     args.model_cache))))
+        return image_case(args, path, forwarded)
+    model_path = C.bench_model_path(args, args.embedder, args.model)
     cases = []
     for n in [int(x) for x in args.sizes.split(",")]:
         cmd = [sys.executable, str(Path(__file__).resolve()), *forwarded, "--worker", "--n", str(n),

@@ -185,3 +185,67 @@ def _video_location(source: Any, allow_urls: bool) -> str:
     if path.is_dir():
         raise MediaError(f"{_describe(path)} is a directory, not a video file")
     return "file://" + str(path.resolve())
+
+
+def probe_image(source: Any, allow_urls: bool = False) -> tuple[Any, tuple[int, int]]:
+    """(a source ``load_image`` can open later without fetching again, (width, height)), read from the header.
+
+    Nothing is decoded: a call can size and sort thousands of images before any pixel is loaded. Files
+    stay paths (re-read when their batch is prepared); streams and URLs are read once and kept as their
+    compressed bytes; PIL images and arrays are returned as they are.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(source, Image.Image):
+        return source, source.size
+    if isinstance(source, np.ndarray):
+        if source.ndim != 3 or source.shape[2] not in (3, 4) or source.dtype != np.uint8:
+            raise MediaError(f"an image array must be HxWx3 or HxWx4 uint8, got {source.shape} {source.dtype}")
+        return source, (int(source.shape[1]), int(source.shape[0]))
+    what = "the image"
+    if isinstance(source, io.IOBase):
+        source, what = source.read(), "the image stream"
+    elif isinstance(source, str) and source.startswith(("http://", "https://")):
+        source, what = _fetch_url(source, allow_urls), _describe(source)
+    elif isinstance(source, str) and source.startswith("data:"):
+        header, _, payload = source.partition(",")
+        if ";base64" not in header or not payload:
+            raise MediaError("a data URI must be base64 encoded (data:image/...;base64,...)")
+        source, what = _b64decode(payload), "the data URI"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = bytes(source)
+        header_of: Any = io.BytesIO(source)
+    elif isinstance(source, (str, Path)):
+        text = str(source)
+        path = Path(text[7:] if text.startswith("file://") else text)
+        if isinstance(source, str) and len(text) >= 64 and _BASE64_RE.match(text) and not _exists(path):
+            source = _b64decode(text)
+            header_of, what = io.BytesIO(source), "the base64 string"
+        else:
+            if not _exists(path):
+                raise MediaError(f"file not found: {_describe(path)}")
+            if path.is_dir():
+                raise MediaError(f"{_describe(path)} is a directory, not a file")
+            header_of, what = path, _describe(source)
+    else:
+        raise MediaError(f"unsupported image type {type(source).__name__}")
+    try:
+        with Image.open(header_of) as image:
+            return source, image.size
+    except UnidentifiedImageError as exc:
+        raise MediaError(f"{what} is not an image (unknown format)") from exc
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"{what} is a corrupt image ({exc})") from exc
+
+
+def image_tokens(size: tuple[int, int], options: MediaOptions) -> int:
+    """Visual tokens of an image of ``size`` (width, height) after the official smart_resize (32 px a token)."""
+    from qwen_vl_utils import smart_resize
+
+    width, height = size
+    try:
+        resized_height, resized_width = smart_resize(height, width, factor=32, min_pixels=options.min_pixels,
+                                                     max_pixels=options.max_pixels)
+    except ValueError as exc:  # aspect ratio over 200
+        raise MediaError(f"image cannot be resized: {exc}") from exc
+    return (resized_height // 32) * (resized_width // 32)

@@ -1,8 +1,9 @@
 """How a local model runs, defined once for all four model classes.
 
 ``RuntimeOptions.split(kwargs)`` takes the runtime arguments out of a constructor's keyword arguments
-(device, dtype / torch_dtype, attn_implementation, device_map, batching, progress); what remains goes
-to ``from_pretrained`` (``cache_dir``, ``revision``, ``token``, ...).
+(device, dtype / torch_dtype, attention, device map, batching, host pipeline, progress); what remains
+goes to ``from_pretrained`` (``cache_dir``, ``revision``, ``token``, ...). ``None`` means: what this
+machine does best (``engine.runtime`` and ``engine.capacity`` decide, after the model is loaded).
 """
 
 from __future__ import annotations
@@ -10,25 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-DEFAULT_MAX_BATCH_TOKENS = 16384
-DEFAULT_MAX_BATCH_SIZE = 64
+SDPA_KERNELS = ("flash", "efficient", "cudnn", "math")
 
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """Where and how a local model runs. ``None`` means: the best this machine supports (``engine.runtime``)."""
+    """Where and how a local model runs.
+
+    - ``device``, ``dtype``, ``attn_implementation``, ``device_map``: placement and kernels.
+    - ``max_batch_tokens`` / ``max_batch_size``: padded tokens and rows per forward pass (``engine.capacity``).
+    - ``max_batch_patches``: image / video patches per forward pass (pixels and vision activations).
+    - ``shape_buckets``: pad each batch's length up to one of a few sizes, so the GPU's kernels see few
+      distinct shapes (cuDNN plans per shape); default on CUDA only.
+    - ``sdpa_kernels``: the scaled-dot-product-attention kernels allowed with ``attn_implementation="sdpa"``,
+      from ``flash``, ``efficient``, ``cudnn``, ``math``; default on CUDA ``("flash", "efficient", "math")``
+      (cuDNN's per-shape planning cost more host time than its kernels saved, measured).
+    - ``host_workers``: threads that decode and patchify media for the next batches while the model runs.
+    - ``prefetch_batches``: batches prepared ahead of the model (bounds host memory).
+    - ``show_progress``: a tqdm bar.
+    """
 
     device: str | None = None
     dtype: Any = None  # torch.dtype, a name ("bfloat16", "fp16", ...) or "auto"
     attn_implementation: str | None = None
     device_map: str | dict | None = None
-    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS
-    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_batch_tokens: int | None = None
+    max_batch_size: int | None = None
+    max_batch_patches: int | None = None
+    shape_buckets: bool | None = None
+    sdpa_kernels: tuple[str, ...] | None = None
+    host_workers: int | None = None
+    prefetch_batches: int = 2
     show_progress: bool = False
 
     def __post_init__(self) -> None:
-        if self.max_batch_tokens < 1 or self.max_batch_size < 1:
-            raise ValueError("max_batch_tokens and max_batch_size must be >= 1")
+        for name in ("max_batch_tokens", "max_batch_size", "max_batch_patches", "host_workers", "prefetch_batches"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.sdpa_kernels is not None:
+            unknown = set(self.sdpa_kernels) - set(SDPA_KERNELS)
+            if unknown or not self.sdpa_kernels:
+                raise ValueError(f"sdpa_kernels must be a non-empty subset of {SDPA_KERNELS}, got {self.sdpa_kernels}")
 
     @classmethod
     def split(cls, kwargs: dict[str, Any]) -> tuple[RuntimeOptions, dict[str, Any]]:
@@ -40,5 +64,7 @@ class RuntimeOptions:
         if rest.get("dtype") is None and torch_dtype is not None:
             rest["dtype"] = torch_dtype
         names = {f.name for f in fields(cls)}
-        options = cls(**{k: rest.pop(k) for k in list(rest) if k in names and rest[k] is not None})
-        return options, rest
+        values = {k: rest.pop(k) for k in list(rest) if k in names}
+        if isinstance(values.get("sdpa_kernels"), list):
+            values["sdpa_kernels"] = tuple(values["sdpa_kernels"])
+        return cls(**{k: v for k, v in values.items() if v is not None}), rest

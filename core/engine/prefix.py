@@ -3,7 +3,9 @@
 Every pair of one query starts with the same tokens (system prompt, instruction, query, the
 ``<Document>:`` marker). The prefix runs once with a KV cache; each batch of documents then runs
 only its own tokens against a copy of that cache. Applies when the documents add no vision tokens
-(the query may have images or video); otherwise the caller uses the plain batched path.
+(the query may have images or video) and when the shared prefix is at least ``MIN_PREFIX_SHARE`` of
+the mean pair (below that, the saved tokens do not pay for the cache copies and the smaller batches);
+otherwise the caller uses the plain batched path.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .batches import Encoded, collate, token_budget_batches
-from .runner import Head, Runner
+from .batches import Encoded, collate
+from .runner import Head, Runner, sdpa_context
 
-MIN_SHARED_PREFIX = 16  # below this the copies of the cache cost more than they save
+MIN_SHARED_PREFIX = 16  # tokens: below this the copies of the cache cost more than they save
+MIN_PREFIX_SHARE = 0.2  # of the mean pair length: below this the plain path's full batches win
 
 
 def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
@@ -54,24 +57,28 @@ def shared_prefix_scores(runner: Runner, encoded: Sequence[Encoded], head: Head,
         return None
     prefix_len = common_prefix_length([e.ids for e in encoded])
     rests = [e.ids[prefix_len:] for e in encoded]
-    if prefix_len < MIN_SHARED_PREFIX or any(set(vision_ids).intersection(r) for r in rests):
+    mean_length = sum(len(e.ids) for e in encoded) / len(encoded)
+    if prefix_len < max(MIN_SHARED_PREFIX, MIN_PREFIX_SHARE * mean_length):
         return None
-    model, device, options = runner.model, runner.device, runner.options
+    if any(set(vision_ids).intersection(r) for r in rests):
+        return None
+    model, device = runner.model, runner.device
     first = encoded[0]
     prefix = Encoded(first.ids[:prefix_len], first.pixel_values, first.image_grid_thw,
-                     first.pixel_values_videos, first.video_grid_thw)
-    has_media = first.image_grid_thw is not None or first.video_grid_thw is not None
+                     first.pixel_values_videos, first.video_grid_thw, first.index, first.pending).loaded()
+    has_media = prefix.image_grid_thw is not None or prefix.video_grid_thw is not None
     cache_arg = _cache_argument(model)
     out = np.empty(len(encoded), dtype=np.float32)
-    with runner.lock, torch.inference_mode():
-        inputs, _ = runner.collate([prefix])
+    with runner.lock, torch.inference_mode(), sdpa_context(runner.options.sdpa_kernels):
+        inputs, _ = collate([prefix], runner.pad_id, device, runner.image_token_id, runner.video_token_id)
         with runner.timed("prefix", 1, prefix_len, prefix_len):
             cache = _returned_cache(model(**inputs, use_cache=True))
         # multimodal RoPE: text after the vision tokens continues at (position + delta)
         delta = int(model.rope_deltas.reshape(-1)[0]) if has_media else 0
         lengths_all = [len(r) for r in rests]
-        for batch in token_budget_batches(lengths_all, options.max_batch_tokens, options.max_batch_size):
-            rest, lengths = collate([Encoded(rests[i]) for i in batch], runner.pad_id, device)
+        for batch in runner.plan(lengths_all):
+            rest, lengths = collate([Encoded(rests[i]) for i in batch], runner.pad_id, device,
+                                    width=runner.width(max(lengths_all[i] for i in batch)))
             width = rest["input_ids"].shape[1]
             with runner.timed("prefix", len(batch), sum(lengths), len(batch) * width):
                 positions = torch.arange(prefix_len, prefix_len + width, device=device).expand(len(batch), -1)

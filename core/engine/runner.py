@@ -3,25 +3,37 @@
 Every forward pass of a local model goes through ``Runner.run`` (or the shared-prefix path, which
 uses the same lock and hook). Hooks receive a ``BatchStats`` per batch: benchmarks and tests observe
 the engine through them instead of replacing private methods.
+
+The loop is a small pipeline: while the model runs batch k, worker threads load the pending media
+of batches k+1..k+``prefetch_batches`` (decode, resize, patchify) and stage them in pinned memory,
+so the accelerator is not idle during host work and host memory holds a bounded number of batches
+whatever the size of the call. A media failure found there raises the same ``InputError`` as an
+up-front one, and the call returns nothing partial.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .batches import Encoded, collate, token_budget_batches
+from ..errors import InputError, MediaError
+from .batches import Encoded, bucket_length, collate, token_budget_batches
+from .capacity import CPU_BATCH_PATCHES, CUDA_BATCH_PATCHES, device_batch_limits, free_device_bytes
 from .heads import last_token
 from .options import RuntimeOptions
-from .runtime import input_device
+from .runtime import Runtime, input_device
 
 Head = Callable[[Any], np.ndarray]  # last-position hidden states (B, H) -> one numpy row per sequence
+DEFAULT_CUDA_SDPA_KERNELS = ("flash", "efficient", "math")
 
 
 @dataclass(frozen=True)
@@ -42,17 +54,53 @@ class BatchStats:
 BatchHook = Callable[[BatchStats], None]
 
 
+def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> RuntimeOptions:
+    """Fill what the caller left to the machine: batch limits, shape buckets, SDPA kernels, host workers."""
+    import torch
+
+    on_cuda = str(input_device(model)).startswith("cuda")
+    tokens, rows = options.max_batch_tokens, options.max_batch_size
+    if tokens is None or rows is None:
+        dtype_bytes = torch.tensor([], dtype=runtime.dtype).element_size()
+        auto_tokens, auto_rows = device_batch_limits(model.config, str(input_device(model)), dtype_bytes,
+                                                     free_device_bytes(input_device(model)))
+        tokens, rows = tokens or auto_tokens, rows or auto_rows
+    patches = options.max_batch_patches or (CUDA_BATCH_PATCHES if on_cuda else CPU_BATCH_PATCHES)
+    kernels = options.sdpa_kernels
+    if kernels is None and on_cuda and runtime.attn_implementation == "sdpa":
+        kernels = DEFAULT_CUDA_SDPA_KERNELS
+    return replace(
+        options, max_batch_tokens=tokens, max_batch_size=rows, max_batch_patches=patches,
+        shape_buckets=on_cuda if options.shape_buckets is None else options.shape_buckets,
+        sdpa_kernels=kernels, host_workers=options.host_workers or min(8, os.cpu_count() or 1),
+    )
+
+
+def sdpa_context(kernels: tuple[str, ...] | None) -> Any:
+    """Restrict ``scaled_dot_product_attention`` to ``kernels`` (no restriction when None)."""
+    if not kernels:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    names = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+             "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}
+    return sdpa_kernel([names[k] for k in kernels])
+
+
 class Runner:
     """Owns ``model`` and runs it in length-sorted token-budget batches, one caller at a time."""
 
-    def __init__(self, model: Any, options: RuntimeOptions, pad_id: int, image_token_id: int | None = None,
-                 video_token_id: int | None = None):
+    def __init__(self, model: Any, options: RuntimeOptions, runtime: Runtime, pad_id: int,
+                 image_token_id: int | None = None, video_token_id: int | None = None):
         self.model = model
-        self.options = options
+        self.runtime = runtime
+        self.options = resolve_options(options, runtime, model)
         self.pad_id = pad_id
         self.image_token_id = image_token_id
         self.video_token_id = video_token_id
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one forward pass at a time
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Job] = []  # calls waiting for the model (``run`` merges them)
         self._hooks: list[BatchHook] = []
 
     @property
@@ -60,51 +108,163 @@ class Runner:
         """The device that takes the inputs (the first shard's under a device map)."""
         return input_device(self.model)
 
+    @property
+    def waiting_calls(self) -> int:
+        """Calls queued for the model right now (they will share forward passes)."""
+        with self._queue_lock:
+            return len(self._queue)
+
+    # -- hooks -------------------------------------------------------------------------------------------
     def add_batch_hook(self, hook: BatchHook) -> Callable[[], None]:
         """Call ``hook(stats)`` after every forward pass; returns a function that removes it."""
         self._hooks.append(hook)
         return lambda: self._hooks.remove(hook) if hook in self._hooks else None
-
-    def report(self, stats: BatchStats) -> None:
-        for hook in list(self._hooks):
-            hook(stats)
 
     @contextlib.contextmanager
     def timed(self, path: str, rows: int, real_tokens: int, padded_tokens: int) -> Iterator[None]:
         """Time the enclosed forward pass and report it to the hooks."""
         start = time.perf_counter()
         yield
-        self.report(BatchStats(path, rows, real_tokens, padded_tokens, time.perf_counter() - start))
+        stats = BatchStats(path, rows, real_tokens, padded_tokens, time.perf_counter() - start)
+        for hook in list(self._hooks):
+            hook(stats)
+
+    # -- batches -----------------------------------------------------------------------------------------
+    def width(self, longest: int) -> int:
+        """Padded length of a batch whose longest row is ``longest`` (bucketed when ``shape_buckets``)."""
+        return bucket_length(longest) if self.options.shape_buckets else longest
+
+    def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None) -> list[list[int]]:
+        o = self.options
+        return token_budget_batches(lengths, o.max_batch_tokens, o.max_batch_size, width=self.width,
+                                    patches=patches, max_batch_patches=o.max_batch_patches)
 
     def collate(self, batch: Sequence[Encoded]) -> tuple[dict[str, Any], list[int]]:
-        return collate(batch, self.pad_id, self.device, self.image_token_id, self.video_token_id)
+        """Model inputs on the device (pending media loaded; padded to the bucket; pinned on CUDA)."""
+        batch = [e.loaded() for e in batch]
+        on_cuda = str(self.device).startswith("cuda")
+        return collate(batch, self.pad_id, self.device, self.image_token_id, self.video_token_id,
+                       width=self.width(max(len(e.ids) for e in batch)), pin=on_cuda)
 
-    def hidden_last(self, batch: Sequence[Encoded]) -> Any:
+    def forward(self, inputs: dict[str, Any], lengths: Sequence[int]) -> Any:
         """Hidden state at each sequence's last real position (call under ``torch.inference_mode``)."""
-        inputs, lengths = self.collate(batch)
-        return last_token(self.model(**inputs, use_cache=False).last_hidden_state, lengths)
+        with sdpa_context(self.options.sdpa_kernels):
+            hidden = self.model(**inputs, use_cache=False).last_hidden_state
+        return last_token(hidden, lengths)
+
+    def _prepared(self, encoded: Sequence[Encoded], batches: list[list[int]],
+                  workers: ThreadPoolExecutor) -> Iterator[tuple[list[int], dict[str, Any], list[int]]]:
+        """Yield (batch, inputs, lengths) in order; media of the next batches load while the caller computes."""
+
+        def load(item: Encoded) -> Encoded:
+            try:
+                return item.loaded()
+            except MediaError as exc:
+                raise InputError(item.index, str(exc)) from exc
+
+        def prepare(batch: list[int]) -> tuple[dict[str, Any], list[int]]:
+            items = list(workers.map(load, [encoded[i] for i in batch]))
+            return self.collate(items)
+
+        pending: deque[tuple[list[int], Future]] = deque()
+        upcoming = iter(batches)
+        with ThreadPoolExecutor(1, thread_name_prefix="qwen3-rag-batch") as feeder:
+            def submit() -> None:
+                batch = next(upcoming, None)
+                if batch is not None:
+                    pending.append((batch, feeder.submit(prepare, batch)))
+
+            for _ in range(self.options.prefetch_batches):
+                submit()
+            try:
+                while pending:
+                    batch, future = pending.popleft()
+                    inputs, lengths = future.result()
+                    submit()
+                    yield batch, inputs, lengths
+            finally:
+                for _, future in pending:
+                    future.cancel()
 
     def run(self, encoded: Sequence[Encoded], head: Head, *, show_progress: bool | None = None,
             desc: str = "Embedding") -> np.ndarray:
-        """``head`` of every sequence, in input order; the model lock is held for the whole call."""
+        """``head`` of every sequence, in input order.
+
+        Callers that arrive while the model is busy wait together; the first to get the model runs all
+        their sequences (same ``head``) in shared batches and hands each caller exactly its own rows. If
+        a merged run fails, each waiting call runs alone, so an error reaches only the call it belongs to.
+        """
+        job = _Job(list(encoded), head, show_progress, desc)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self.lock:
+            if job.result is None and job.error is None:
+                with self._queue_lock:
+                    jobs = [j for j in self._queue if j.head is head]
+                    self._queue = [j for j in self._queue if j.head is not head]
+                self._run_jobs(jobs)
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _run_jobs(self, jobs: list[_Job]) -> None:
+        """Run queued calls together (under the model lock); on failure, each alone."""
+        if len(jobs) > 1:
+            merged = [e for j in jobs for e in j.encoded]
+            try:
+                out = self._run_batches(merged, jobs[0].head, jobs[0].show_progress, jobs[0].desc)
+            except Exception:  # noqa: BLE001 - rerun each call alone so the error reaches its owner only
+                pass
+            else:
+                start = 0
+                for j in jobs:
+                    j.result, start = out[start:start + len(j.encoded)], start + len(j.encoded)
+                return
+        for j in jobs:
+            try:
+                j.result = self._run_batches(j.encoded, j.head, j.show_progress, j.desc)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller that owns it
+                j.error = exc
+
+    def _run_batches(self, encoded: Sequence[Encoded], head: Head, show_progress: bool | None,
+                     desc: str) -> np.ndarray:
         import torch
         from tqdm.auto import tqdm
 
-        options = self.options
         lengths = [len(e.ids) for e in encoded]
-        batches = token_budget_batches(lengths, options.max_batch_tokens, options.max_batch_size)
+        batches = self.plan(lengths, [e.patches for e in encoded])
         out: np.ndarray | None = None
-        progress = options.show_progress if show_progress is None else show_progress
-        with self.lock, torch.inference_mode(), tqdm(total=len(encoded), desc=desc, disable=not progress,
-                                                      unit="item") as bar:
-            for batch in batches:
-                rows_in = [encoded[i] for i in batch]
-                real = sum(lengths[i] for i in batch)
-                with self.timed("plain", len(batch), real, len(batch) * max(lengths[i] for i in batch)):
-                    rows = head(self.hidden_last(rows_in))
+        progress = self.options.show_progress if show_progress is None else show_progress
+        streaming = any(e.pending is not None for e in encoded)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.inference_mode())
+            bar = stack.enter_context(tqdm(total=len(encoded), desc=desc, disable=not progress, unit="item"))
+            if streaming:
+                workers = stack.enter_context(ThreadPoolExecutor(self.options.host_workers,
+                                                                 thread_name_prefix="qwen3-rag-media"))
+                prepared = self._prepared(encoded, batches, workers)
+            else:
+                prepared = ((b, *self.collate([encoded[i] for i in b])) for b in batches)
+            for batch, inputs, batch_lengths in prepared:
+                padded = int(inputs["input_ids"].numel())
+                with self.timed("plain", len(batch), sum(batch_lengths), padded):
+                    rows = head(self.forward(inputs, batch_lengths))
                 if out is None:
                     out = np.empty((len(encoded),) + rows.shape[1:], dtype=rows.dtype)
                 out[batch] = rows
                 bar.update(len(batch))
         assert out is not None, "run() needs at least one sequence"
         return out
+
+
+@dataclass
+class _Job:
+    """One caller's sequences waiting for the model, and what came back for them."""
+
+    encoded: list[Encoded]
+    head: Head
+    show_progress: bool | None
+    desc: str
+    result: np.ndarray | None = None
+    error: BaseException | None = None

@@ -1,20 +1,21 @@
 """Turn Qwen3-VL prompts with media into token ids and pixel tensors (shared by the VL embedder and reranker).
 
-All media is loaded and every prompt tokenized before any model work, so a bad item fails the call
-up front with its index instead of half-way through.
+Every item is validated, every image header read and every prompt tokenized before any model work, so
+a bad item fails the call up front with its index; pixels are decoded later, batch by batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial as partial_call
 from typing import Any
 
 from ..errors import InputError, MediaError, PromptTooLong
 from ..formats.chat import PROMPT_SUFFIX
 from ..formats.truncation import truncate_ids
 from ..formats.vision import VISION_TOKENS, expand_vision, video_timestamps
-from ..media import MediaOptions, load_image, load_video
+from ..media import MediaOptions, image_tokens, load_image, load_video, probe_image
 from .batches import Encoded
 
 
@@ -49,13 +50,21 @@ class VLEncoder:
         has_cap = hasattr(processor.video_processor, "cap_pixels_per_frame")
         self._video_kwargs = {"cap_pixels_per_frame": False} if has_cap else {}
 
-    def _images(self, sources: Sequence[Any]) -> tuple[Any, Any, list[int]]:
-        if not sources:
-            return None, None, []
+    def _probe_images(self, sources: Sequence[Any]) -> tuple[list[Any], list[int]]:
+        """(sources to load later, visual tokens of each), from the image headers alone."""
+        probed = [probe_image(source, self.media.allow_urls) for source in sources]
+        return [source for source, _ in probed], [image_tokens(size, self.media) for _, size in probed]
+
+    def _load_images(self, sources: Sequence[Any], expected_tokens: Sequence[int]) -> dict[str, Any]:
+        """Decode, resize and patchify images (run when their batch is prepared)."""
         images = [load_image(source, self.media) for source in sources]
         out = self.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
         grid = out["image_grid_thw"]
-        return out["pixel_values"], grid, (grid.prod(-1) // self.merge).tolist()
+        tokens = (grid.prod(-1) // self.merge).tolist()
+        if tokens != list(expected_tokens):
+            raise MediaError(f"the decoded image has {tokens} visual tokens where its header promised "
+                             f"{list(expected_tokens)} (a file changed during the call?)")
+        return {"pixel_values": out["pixel_values"], "image_grid_thw": grid}
 
     def _videos(self, sources: Sequence[tuple[Any, float | None, int | None]]):
         if not sources:
@@ -77,16 +86,24 @@ class VLEncoder:
         return torch.cat(pixel_parts), torch.cat(grids), layouts
 
     def encode(self, requests: Sequence[PromptRequest]) -> list[Encoded]:
-        """Load media, expand and tokenize every prompt; errors name the request's index."""
+        """Check every item's media, expand and tokenize every prompt; errors name the request's index.
+
+        Image pixels are not loaded here: each ``Encoded`` carries them as ``pending`` (sized from the
+        header), and the Runner loads them batch by batch. Videos are decoded here (their token count
+        depends on the sampled frames).
+        """
         texts, partial = [], []
         for request in requests:
             try:
-                pixel_values, image_grid, image_tokens = self._images(request.images)
+                image_sources, tokens = self._probe_images(request.images)
                 video_pixels, video_grid, video_layouts = self._videos(request.videos)
             except MediaError as exc:
                 raise InputError(request.index, str(exc)) from exc
-            texts.append(expand_vision(request.prompt, image_tokens, video_layouts))
-            partial.append(Encoded([], pixel_values, image_grid, video_pixels, video_grid))
+            texts.append(expand_vision(request.prompt, tokens, video_layouts))
+            pending = partial_call(self._load_images, image_sources, tokens) if image_sources else None
+            patches = self.merge * sum(tokens) + (int(video_grid.prod(-1).sum()) if video_grid is not None else 0)
+            partial.append(Encoded([], None, None, video_pixels, video_grid, index=request.index, pending=pending,
+                                   patches=patches))
         token_ids = self.tokenizer(texts)["input_ids"] if texts else []
         for request, encoded, ids in zip(requests, partial, token_ids):
             try:

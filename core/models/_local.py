@@ -21,17 +21,22 @@ class LocalModel:
     """A transformers model on this machine; ``runner`` owns it, its lock and its batches."""
 
     model_name: str
-    options: RuntimeOptions
     runtime: Runtime
     runner: Runner
+    _requested: RuntimeOptions  # what the caller asked for; the runner fills in the rest
 
     def _resolve(self, model_name_or_path: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Take the runtime options out of ``kwargs``; return what is left for ``from_pretrained``."""
         self.model_name = str(model_name_or_path)
-        self.options, model_kwargs = RuntimeOptions.split(kwargs)
-        o = self.options
+        self._requested, model_kwargs = RuntimeOptions.split(kwargs)
+        o = self._requested
         self.runtime = resolve_runtime(o.device, o.dtype, o.attn_implementation, o.device_map)
         return model_kwargs
+
+    @property
+    def options(self) -> RuntimeOptions:
+        """The runtime options in force (the caller's, with the machine's choices filled in)."""
+        return self.runner.options
 
     @property
     def model(self) -> Any:
@@ -40,7 +45,7 @@ class LocalModel:
 
     @property
     def max_batch_tokens(self) -> int:
-        return self.options.max_batch_tokens
+        return int(self.options.max_batch_tokens or 0)
 
     @max_batch_tokens.setter
     def max_batch_tokens(self, value: int) -> None:
@@ -48,14 +53,14 @@ class LocalModel:
 
     @property
     def max_batch_size(self) -> int:
-        return self.options.max_batch_size
+        return int(self.options.max_batch_size or 0)
 
     @max_batch_size.setter
     def max_batch_size(self, value: int) -> None:
         self._set_options(max_batch_size=value)
 
     def _set_options(self, **changes: Any) -> None:
-        self.options = self.runner.options = replace(self.options, **changes)
+        self.runner.options = replace(self.runner.options, **changes)
 
     def on_batch(self, hook: BatchHook) -> Callable[[], None]:
         """Call ``hook(BatchStats)`` after every forward pass (rows, real/padded tokens, seconds).

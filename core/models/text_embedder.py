@@ -43,7 +43,7 @@ class Qwen3TextEmbedder(LocalEmbedder):
         self.text_encoder = TextEncoder(tokenizer)
         self.eos_id = tokenizer.convert_tokens_to_ids(D.ENDOFTEXT)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
-        self.runner = Runner(model, self.options, pad_id)
+        self.runner = Runner(model, self._requested, self.runtime, pad_id)
         self._set_dimensions(int(model.config.hidden_size), dimensions)
 
     @property

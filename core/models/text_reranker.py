@@ -42,7 +42,7 @@ class Qwen3Reranker(LocalReranker):
         full = load_model(AutoModelForCausalLM, self.model_name, self.runtime, ("qwen3",), **model_kwargs)
         self.head = RelevanceHead(yes_no_head(full.lm_head.weight, tokenizer))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self.runner = Runner(full.model, self.options, pad)
+        self.runner = Runner(full.model, self._requested, self.runtime, pad)
         del full
         self._prefix_ids, self._suffix_ids = self.text_encoder.ids([self.preset.prefix, self.preset.suffix])
 

@@ -53,8 +53,8 @@ class Qwen3VLEmbedder(LocalEmbedder):
         processor = AutoProcessor.from_pretrained(self.model_name, **hub_kwargs(model_kwargs))
         media = MediaOptions(min_pixels, max_pixels, total_pixels, fps, num_frames, max_frames, allow_urls)
         self.encoder = VLEncoder(processor, media, max_length)
-        self.runner = Runner(model, self.options, self.encoder.tokenizer.pad_token_id, self.encoder.image_token_id,
-                             self.encoder.video_token_id)
+        self.runner = Runner(model, self._requested, self.runtime, self.encoder.tokenizer.pad_token_id,
+                             self.encoder.image_token_id, self.encoder.video_token_id)
         self._set_dimensions(int(model.config.text_config.hidden_size), dimensions)
 
     @property

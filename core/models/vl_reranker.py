@@ -60,7 +60,7 @@ class Qwen3VLReranker(LocalReranker):
         self.encoder = VLEncoder(processor, media, max_length, limit_includes_suffix=False)
         self.head = RelevanceHead(yes_no_head(full.lm_head.weight, processor.tokenizer))
         # the backbone only: the vocabulary-sized head is not needed
-        self.runner = Runner(full.model, self.options, self.encoder.tokenizer.pad_token_id,
+        self.runner = Runner(full.model, self._requested, self.runtime, self.encoder.tokenizer.pad_token_id,
                              self.encoder.image_token_id, self.encoder.video_token_id)
         del full
 

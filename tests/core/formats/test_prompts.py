@@ -80,6 +80,8 @@ def test_text_token_ids_with_the_real_vocabulary(real_vocab_embedder):
 def test_image_token_ids_expand_to_the_grid(real_vocab_embedder):
     image = random_image(0, size=(64, 96))  # 64 wide, 96 high: a 2 x 3 grid of 32-pixel merged tokens
     encoded = real_vocab_embedder.encode([{"image": image, "text": "hi"}])[0]
+    assert encoded.pixel_values is None and encoded.patches == 24  # pixels load with their batch
+    encoded = encoded.loaded()
     ids = encoded.ids
     assert encoded.image_grid_thw.tolist() == [[1, 6, 4]]
     start = ids.index(VISION_START)

@@ -59,6 +59,7 @@ def _official_scores(model_path, reranker, pairs):
     yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
     scores = []
     for encoded in reranker.encode(pairs):
+        encoded = encoded.loaded()  # image pixels are loaded batch by batch; here, one pair at a time
         ids = torch.tensor([encoded.ids])
         inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         if encoded.pixel_values is not None:
