@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 import numpy as np  # noqa: E402
 from bench_embed import OFFICIAL_INSTRUCTION, OfficialVL  # noqa: E402
-from bench_images import make_images  # noqa: E402
+from bench_images import SIZES, make_images  # noqa: E402
 from bench_rerank import OfficialReranker, make_workloads  # noqa: E402
 
+OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{{").replace("}", "}}")
+                   + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
+TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
 SECTIONS = ("embed_2b", "embed_8b", "images", "rerank")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
-    "tiny": {"texts": 40, "texts_8b": 20, "images": 8, "rerank": "1x10,2x5", "max_tokens": 64},
+    "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64},
     "bench": {"texts": 400, "texts_8b": 200, "images": 20, "rerank": "1x100,20x50", "max_tokens": 512},
     "full": {"texts": 4000, "texts_8b": 2000, "images": 160, "rerank": "1x100,20x50", "max_tokens": 1024},
 }
@@ -276,9 +280,9 @@ class Suite:
         return max(self.matmul) if self.matmul else float("nan")
 
     def measure_peak(self) -> None:
-        n = 8192 if self.cuda else 256
+        n = 8192 if self.cuda else 512
         self.matmul.append(C.measure_matmul_flops(self.dtype, self.device, n=n, repeats=5))
-        log(f"matmul rate {self.matmul[-1] / 1e12:.1f} TFLOP/s ({str(self.dtype).replace('torch.', '')}, n={n})")
+        log(f"matmul rate {self.matmul[-1] / 1e12:.3f} TFLOP/s ({str(self.dtype).replace('torch.', '')}, n={n})")
 
     # common pieces ----------------------------------------------------------------------------------------
 
@@ -302,8 +306,8 @@ class Suite:
              "throughput": units / wall, "unit": unit, "useful_flops": flops,
              "mfu": flops / wall / self.peak(), "gpu_busy": busy / wall, "busy_s": busy, **mem, **extra}
         self.rows.append(r)
-        log(f"{section} {path}: {wall:.2f}s, {units / wall:,.1f} {unit}/s, MFU {r['mfu']:.3f}, busy {r['gpu_busy']:.2f}, "
-            f"peak {mem['peak_gpu_gb']:.2f} GB")
+        log(f"{section} {path}: {wall:.2f}s, {units / wall:,.1f} {unit}/s, MFU {r['mfu']:.3f}, "
+            f"busy {r['gpu_busy']:.2f}, peak {mem['peak_gpu_gb']:.2f} GB")
         return r
 
     def skip(self, section: str, path: str, reason: str) -> None:
@@ -335,57 +339,49 @@ class Suite:
         lengths: list[int] | None = None
 
         # the package first: its rendered prompts feed sentence-transformers and fix the FLOP count
-        package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype)
-        prompts = [package.render_prompt(t) for t in texts]
+        prompts = [OFFICIAL_PROMPT.format(text=t) for t in texts]  # used only if the package fails to load
+        pkg_row = None
+        try:
+            package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype)
+            prompts = [package.render_prompt(t) for t in texts]
+            info["package_batching"] = {"max_batch_tokens": package.max_batch_tokens,
+                                        "max_batch_size": package.max_batch_size}
+        except Exception as exc:  # noqa: BLE001 - the official rows still run
+            package = None
+            info["package_error"] = traceback.format_exc()
+            self.skip(section, "package", f"failed to load: {exc!r}")
         lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
         flops = C.useful_flops(lengths, fp)
         info.update(prompt_tokens_median=float(np.median(lengths)), prompt_tokens_total=sum(lengths),
-                    useful_flops=flops, package_batching={"max_batch_tokens": package.max_batch_tokens,
-                                                          "max_batch_size": package.max_batch_size})
-        package.embed_documents(texts[:20])  # warm-up
-        self.sync()
-        vec, wall, busy, batches = self.package_run(package, lambda: package.embed_documents(texts))
-        mem = self.memory.read()
-        vectors["package"], walls["package"] = np.asarray(vec, dtype=np.float32), wall
-        pkg_row = self.row(section, "package", wall, busy, flops, sum(lengths), "tokens", mem,
-                           forwards=len(batches),
-                           padding_efficiency=sum(b.real_tokens for b in batches) / sum(b.padded_tokens for b in batches))
+                    useful_flops=flops)
+        if package is not None:
+            try:
+                package.embed_documents(texts[:20])  # warm-up
+                self.sync()
+                vec, wall, busy, batches = self.package_run(package, partial(package.embed_documents, texts))
+                mem = self.memory.read()
+                vectors["package"], walls["package"] = np.asarray(vec, dtype=np.float32), wall
+                pkg_row = self.row(section, "package", wall, busy, flops, sum(lengths), "tokens", mem,
+                                   forwards=len(batches),
+                                   padding_efficiency=sum(b.real_tokens for b in batches)
+                                   / sum(b.padded_tokens for b in batches))
+            except Exception as exc:  # noqa: BLE001
+                info["package_error"] = traceback.format_exc()
+                self.skip(section, "package", f"failed: {exc!r}")
         del package
         free_memory()
 
         # the official recipe, one call per batch of b texts in input order
-        off_rows = []
+        off_rows: list[dict] = []
         if self.over_budget():
             self.skip(section, "official", "time budget exceeded")
         else:
-            official = OfficialEmbedder(str(path), self.device, self.dtype, 0, 0)
-            timer = ForwardTimer(official.model, self.device)
-            items = [{"text": t} for t in texts]
-            official.embed_items(items[:10])
-            for b in official_batches:
-                name = f"official b={b}"
-                if self.over_budget():
-                    self.skip(section, name, "time budget exceeded")
-                    continue
-                timer.reset()
-                self.memory.reset()
-                t = time.perf_counter()
-                parts, real, computed = [], 0, 0
-                for i in range(0, n, b):
-                    v, lens, shape = official.embed_items(items[i: i + b])
-                    parts.append(v)
-                    real += sum(lens)
-                    computed += shape[0] * shape[1]
-                self.sync()
-                wall = time.perf_counter() - t
-                busy, mem = timer.seconds(), self.memory.read()
-                vectors[name], walls[name] = np.concatenate(parts), wall
-                off_rows.append(self.row(section, name, wall, busy, flops, real, "tokens", mem, forwards=-(-n // b),
-                                         padding_efficiency=real / computed))
-                if real != sum(lengths):
-                    info.setdefault("warnings", []).append(f"{name}: {real} real tokens, package prompts {sum(lengths)}")
-            timer.remove()
-            del official, timer
+            try:
+                self.official_embed_rows(section, path, texts, official_batches, flops, lengths, vectors, walls,
+                                         off_rows, info)
+            except Exception as exc:  # noqa: BLE001
+                info["official_error"] = traceback.format_exc()
+                self.skip(section, "official", f"failed: {exc!r}")
             free_memory()
 
         # sentence-transformers on the package's rendered prompts
@@ -395,12 +391,14 @@ class Suite:
 
         # agreement and ratios
         ref_name = next((k for k in vectors if k.startswith("official")), None)
-        for r in [pkg_row, *off_rows, *st_rows]:
+        for r in [x for x in (pkg_row, *off_rows, *st_rows) if x is not None]:
             if ref_name is not None:
                 r["agreement_min_cosine"] = float(np.min(np.sum(vectors[r["path"]] * vectors[ref_name], axis=1)))
                 r["agreement_vs"] = ref_name
         best_off = min((r["wall_s"] for r in off_rows), default=None)
         best_st = min((r["wall_s"] for r in st_rows), default=None)
+        if pkg_row is None:
+            return info
         if best_off:
             pkg_row["ratio_vs_official_best"] = best_off / pkg_row["wall_s"]
         if best_st:
@@ -408,6 +406,38 @@ class Suite:
             pkg_row["st_min_cosine_vs_package"] = float(min(
                 np.min(np.sum(vectors[r["path"]] * vectors["package"], axis=1)) for r in st_rows))
         return info
+
+    def official_embed_rows(self, section, path, texts, batches, flops, lengths, vectors, walls, off_rows,
+                            info) -> None:
+        """The official recipe at each batch size in ``batches`` (one call per batch, input order)."""
+        official = OfficialEmbedder(str(path), self.device, self.dtype, 0, 0)
+        timer = ForwardTimer(official.model, self.device)
+        items = [{"text": t} for t in texts]
+        official.embed_items(items[:10])
+        for b in batches:
+            name = f"official b={b}"
+            if self.over_budget():
+                self.skip(section, name, "time budget exceeded")
+                continue
+            timer.reset()
+            self.memory.reset()
+            t = time.perf_counter()
+            parts, real, computed = [], 0, 0
+            for i in range(0, len(items), b):
+                v, lens, shape = official.embed_items(items[i: i + b])
+                parts.append(v)
+                real += sum(lens)
+                computed += shape[0] * shape[1]
+            self.sync()
+            wall = time.perf_counter() - t
+            busy, mem = timer.seconds(), self.memory.read()
+            vectors[name], walls[name] = np.concatenate(parts), wall
+            off_rows.append(self.row(section, name, wall, busy, flops, real, "tokens", mem,
+                                     forwards=-(-len(items) // b), padding_efficiency=real / computed))
+            if real != sum(lengths):
+                info.setdefault("warnings", []).append(f"{name}: {real} real tokens, package prompts {sum(lengths)}")
+        timer.remove()
+        del official, timer
 
     def st_rows(self, section, path, prompts, batches, flops, tokens, vectors, walls) -> list[dict]:
         try:
@@ -453,17 +483,21 @@ class Suite:
             if self.over_budget():
                 self.skip(section, name, "time budget exceeded")
                 continue
-            if timer:
-                timer.reset()
-            self.memory.reset()
-            t = time.perf_counter()
-            vec = st.encode(prompts, batch_size=b, convert_to_numpy=True, show_progress_bar=False)
-            self.sync()
-            wall = time.perf_counter() - t
-            busy = timer.seconds() if timer else float("nan")
-            vectors[name], walls[name] = np.asarray(vec, dtype=np.float32), wall
-            rows.append(self.row(section, name, wall, busy, flops, tokens, "tokens", self.memory.read(),
-                                 st_version=sentence_transformers.__version__))
+            try:
+                if timer:
+                    timer.reset()
+                self.memory.reset()
+                t = time.perf_counter()
+                vec = st.encode(prompts, batch_size=b, convert_to_numpy=True, show_progress_bar=False)
+                self.sync()
+                wall = time.perf_counter() - t
+                busy = timer.seconds() if timer else float("nan")
+                vectors[name], walls[name] = np.asarray(vec, dtype=np.float32), wall
+                rows.append(self.row(section, name, wall, busy, flops, tokens, "tokens", self.memory.read(),
+                                     st_version=sentence_transformers.__version__))
+            except Exception as exc:  # noqa: BLE001 - keep the section's other rows
+                self.skip(section, name, f"failed: {exc!r}")
+                free_memory()
         if timer:
             timer.remove()
         del st, transformer
@@ -499,7 +533,8 @@ class Suite:
         params = inspect.signature(Qwen3VLEmbedder).parameters
         min_px, max_px = params["min_pixels"].default, params["max_pixels"].default
         image_dir = self.root / "images"
-        paths = make_images(image_dir, self.args.images, self.args.seed)
+        sizes = TINY_IMAGE_SIZES if self.args.size == "tiny" else SIZES
+        paths = make_images(image_dir, self.args.images, self.args.seed, sizes)
         items = [{"image": str(p)} for p in paths]
         lm_lengths, flops = image_flops(paths, config, min_px, max_px, prompt_overhead=None)
         info: dict = {"images": len(paths), "min_pixels": min_px, "max_pixels": max_px}
@@ -510,7 +545,7 @@ class Suite:
         info.update(lm_tokens_total=sum(lm_lengths), useful_flops=flops)
         package.embed_documents(items[:2])
         self.sync()
-        vec, wall, busy, batches = self.package_run(package, lambda: package.embed_documents(items))
+        vec, wall, busy, batches = self.package_run(package, partial(package.embed_documents, items))
         pkg_vec = np.asarray(vec, dtype=np.float32)
         pkg_row = self.row("images", "package", wall, busy, flops, len(paths), "images", self.memory.read(),
                            forwards=len(batches), lm_tokens=sum(b.real_tokens for b in batches))
@@ -573,7 +608,7 @@ class Suite:
                     self.skip(f"rerank {name}", label, "time budget exceeded")
                     continue
                 package.reuse_query_prefix = reuse
-                scores, wall, busy, batches = self.package_run(package, lambda p=pairs: score_by_query(package, p))
+                scores, wall, busy, batches = self.package_run(package, partial(score_by_query, package, pairs))
                 pkg[(name, label)] = {"scores": scores, "wall": wall, "busy": busy, "mem": self.memory.read(),
                                       "forwards": len(batches), "computed": sum(b.real_tokens for b in batches)}
         del package
@@ -614,7 +649,8 @@ class Suite:
                 r = self.row(section, label, p["wall"], p["busy"], flops, len(pairs), "pairs", p["mem"],
                              forwards=p["forwards"], computed_tokens=p["computed"])
                 if o:
-                    r["agreement_max_abs_diff"] = float(np.max(np.abs(np.asarray(p["scores"], np.float64) - o["scores"])))
+                    diff = np.abs(np.asarray(p["scores"], np.float64) - o["scores"])
+                    r["agreement_max_abs_diff"] = float(np.max(diff))
                     r["ratio_vs_official_best"] = o["wall"] / p["wall"]
         return info
 
