@@ -47,8 +47,10 @@ from bench_rerank import OfficialReranker, make_workloads  # noqa: E402
 
 OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{{").replace("}", "}}")
                    + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
+# rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
+EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "embed_8b": 150}
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
-SECTIONS = ("embed_2b", "embed_8b", "images", "rerank")
+SECTIONS = ("embed_2b", "images", "rerank", "embed_8b")  # the 8B shape last: the costliest, cannot starve the rest
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
     "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64},
@@ -669,7 +671,9 @@ class Suite:
                 self.sections[name] = {"skipped": "time budget exceeded"}
                 log(f"section {name}: SKIPPED (budget {self.args.budget_s:.0f}s spent)")
                 continue
-            log(f"section {name} ({i + 1}/{len(sections)}): {self.elapsed():.0f}s elapsed, {left:.0f}s of budget left")
+            plan = f", ~{EXPECTED_S[name]}s expected on an H100" if self.args.size == "full" else ""
+            log(f"section {name} ({i + 1}/{len(sections)}): {self.elapsed():.0f}s elapsed, {left:.0f}s of budget "
+                f"left{plan}")
             t = time.perf_counter()
             try:
                 self.sections[name] = {**runners[name](), "seconds": time.perf_counter() - t}
