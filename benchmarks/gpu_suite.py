@@ -788,7 +788,9 @@ def parse_args(argv=None):
                         "bench (BENCH shape), tiny (default on a CPU)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="auto: bfloat16 on a GPU, float32 on a CPU")
-    p.add_argument("--sections", default=",".join(SECTIONS), help="comma list of " + ", ".join(SECTIONS))
+    p.add_argument("--sections", default=None,
+                   help="comma list of " + ", ".join(SECTIONS) + " (default: all; --size 2b: all but embed_8b; "
+                        "--size 8b: embed_8b)")
     p.add_argument("--texts", type=int, default=None, help="2B corpus size (full: 4000)")
     p.add_argument("--texts-8b", type=int, default=None, help="8B corpus size (full: 2000)")
     p.add_argument("--images", type=int, default=None, help="images (full: 160)")
@@ -811,6 +813,9 @@ def parse_args(argv=None):
     args.device = args.device or C.default_device()
     if args.size in (None,):
         args.size = "full" if args.device.startswith("cuda") else "tiny"
+    if args.sections is None:
+        only = {"2b": [s for s in SECTIONS if s != "embed_8b"], "8b": ["embed_8b"]}
+        args.sections = ",".join(only.get(args.size, SECTIONS))
     if args.size in ("2b", "8b"):
         args.size = "full"
     preset = PRESETS[args.size]
