@@ -87,3 +87,39 @@ def test_bench_memory(tmp_path, model_cache):
     for case in data["cases"]:
         assert case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 and case["output_bytes"] > 0
     assert isinstance(data["target_met"], bool) and "peak_growth_largest_vs_smallest" in data
+
+
+def test_gpu_suite_tiny_on_cpu(tmp_path):
+    """The GPU suite end to end on the CPU with tiny shapes: every section's rows, agreements and ratios."""
+    import gpu_suite
+
+    out = tmp_path / "gpu_suite.json"
+    data = gpu_suite.main(["--device", "cpu", "--size", "tiny", "--dtype", "float32", "--threads", "1", "--texts", "24",
+                           "--texts-8b", "12", "--images", "4", "--model-root", str(tmp_path / "models"),
+                           "--out", str(out)])
+    assert len(json.loads(out.read_text())["rows"]) == len(data["rows"])
+    assert data["gpu"] == "none" and data["versions"]["torch"] and data["date"] and data["table"]
+    assert all("error" not in s for s in data["sections"].values()), data["sections"]
+    rows = {(r["section"], r["path"]): r for r in data["rows"]}
+    expected = [("embed_2b", "package"), ("embed_2b", "official b=10"), ("embed_2b", "official b=64"),
+                ("embed_8b", "package"), ("embed_8b", "official b=10"), ("images", "package"),
+                ("images", "official b=10")]
+    for workload in ("1x10", "2x5"):
+        expected += [(f"rerank {workload}", p) for p in ("official", "package reuse_query_prefix=True",
+                                                          "package reuse_query_prefix=False")]
+    for key in expected:
+        r = rows[key]
+        assert "skipped" not in r, (key, r)
+        assert r["wall_s"] > 0 and r["throughput"] > 0 and r["mfu"] > 0 and 0 < r["gpu_busy"] <= 1.0 + 1e-6, key
+        if "agreement_min_cosine" in r:
+            assert r["agreement_min_cosine"] > 1 - 1e-4, key
+        else:
+            assert r["agreement_max_abs_diff"] <= 1e-4, key
+        if r["path"].startswith("package"):
+            assert r["ratio_vs_official_best"] > 0, key
+    assert data["matmul_peak_flops"] > 0 and all(r["useful_flops"] > 0 for r in data["rows"] if "useful_flops" in r)
+    st = [r for r in data["rows"] if r["path"].startswith("sentence-transformers")]
+    assert st, "an ST row, or a skip row saying why"
+    if all("skipped" not in r for r in st):  # sentence-transformers installed: its vectors match ours
+        assert all(r["agreement_min_cosine"] > 1 - 1e-4 for r in st)
+        assert rows[("embed_2b", "package")]["ratio_vs_st_best"] > 0
