@@ -31,7 +31,7 @@ def bucket_length(length: int) -> int:
 def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int,
                          min_fill: float = MIN_FILL, width: Callable[[int], int] | None = None,
                          patches: Sequence[int] | None = None, max_batch_patches: int | None = None,
-                         ) -> list[list[int]]:
+                         fill_floor: int = 0) -> list[list[int]]:
     """Group indices into batches whose padded size (rows x padded length) stays within ``max_batch_tokens``.
 
     Longest sequences come first, so an out-of-memory error shows on the first batch, not the last. A
@@ -40,7 +40,9 @@ def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, max_batc
     long tail of a corpus, where lengths fall fast, the budget alone leaves batches 70% full. ``width``
     maps the longest row to the padded length (``bucket_length`` when shapes are bucketed). ``patches``
     (vision patches per sequence) are bounded by ``max_batch_patches`` per batch: pixels and the vision
-    tower's activations grow with patches, not with language tokens. The caller restores input order.
+    tower's activations grow with patches, not with language tokens. ``fill_floor``: the ``min_fill`` rule
+    applies only once a batch holds that many padded tokens (on a GPU a small batch costs its launches,
+    not its padding, so short tails are better merged). The caller restores input order.
     """
     if max_batch_tokens < 1 or max_batch_size < 1:
         raise ValueError("max_batch_tokens and max_batch_size must be >= 1")
@@ -54,7 +56,8 @@ def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, max_batc
         item_patches = patches[index] if patches is not None else 0
         over_patches = max_batch_patches is not None and current_patches + item_patches > max_batch_patches
         if current and (len(current) + 1 > max_batch_size or (len(current) + 1) * pad_to(longest) > max_batch_tokens
-                        or lengths[index] < min_fill * longest or over_patches):
+                        or (lengths[index] < min_fill * longest and len(current) * pad_to(longest) >= fill_floor)
+                        or over_patches):
             batches.append(current)
             current, current_patches = [], 0
         current.append(index)

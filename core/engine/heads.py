@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 
 def last_token(hidden: Any, lengths: Any) -> Any:
     """Hidden state at each row's last real position (right padding: position length - 1)."""
@@ -33,9 +31,9 @@ def yes_no_head(lm_head_weight: Any, tokenizer: Any) -> Any:
     return (lm_head_weight[yes].float() - lm_head_weight[no].float()).detach().clone()
 
 
-def pooled(hidden_last: Any) -> np.ndarray:
-    """Embedding head: the pooled hidden states as float32 numpy (normalised later, after MRL truncation)."""
-    return hidden_last.float().cpu().numpy()
+def pooled(hidden_last: Any) -> Any:
+    """Embedding head: the pooled hidden states in float32 (normalised later, after MRL truncation)."""
+    return hidden_last.float()
 
 
 class RelevanceHead:
@@ -44,8 +42,8 @@ class RelevanceHead:
     def __init__(self, row: Any):
         self.row = row
 
-    def __call__(self, hidden_last: Any) -> np.ndarray:
+    def __call__(self, hidden_last: Any) -> Any:
         import torch
 
         logits = hidden_last.float() @ self.row.to(hidden_last.device)
-        return torch.sigmoid(logits).cpu().numpy().astype(np.float32)
+        return torch.sigmoid(logits)

@@ -90,5 +90,5 @@ def shared_prefix_scores(runner: Runner, encoded: Sequence[Encoded], head: Head,
                 hidden = model(input_ids=rest["input_ids"], attention_mask=attention, position_ids=position_ids,
                                use_cache=True, **{cache_arg: batch_cache}).last_hidden_state
                 rows = torch.arange(len(batch), device=device)
-                out[batch] = head(hidden[rows, torch.as_tensor(lengths, device=device) - 1])
+                out[batch] = head(hidden[rows, torch.as_tensor(lengths, device=device) - 1]).cpu().numpy()
     return out

@@ -32,8 +32,9 @@ from .heads import last_token
 from .options import RuntimeOptions
 from .runtime import Runtime, input_device
 
-Head = Callable[[Any], np.ndarray]  # last-position hidden states (B, H) -> one numpy row per sequence
+Head = Callable[[Any], Any]  # last-position hidden states (B, H) -> one row per sequence (a tensor, same device)
 DEFAULT_CUDA_SDPA_KERNELS = ("flash", "efficient", "math")
+CUDA_FILL_FLOOR = 32768  # padded tokens: below this a GPU batch is launch-bound, so length variety is merged
 
 
 @dataclass(frozen=True)
@@ -120,24 +121,31 @@ class Runner:
         self._hooks.append(hook)
         return lambda: self._hooks.remove(hook) if hook in self._hooks else None
 
-    @contextlib.contextmanager
-    def timed(self, path: str, rows: int, real_tokens: int, padded_tokens: int) -> Iterator[None]:
-        """Time the enclosed forward pass and report it to the hooks."""
-        start = time.perf_counter()
-        yield
-        stats = BatchStats(path, rows, real_tokens, padded_tokens, time.perf_counter() - start)
+    def report(self, stats: BatchStats) -> None:
         for hook in list(self._hooks):
             hook(stats)
+
+    @contextlib.contextmanager
+    def timed(self, path: str, rows: int, real_tokens: int, padded_tokens: int) -> Iterator[None]:
+        """Time the enclosed forward pass (synchronous: CPU, or a GPU path that reads its result) and report it."""
+        start = time.perf_counter()
+        yield
+        self.report(BatchStats(path, rows, real_tokens, padded_tokens, time.perf_counter() - start))
 
     # -- batches -----------------------------------------------------------------------------------------
     def width(self, longest: int) -> int:
         """Padded length of a batch whose longest row is ``longest`` (bucketed when ``shape_buckets``)."""
         return bucket_length(longest) if self.options.shape_buckets else longest
 
+    @property
+    def on_cuda(self) -> bool:
+        return str(self.device).startswith("cuda")
+
     def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None) -> list[list[int]]:
         o = self.options
+        floor = CUDA_FILL_FLOOR if self.on_cuda else 0
         return token_budget_batches(lengths, o.max_batch_tokens, o.max_batch_size, width=self.width,
-                                    patches=patches, max_batch_patches=o.max_batch_patches)
+                                    patches=patches, max_batch_patches=o.max_batch_patches, fill_floor=floor)
 
     def collate(self, batch: Sequence[Encoded]) -> tuple[dict[str, Any], list[int]]:
         """Model inputs on the device (pending media loaded; padded to the bucket; pinned on CUDA)."""
@@ -236,7 +244,8 @@ class Runner:
         batches = self.plan(lengths, [e.patches for e in encoded])
         out: np.ndarray | None = None
         progress = self.options.show_progress if show_progress is None else show_progress
-        streaming = any(e.pending is not None for e in encoded)
+        streaming = self.on_cuda or any(e.pending is not None for e in encoded)
+        deferred: list[tuple[list[int], Any, Any, Any, tuple[int, int, int]]] = []
         with contextlib.ExitStack() as stack:
             stack.enter_context(torch.inference_mode())
             bar = stack.enter_context(tqdm(total=len(encoded), desc=desc, disable=not progress, unit="item"))
@@ -247,15 +256,33 @@ class Runner:
             else:
                 prepared = ((b, *self.collate([encoded[i] for i in b])) for b in batches)
             for batch, inputs, batch_lengths in prepared:
-                padded = int(inputs["input_ids"].numel())
-                with self.timed("plain", len(batch), sum(batch_lengths), padded):
+                sizes = (len(batch), sum(batch_lengths), int(inputs["input_ids"].numel()))
+                if self.on_cuda:  # no sync per batch: results and timings are collected at the end
+                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    start.record()
                     rows = head(self.forward(inputs, batch_lengths))
-                if out is None:
-                    out = np.empty((len(encoded),) + rows.shape[1:], dtype=rows.dtype)
-                out[batch] = rows
+                    end.record()
+                    deferred.append((batch, rows, start, end, sizes))
+                else:
+                    with self.timed("plain", *sizes):
+                        rows = head(self.forward(inputs, batch_lengths)).cpu().numpy()
+                    out = _place(out, batch, rows, len(encoded))
                 bar.update(len(batch))
+            if deferred:
+                torch.cuda.synchronize(self.device)
+                for batch, rows, start, end, sizes in deferred:
+                    self.report(BatchStats("plain", *sizes, start.elapsed_time(end) / 1000))
+                    out = _place(out, batch, rows.cpu().numpy(), len(encoded))
         assert out is not None, "run() needs at least one sequence"
         return out
+
+
+def _place(out: np.ndarray | None, batch: list[int], rows: np.ndarray, n: int) -> np.ndarray:
+    """Write a batch's rows at their input positions (allocating the output on the first batch)."""
+    if out is None:
+        out = np.empty((n,) + rows.shape[1:], dtype=rows.dtype)
+    out[batch] = rows
+    return out
 
 
 @dataclass

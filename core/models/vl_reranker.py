@@ -27,8 +27,9 @@ class Qwen3VLReranker(LocalReranker):
 
     ``score`` returns P(yes) in [0, 1] per document. Pairs are sorted by length into token-budget
     batches (the official code runs one pair per forward pass); a pair's score does not depend on
-    its batch. With ``reuse_query_prefix`` (default), the tokens shared by all pairs of one query are
-    computed once and their KV cache reused for every text document of that query. Runtime and
+    its batch. With ``reuse_query_prefix`` (default on a CPU, off on a GPU, where full batches win), the
+    tokens shared by all pairs of one query are computed once and their KV cache reused for every text
+    document of that query. Runtime and
     loading arguments as for ``Qwen3VLEmbedder``.
     """
 
@@ -45,14 +46,13 @@ class Qwen3VLReranker(LocalReranker):
         default_instruction: str = D.RERANK_DEFAULT_INSTRUCTION,
         *,
         allow_urls: bool = False,
-        reuse_query_prefix: bool = True,
+        reuse_query_prefix: bool | None = None,
         **kwargs: Any,
     ):
         from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
 
         model_kwargs = self._resolve(model_name_or_path, kwargs)
         self.default_instruction = default_instruction
-        self.reuse_query_prefix = reuse_query_prefix
         full = load_model(Qwen3VLForConditionalGeneration, self.model_name, self.runtime, ("qwen3_vl",),
                           **model_kwargs)
         processor = AutoProcessor.from_pretrained(self.model_name, **hub_kwargs(model_kwargs))
@@ -63,6 +63,9 @@ class Qwen3VLReranker(LocalReranker):
         self.runner = Runner(full.model, self._requested, self.runtime, self.encoder.tokenizer.pad_token_id,
                              self.encoder.image_token_id, self.encoder.video_token_id)
         del full
+        # Measured (gpu_suite, H200): on a GPU the plain batched path is 2.3-2.7x faster than the shared prefix
+        # (full batches beat saved tokens); on a CPU the prefix halves the work. None picks by device.
+        self.reuse_query_prefix = not self.runner.on_cuda if reuse_query_prefix is None else reuse_query_prefix
 
     def _parse_pairs(self, pairs: Sequence[Pair]) -> list[tuple[Item, Item]]:
         parsed = []
