@@ -9,6 +9,8 @@ same query as one SQL statement for PostgreSQL.
 """
 
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
+from .layout import Layout
+from .pgvector import PgvectorTwoStage
 from .qdrant import COARSE, FULL, Hit, TwoStageIndex
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "DEFAULT_OVERSAMPLE",
     "FULL",
     "Hit",
+    "Layout",
+    "PgvectorTwoStage",
     "TwoStageIndex",
     "candidate_count",
     "default_coarse_dimension",

@@ -35,6 +35,8 @@ ID_KEY = "qwen3_vl_rag_id"  # payload key holding the caller's id (Qdrant ids mu
 RESERVED_PAYLOAD_KEYS = (ID_KEY, SPACE_METADATA_KEY)
 DEFAULT_COLLECTION = "qwen3_vl_rag"
 DEFAULT_HNSW_EF = 128
+LAYOUT_OPTIONS = ("quantization", "coarse_datatype", "full_datatype", "coarse_on_disk", "full_on_disk", "hnsw_m",
+                  "hnsw_ef_construct")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,9 @@ class TwoStageIndex:
     (``full``) and at ``coarse_dimension`` (default: 1024, or half of smaller vectors; an existing
     collection's own size when opening one). ``oversample`` and ``min_candidates`` set the candidate
     rule (:func:`candidate_count`); ``hnsw_ef`` the coarse HNSW beam (raised to the candidate count).
-    The layout options (``quantization``, datatypes, on-disk flags, ``hnsw_m``, ``hnsw_ef_construct``)
-    apply when the collection is created; see :class:`Layout`.
+    ``layout_options`` (``quantization``, ``coarse_datatype``, ``full_datatype``, ``coarse_on_disk``,
+    ``full_on_disk``, ``hnsw_m``, ``hnsw_ef_construct``; defaults in :class:`Layout`) apply when the
+    collection is created; opening an existing one with a different value is refused.
     """
 
     def __init__(
@@ -109,17 +112,11 @@ class TwoStageIndex:
         client: Any = None,
         api_key: Any = None,
         coarse_dimension: int | None = None,
-        quantization: str | None = "int8",
-        coarse_datatype: str = "float16",
-        full_datatype: str = "float16",
-        coarse_on_disk: bool = True,
-        full_on_disk: bool = True,
-        hnsw_m: int = 32,
-        hnsw_ef_construct: int = 256,
         hnsw_ef: int = DEFAULT_HNSW_EF,
         oversample: float = DEFAULT_OVERSAMPLE,
         min_candidates: int = DEFAULT_MIN_CANDIDATES,
         query_instruction: str | None = None,
+        **layout_options: Any,
     ) -> None:
         if (client is None) == (location is None):
             raise ValueError('pass exactly one of location= (":memory:", a directory or a server URL) and client=')
@@ -138,14 +135,19 @@ class TwoStageIndex:
         self.collection_name = collection_name
         self.oversample, self.min_candidates, self.hnsw_ef = float(oversample), int(min_candidates), int(hnsw_ef)
         self.query_instruction = query_instruction
-        requested = dict(quantization=quantization, coarse_datatype=coarse_datatype, full_datatype=full_datatype,
-                         coarse_on_disk=coarse_on_disk, full_on_disk=full_on_disk, hnsw_m=hnsw_m,
-                         hnsw_ef_construct=hnsw_ef_construct)
+        unknown = sorted(set(layout_options) - set(LAYOUT_OPTIONS))
+        if unknown:
+            raise TypeError(f"unknown option(s) {unknown}; layout options are {list(LAYOUT_OPTIONS)}")
         if self.client.collection_exists(collection_name):
             self.layout = self._open(coarse_dimension, full_dimension)
+            differing = {k: v for k, v in layout_options.items() if getattr(self.layout, k) != v}
+            if differing:
+                raise ValueError(f"collection {collection_name!r} exists with another layout "
+                                 f"({ {k: getattr(self.layout, k) for k in differing} }); layout options apply "
+                                 "only when a collection is created: drop them or use a new collection_name")
         else:
             self.layout = Layout(coarse_dimension or default_coarse_dimension(full_dimension), full_dimension,
-                                 **requested)
+                                 **layout_options)
             self._create()
 
     # -- identities ----------------------------------------------------------------------------------
