@@ -56,8 +56,10 @@ def add_nodes(index: TwoStageIndex, nodes: Sequence[BaseNode], *, batch_size: in
     for position, node in enumerate(nodes):
         stamp = node.metadata.get(SPACE_METADATA_KEY)
         if stamp is not None and stamp != index.space_label:
-            raise EmbeddingSpaceMismatch(f"node {position} ({node.node_id}) was embedded in {stamp}, this index "
-                                         f"holds {index.space_label}; re-embed it or use another collection")
+            raise EmbeddingSpaceMismatch(
+                f"node {position} ({node.node_id}) was embedded in {stamp}, this index holds {index.space_label}. "
+                f"To store it here, clear node.embedding and node.metadata[{SPACE_METADATA_KEY!r}] (it is then "
+                "embedded again by the index's embedder), or use an index of that space.")
         full_size = node.embedding is not None and len(node.embedding) == index.layout.full_dimension
         (reuse if stamp is not None and full_size else embed).append(node)
     if reuse:
