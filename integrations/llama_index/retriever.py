@@ -8,6 +8,7 @@ retrieval gives back the same ``TextNode`` / ``ImageNode``. Put ``Qwen3VLRerank`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,3 +148,7 @@ class Qwen3VLTwoStageRetriever(BaseRetriever):
         hits = self.index.search(query_item(query_bundle), k=self.similarity_top_k, candidates=self.candidates,
                                  query_filter=self.query_filter)
         return [NodeWithScore(node=_node(hit.payload), score=hit.score) for hit in hits]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """The same search in a worker thread: the query's forward pass must not block the event loop."""
+        return await asyncio.to_thread(self._retrieve, query_bundle)

@@ -93,6 +93,12 @@ def test_pipeline_embeddings_are_reused_not_recomputed(vl_embedder, embed_model,
     assert best.id == nodes[3].node_id and best.score == pytest.approx(1.0, abs=1e-3)
 
 
+async def test_async_retrieve_matches_sync(vl_embedder, nodes):
+    retriever = Qwen3VLTwoStageRetriever.from_nodes(nodes, vl_embedder, similarity_top_k=3)
+    expected = [(r.node.node_id, r.score) for r in retriever.retrieve("solar power")]
+    assert [(r.node.node_id, r.score) for r in await retriever.aretrieve("solar power")] == expected
+
+
 def test_filters_and_argument_checks(vl_embedder, nodes):
     from qdrant_client import models
 
