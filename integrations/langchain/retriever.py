@@ -16,9 +16,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, model_validator
 
-from qwen3_vl_rag.core.documents import document_item, media_from_metadata
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY
 from qwen3_vl_rag.core.retrieval import TwoStageIndex
+
+from .rerank import _item as document_to_item  # one rule for what a document is, shared with the reranker
 
 CONTENT_KEY = "page_content"  # the payload layout of langchain-qdrant
 METADATA_KEY = "metadata"
@@ -51,7 +52,7 @@ def add_documents(index: TwoStageIndex, documents: Sequence[Document], ids: Sequ
     if len(ids) != len(documents):
         raise ValueError(f"got {len(documents)} documents and {len(ids)} ids")
     ids = [str(i) if i is not None else None for i in ids]
-    items = [document_item(d.page_content, *media_from_metadata(d.metadata)) for d in documents]
+    items = [document_to_item(d) for d in documents]
     payloads = [{CONTENT_KEY: d.page_content, METADATA_KEY: dict(d.metadata)} for d in documents]
     missing = [i for i, value in enumerate(ids) if value is None]
     if missing:
