@@ -16,5 +16,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .chunker import Qwen3SemanticChunker
 from .embeddings import Qwen3VLEmbeddings
 from .rerank import Qwen3VLRerank
+from .retriever import Qwen3VLTwoStageRetriever
 
 __all__ = ["Qwen3SemanticChunker", "Qwen3VLEmbeddings", "Qwen3VLRerank"]
+__all__ += ["Qwen3VLTwoStageRetriever"]  # two-stage Matryoshka retrieval (extra: qdrant)

@@ -14,6 +14,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .embedding import Qwen3VLEmbedding
 from .rerank import Qwen3VLRerank
+from .retriever import Qwen3VLTwoStageRetriever
 from .splitter import Qwen3SemanticSplitter
 
 __all__ = ["Qwen3SemanticSplitter", "Qwen3VLEmbedding", "Qwen3VLRerank"]
+__all__ += ["Qwen3VLTwoStageRetriever"]  # two-stage Matryoshka retrieval (extra: qdrant)

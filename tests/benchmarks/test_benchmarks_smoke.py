@@ -123,3 +123,47 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     if all("skipped" not in r for r in st):  # sentence-transformers installed: its vectors match ours
         assert all(r["agreement_min_cosine"] > 1 - 1e-4 for r in st)
         assert rows[("embed_2b", "package")]["ratio_vs_st_best"] > 0
+
+
+RETRIEVAL_TINY = ["--items", "300", "--queries", "12", "--dim", "128", "--candidates", "10,50,100", "--local-queries",
+                  "4", "--model-items", "120", "--model-queries", "4", "--hidden", "64", "--layers", "1",
+                  "--intermediate", "128", "--heads", "2", "--kv-heads", "1", "--head-dim", "32", "--vision-depth",
+                  "1", "--vision-hidden", "32", "--vision-intermediate", "64", "--vision-heads", "1", "--tiny-vocab",
+                  "--threads", "1"]
+
+
+def test_bench_retrieval(tmp_path, model_cache):
+    pytest.importorskip("qdrant_client")
+    import bench_retrieval
+
+    out = tmp_path / "retrieval.json"
+    bench_retrieval.main([*RETRIEVAL_TINY, "--no-edge", "--model-cache", model_cache, "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert data["table"] and [s["set"] for s in data["sets"]] == ["mrl", "model"]
+    mrl, model = data["sets"]
+    assert (mrl["dim"], mrl["coarse_dim"], model["dim"], model["coarse_dim"]) == (128, 64, 64, 32)
+    assert mrl["bytes_per_item"]["ram"] < mrl["float32_bytes_per_item"] and isinstance(data["targets_met"]["ram_ratio"],
+                                                                                         bool)
+    stages = {(r["set"], r["stage"], r["candidates"]) for r in data["rows"]}
+    for name in ("mrl", "model"):
+        for stage in ("exact-coarse", "qdrant-local"):
+            assert (name, stage, 100) in stages
+    for row in data["rows"]:
+        assert 0 <= row["recall"] <= 1 and row["ram_B"] > 0
+    # a third of the items as candidates: the MRL-like set is (nearly) exact
+    every = [r for r in data["rows"] if r["set"] == "mrl" and r["candidates"] == 100 and r["stage"] == "qdrant-local"]
+    assert every and every[0]["recall"] >= 0.9
+
+
+def test_bench_retrieval_real_engine(tmp_path):
+    pytest.importorskip("qdrant_client")
+    pytest.importorskip("qdrant_edge")  # optional: the real Qdrant engine in process (pip install qdrant-edge-py)
+    import bench_retrieval
+
+    out = tmp_path / "retrieval-edge.json"
+    bench_retrieval.main(["--items", "300", "--queries", "8", "--dim", "128", "--candidates", "10,100",
+                          "--local-queries", "0", "--no-model", "--out", str(out)])
+    data = json.loads(out.read_text())
+    edge = [r for r in data["rows"] if r["stage"] == "qdrant-edge"]
+    assert [r["candidates"] for r in edge] == [10, 100] and all(r["p50_ms"] > 0 for r in edge)
+    assert data["sets"][0]["edge"]["indexed_vectors"] > 0
