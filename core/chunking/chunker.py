@@ -7,9 +7,9 @@ Pipeline (every step linear in the text, except boundary queries at ``O(log n)``
    (:mod:`.structure`, :mod:`.sentences`);
 2. count each unit's tokens once, in batches; split any unit over ``max_tokens`` into balanced
    pieces at its best internal boundary (:mod:`.token_split`);
-3. embed a sliding window of ``buffer_size`` units on each side of every unit, in batches of
-   ``batch_size`` windows, streaming cosine distances between neighbours (a code block or list
-   costs one window, not one per line);
+3. for every gap between units, compare the window of ``buffer_size + 1`` units before it with
+   the window after it (each distinct window embedded once, in batches of ``batch_size``; a code
+   block or list costs one window, not one per line);
 4. cut at breakpoints (:mod:`.breakpoints`), split groups over ``max_tokens`` at their
    strongest boundary, merge groups under ``min_tokens`` into the more similar neighbour, then
    count every final chunk's real text and re-split any overflow (:mod:`.sizing`).
@@ -100,7 +100,8 @@ class SemanticChunker:
         max_tokens: hard upper bound on every chunk's token count (checked on the final text).
         min_tokens: chunks smaller than this are merged into a neighbour when the merge fits.
             ``None`` means ``min(32, max_tokens // 4)``.  Must be ``< max_tokens``.
-        buffer_size: sentences on each side included in each sentence's embedding window.
+        buffer_size: extra units in each window: a gap compares units ``i - buffer_size .. i`` with
+            ``i + 1 .. i + 1 + buffer_size``.
         breakpoint_type: ``percentile``, ``standard_deviation``, ``interquartile``, ``gradient``
             or ``absolute`` (see :mod:`.breakpoints`).
         breakpoint_amount: the method's parameter; ``None`` uses the method's default.
@@ -226,15 +227,37 @@ class SemanticChunker:
                 units.paths.append(path)
         return units
 
-    def _windows(self, docs: list[str], units: list[_Units]) -> Iterator[tuple[int, int, str]]:
-        """Yield ``(doc, unit, window)``: the source slice from ``buffer_size`` units before to after."""
+    def _gap_windows(self, n: int) -> Iterator[tuple[int, int, int]]:
+        """For each gap ``i`` (between units ``i`` and ``i + 1``): ``(i, left, right)`` unit ranges' ends.
+
+        The left window is units ``i - b .. i`` and the right window ``i + 1 .. i + 1 + b`` (clipped), so
+        the gap's distance compares what comes before it with what comes after it.  Centred windows
+        (``i - b .. i + b`` against ``i + 1 - b .. i + 1 + b``) would mix the new topic into the left
+        side and put the strongest distance ``b`` units before the real shift.
+        """
         b = self.buffer_size
+        for i in range(n - 1):
+            yield i, max(0, i - b), min(n - 1, i + 1 + b)
+
+    def _windows(self, docs: list[str], units: list[_Units]) -> Iterator[tuple[int, int, str, tuple[int, ...]]]:
+        """Yield ``(doc, window_id, text, gaps)``: each distinct window once, in source order, with the gaps
+        that use it (``+i + 1`` as the left side of gap ``i``, ``-(i + 1)`` as the right side)."""
         for doc, (text, u) in enumerate(zip(docs, units)):
             n = len(u.starts)
             if n < 2:
                 continue  # nothing to compare: no embedding needed
-            for i in range(n):
-                yield doc, i, text[u.starts[max(0, i - b)] : u.ends[min(n - 1, i + b)]]
+            ids: dict[tuple[int, int], int] = {}
+            pending: dict[int, list[int]] = {}
+            spans: list[tuple[int, int]] = []
+            for i, lo, hi in self._gap_windows(n):
+                for key, side in (((lo, i), i + 1), ((i + 1, hi), -(i + 1))):
+                    if key not in ids:
+                        ids[key] = len(spans)
+                        spans.append(key)
+                    pending.setdefault(ids[key], []).append(side)
+            # A window's gaps are known once the gap loop has passed its range: emit in order.
+            for window_id, (lo, hi) in enumerate(spans):
+                yield doc, window_id, text[u.starts[lo] : u.ends[hi]], tuple(pending[window_id])
 
     def _embed(self, batch: list[str]) -> np.ndarray:
         """Embed one batch; check its shape and L2-normalise rows (zero rows stay zero)."""
@@ -252,40 +275,40 @@ class SemanticChunker:
         return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
     def _distances(self, docs: list[str], units: list[_Units]) -> list[np.ndarray]:
-        """Cosine distances between neighbouring windows, per document, embedding in batches.
+        """Cosine distances across every gap, per document, embedding windows in batches.
 
-        Windows are generated lazily and only the previous batch's last row is kept, so memory
-        is ``O(batch_size * D + n)`` however long the text.  ``distances[i]`` compares the
-        windows of units ``i`` and ``i + 1``.
+        Windows are generated lazily; a window's row is kept only until both gaps that use it are
+        computed (about ``buffer_size + 1`` rows per document), so memory is ``O((batch_size +
+        buffer_size) * D + n)`` however long the text.  ``distances[i]`` is the gap between units
+        ``i`` and ``i + 1``.
         """
         out = [np.zeros(max(0, len(u.starts) - 1), dtype=np.float64) for u in units]
-        previous: np.ndarray | None = None  # last embedded row of the previous batch
+        halves: dict[tuple[int, int, int], np.ndarray] = {}  # (doc, gap, side) -> row waiting for its pair
         dim: int | None = None
         batch: list[str] = []
-        owners: list[tuple[int, int]] = []
+        owners: list[tuple[int, tuple[int, ...]]] = []
 
         def flush() -> None:
-            nonlocal previous, dim
+            nonlocal dim
             matrix = self._embed(batch)
             if dim is None:
                 dim = matrix.shape[1]
             elif matrix.shape[1] != dim:
                 raise ValueError(f"embedder returned rows of dimension {matrix.shape[1]}, earlier {dim}")
-            # stacked[j] . stacked[j + 1] for every consecutive pair, the previous batch's last
-            # row included; row k of this batch is stacked[k + shift].
-            shift = 0 if previous is None else 1
-            stacked = matrix if previous is None else np.vstack([previous, matrix])
-            dots = np.einsum("ij,ij->i", stacked[:-1], stacked[1:])
-            for k, (doc, i) in enumerate(owners):
-                if i > 0:  # the row before belongs to the same document
-                    out[doc][i - 1] = 1.0 - min(1.0, max(-1.0, float(dots[k + shift - 1])))
-            previous = matrix[-1:]
+            for row, (doc, gaps) in zip(matrix, owners):
+                for side in gaps:
+                    gap, other = abs(side) - 1, (0 if side < 0 else 1)
+                    partner = halves.pop((doc, gap, other), None)
+                    if partner is None:
+                        halves[(doc, gap, 1 - other)] = row
+                    else:
+                        out[doc][gap] = 1.0 - min(1.0, max(-1.0, float(row @ partner)))
             batch.clear()
             owners.clear()
 
-        for doc, i, window in self._windows(docs, units):
+        for doc, _, window, gaps in self._windows(docs, units):
             batch.append(window)
-            owners.append((doc, i))
+            owners.append((doc, gaps))
             if len(batch) == self.batch_size:
                 flush()
         if batch:
