@@ -216,6 +216,7 @@ class SemanticChunker:
                 split = split_long_span(
                     text, block.start, block.end, count_with_prefix, self.max_tokens,
                     count=bound, structured=block.structured, joints=block.joints,
+                    heading_joints=block.heading_joints,
                 )
                 plain = self._count([text[s:e] for s, e, _ in split]) if prefix else [c for _, _, c in split]
                 pieces = [(s, e, c, b) for (s, e, b), c in zip(split, plain)]
@@ -361,16 +362,18 @@ class SemanticChunker:
 
 
 def _heading_paths(headings: list[Heading], starts: list[int]) -> list[tuple[str, ...]]:
-    """The heading path in force at each (sorted) offset: headings that start before it, nested by level."""
+    """The heading path at each (sorted) offset, nested by level; a heading the unit itself begins with
+    is part of its text, so the path stops at that heading's parents."""
     paths: list[tuple[str, ...]] = []
     stack: list[Heading] = []
     k = 0
     for start in starts:
-        while k < len(headings) and headings[k].start < start:
+        while k < len(headings) and headings[k].start <= start:
             heading = headings[k]
             while stack and stack[-1].level >= heading.level:
                 stack.pop()
             stack.append(heading)
             k += 1
-        paths.append(tuple(h.title for h in stack if h.title))
+        path = stack[:-1] if stack and stack[-1].start == start else stack
+        paths.append(tuple(h.title for h in path if h.title))
     return paths

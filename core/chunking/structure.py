@@ -45,14 +45,15 @@ class Block:
     """One unit of the text: ``text[start:end]``, never starting or ending with whitespace.
 
     ``kind`` is ``sentence``, ``code``, ``list``, ``table`` or ``heading`` (a heading that
-    nothing follows); a glued block takes the kind of its body.  ``joints`` are the offsets
-    where glued parts meet.
+    nothing follows); a glued block takes the kind of its body.  ``heading_joints`` are the
+    offsets where a heading's body starts, ``joints`` where an introducing line's block starts.
     """
 
     start: int
     end: int
     kind: str
     joints: tuple[int, ...] = ()
+    heading_joints: tuple[int, ...] = ()
 
     @property
     def structured(self) -> bool:
@@ -217,7 +218,8 @@ def _glue_headings(blocks: list[Block]) -> list[Block]:
     for block in blocks:
         if pending is not None:
             kind = "heading" if block.kind == "heading" else block.kind
-            block = Block(pending.start, block.end, kind, (*pending.joints, block.start, *block.joints))
+            block = Block(pending.start, block.end, kind, (*pending.joints, *block.joints),
+                          (*pending.heading_joints, block.start, *block.heading_joints))
             pending = None
         if block.kind == "heading":
             pending = block

@@ -8,8 +8,10 @@ cut it, near the point that balances the pieces, and each part is cut again unti
 * the unit needs ``k = ceil(tokens / max_tokens)`` pieces, so the cut aims at the fraction
   ``floor(k / 2) / k`` of its length (the middle for two pieces, a third for three) and may
   move within ``1 / (2k)`` of it;
-* in that window it takes the best boundary, nearest the aim among equals.  Best first: where
-  glued parts meet (heading | body, introducing line | list), a blank line, the start of a
+* where glued parts meet it cuts first, wherever that is: after a heading, then after an
+  introducing line, so a block that fits alone is not cut;
+* otherwise it takes the best boundary in that window, nearest the aim among equals.  Best first:
+  a blank line, the start of a
   top-level line (a statement, a list item, a table row), any other line or sentence break
   (these four only in code, lists and tables), then ``;`` ``；``, then ``:`` ``：``, then ``,``
   ``，`` ``、``, then the space before a conjunction (``and``, ``but``, ``which`` ...), then any
@@ -51,10 +53,16 @@ def _positions(pattern: re.Pattern[str], text: str, start: int, end: int, use_st
 
 
 def cut_candidates(
-    text: str, start: int, end: int, *, structured: bool = False, joints: Sequence[int] = ()
+    text: str,
+    start: int,
+    end: int,
+    *,
+    structured: bool = False,
+    joints: Sequence[int] = (),
+    heading_joints: Sequence[int] = (),
 ) -> list[list[int]]:
     """Cut positions inside ``text[start:end]``, one sorted list per level, best level first."""
-    levels: list[list[int]] = [sorted(joints)]
+    levels: list[list[int]] = [sorted(heading_joints), sorted(joints)]
     if structured:
         blank = _positions(_BLANK_LINE, text, start, end)
         top, other = [], []
@@ -109,7 +117,12 @@ def _choose(levels: list[list[int]], a: int, b: int, count: int, max_tokens: int
     target = a + length * (k // 2) / k
     slack = length / (2 * k)
     lo, hi = max(a + 1, math.ceil(target - slack)), min(b - 1, math.floor(target + slack))
-    for level in levels:
+    # A joint (heading | body, then introducing line | list) anywhere beats any cut inside the body.
+    for level in levels[:2]:
+        joint = _nearest(level, target, a + 1, b - 1)
+        if joint is not None:
+            return joint
+    for level in levels[2:]:
         p = _nearest(level, target, lo, hi)
         if p is not None:
             return p
@@ -129,6 +142,7 @@ def split_long_span(
     count: int | None = None,
     structured: bool = False,
     joints: Sequence[int] = (),
+    heading_joints: Sequence[int] = (),
 ) -> list[tuple[int, int, int]]:
     """Split ``text[start:end]`` into balanced pieces of at most ``max_tokens`` tokens each.
 
@@ -137,7 +151,7 @@ def split_long_span(
     whitespace, and only whitespace between pieces is left out.  Raises ``ValueError`` if a single
     character alone exceeds ``max_tokens`` (then no split can satisfy the bound).
     """
-    levels = cut_candidates(text, start, end, structured=structured, joints=joints)
+    levels = cut_candidates(text, start, end, structured=structured, joints=joints, heading_joints=heading_joints)
     out: list[tuple[int, int, int]] = []
     stack: list[tuple[int, int, int | None]] = [(start, end, count)]
     while stack:
