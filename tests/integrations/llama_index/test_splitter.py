@@ -116,6 +116,7 @@ def test_heading_path_goes_to_metadata_and_fits_with_it(splitter):
     nodes = with_path.get_nodes_from_documents([doc])
     assert any(n.metadata.get("heading_path") == "Guide" for n in nodes)
     assert any(n.metadata.get("heading_path") == "Guide > Sales" for n in nodes)
+    assert doc.metadata == {"file_name": "guide.md"}  # each node has its own metadata dict
     for node in nodes:
         assert doc.text[node.start_char_idx:node.end_char_idx] == node.text
         embedded = node.get_content(metadata_mode=MetadataMode.EMBED)
