@@ -72,7 +72,7 @@ def heading_prefix(headings: tuple[str, ...]) -> str:
 
 @dataclass(slots=True)
 class _Units:
-    """Sentences (or token-split pieces of long ones) of one document, in source order."""
+    """Units of one document (sentences, structural blocks, or balanced pieces of oversize ones), in order."""
 
     starts: list[int]
     ends: list[int]

@@ -34,7 +34,7 @@ class Qwen3SemanticSplitter(NodeParser):
     min_tokens: int | None = Field(
         default=None, description="Smaller chunks merge into a neighbour; None: min(32, max_tokens // 4)."
     )
-    buffer_size: int = Field(default=1, ge=0, description="Sentences on each side of a sentence's window.")
+    buffer_size: int = Field(default=1, ge=0, description="Extra units in the windows before and after each gap.")
     breakpoint_type: str = Field(
         default="percentile",
         description="percentile, standard_deviation, interquartile, gradient or absolute.",
