@@ -2,30 +2,34 @@
 
 Pipeline (every step linear in the text, except boundary queries at ``O(log n)`` each):
 
-1. split into sentences with exact offsets (:mod:`.sentences`);
-2. count each sentence's tokens once, in batches; token-split any sentence over ``max_tokens``
-   (:mod:`.token_split`);
-3. embed a sliding window of ``buffer_size`` sentences on each side of every sentence, in
-   batches of ``batch_size`` windows, streaming cosine distances between neighbours;
+1. split into units with exact offsets: fenced code blocks, lists and tables (each with its
+   introducing line), headings (joined to what follows) and, in plain text, sentences
+   (:mod:`.structure`, :mod:`.sentences`);
+2. count each unit's tokens once, in batches; split any unit over ``max_tokens`` into balanced
+   pieces at its best internal boundary (:mod:`.token_split`);
+3. for every gap between units, compare the window of ``buffer_size + 1`` units before it with
+   the window after it (each distinct window embedded once, in batches of ``batch_size``; a code
+   block or list costs one window, not one per line);
 4. cut at breakpoints (:mod:`.breakpoints`), split groups over ``max_tokens`` at their
    strongest boundary, merge groups under ``min_tokens`` into the more similar neighbour, then
    count every final chunk's real text and re-split any overflow (:mod:`.sizing`).
 
-Chunks are exact source slices: ``source[chunk.start:chunk.end] == chunk.text``.
+Chunks are exact source slices: ``source[chunk.start:chunk.end] == chunk.text``.  A boundary
+never falls inside a unit, unless that unit alone exceeds ``max_tokens``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .breakpoints import find_breakpoints, validate_breakpoint
-from .sentences import split_sentences
 from .sizing import BoundaryPicker, enforce_max_tokens, merge_small_pieces, split_oversize_piece
+from .structure import Heading, parse_blocks
 from .token_split import split_long_span
 
 __all__ = ["Chunk", "DocumentEmbedder", "SemanticChunker"]
@@ -43,21 +47,38 @@ class DocumentEmbedder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A chunk of the source: ``source[start:end] == text``; ``token_count`` is its real count."""
+    """A chunk of the source: ``source[start:end] == text``; ``token_count`` is its real count.
+
+    ``headings`` is the heading path above the chunk (outermost first), filled only when the
+    chunker runs with ``heading_path=True``; then ``token_count`` counts :attr:`embedding_text`.
+    """
 
     text: str
     start: int
     end: int
     token_count: int
+    headings: tuple[str, ...] = ()
+
+    @property
+    def embedding_text(self) -> str:
+        """The text to embed: the heading path (``A > B``), a blank line, then the chunk text."""
+        return heading_prefix(self.headings) + self.text
+
+
+def heading_prefix(headings: tuple[str, ...]) -> str:
+    """``"A > B\\n\\n"`` for the path ``("A", "B")``; ``""`` for no headings."""
+    return " > ".join(headings) + "\n\n" if headings else ""
 
 
 @dataclass(slots=True)
 class _Units:
-    """Sentences (or token-split pieces of long ones) of one document, in source order."""
+    """Units of one document (sentences, structural blocks, or balanced pieces of oversize ones), in order."""
 
     starts: list[int]
     ends: list[int]
     counts: list[int]
+    paths: list[tuple[str, ...]] = field(default_factory=list)  # heading path per unit (option on)
+    bounds: list[int] = field(default_factory=list)  # counts with the heading prefix (option on)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -79,12 +100,15 @@ class SemanticChunker:
         max_tokens: hard upper bound on every chunk's token count (checked on the final text).
         min_tokens: chunks smaller than this are merged into a neighbour when the merge fits.
             ``None`` means ``min(32, max_tokens // 4)``.  Must be ``< max_tokens``.
-        buffer_size: sentences on each side included in each sentence's embedding window.
+        buffer_size: extra units in each window: a gap compares units ``i - buffer_size .. i`` with
+            ``i + 1 .. i + 1 + buffer_size``.
         breakpoint_type: ``percentile``, ``standard_deviation``, ``interquartile``, ``gradient``
             or ``absolute`` (see :mod:`.breakpoints`).
         breakpoint_amount: the method's parameter; ``None`` uses the method's default.
         batch_size: windows per ``embed_documents`` call.
         split_on_semicolon: also end sentences at the full-width semicolon ``；``.
+        heading_path: give each chunk its Markdown heading path (``Chunk.headings``) and bound
+            ``Chunk.embedding_text`` (path + text) by ``max_tokens`` instead of the text alone.
 
     ``split`` raises ``ValueError`` if the embedder returns the wrong number of rows, the counter
     the wrong number of counts, or a single character alone counts more than ``max_tokens``
@@ -103,6 +127,7 @@ class SemanticChunker:
         breakpoint_amount: float | None = None,
         batch_size: int = 64,
         split_on_semicolon: bool = False,
+        heading_path: bool = False,
     ) -> None:
         if not callable(getattr(embedder, "embed_documents", None)):
             raise TypeError(
@@ -125,6 +150,7 @@ class SemanticChunker:
         self.breakpoint_amount = validate_breakpoint(breakpoint_type, breakpoint_amount)
         self.breakpoint_type = breakpoint_type
         self.split_on_semicolon = bool(split_on_semicolon)
+        self.heading_path = bool(heading_path)
         self.embedder = embedder
         self.count_tokens = count_tokens
 
@@ -165,34 +191,74 @@ class SemanticChunker:
         return counts
 
     def _units(self, text: str) -> _Units:
-        """Sentence spans and their counts; sentences over ``max_tokens`` become several units."""
-        spans = split_sentences(text, split_on_semicolon=self.split_on_semicolon)
-        counts = self._count([text[s:e] for s, e in spans])
+        """Structural units and their counts; a unit over ``max_tokens`` becomes balanced pieces."""
+        blocks, headings = parse_blocks(text, split_on_semicolon=self.split_on_semicolon)
+        counts = self._count([text[b.start : b.end] for b in blocks])
         units = _Units([], [], [])
-        for (start, end), count in zip(spans, counts):
-            if count <= self.max_tokens:
-                units.starts.append(start)
-                units.ends.append(end)
-                units.counts.append(count)
-                continue
-            for s, e, c in split_long_span(text, start, end, self._count_one, self.max_tokens):
+        paths = _heading_paths(headings, [b.start for b in blocks]) if self.heading_path else None
+        bounds = self._count([heading_prefix(p) + text[b.start : b.end] for b, p in zip(blocks, paths or [])])
+        for index, (block, count) in enumerate(zip(blocks, counts)):
+            path = paths[index] if paths else ()
+            prefix = heading_prefix(path)
+            bound = bounds[index] if paths else count
+            if bound <= self.max_tokens:
+                pieces = [(block.start, block.end, count, bound)]
+            else:
+                if prefix and self._count([prefix])[0] >= self.max_tokens:
+                    raise ValueError(
+                        f"the heading path {prefix.strip()!r} alone takes max_tokens={self.max_tokens} or more; "
+                        "raise max_tokens or turn heading_path off"
+                    )
+
+                def count_with_prefix(texts: list[str], _prefix: str = prefix) -> list[int]:
+                    return self._count([_prefix + t for t in texts])
+
+                split = split_long_span(
+                    text, block.start, block.end, count_with_prefix, self.max_tokens,
+                    count=bound, structured=block.structured, joints=block.joints,
+                    heading_joints=block.heading_joints,
+                )
+                plain = self._count([text[s:e] for s, e, _ in split]) if prefix else [c for _, _, c in split]
+                pieces = [(s, e, c, b) for (s, e, b), c in zip(split, plain)]
+            for s, e, c, b in pieces:
                 units.starts.append(s)
                 units.ends.append(e)
                 units.counts.append(c)
+                units.bounds.append(b)
+                units.paths.append(path)
         return units
 
-    def _count_one(self, text: str) -> int:
-        return self._count([text])[0]
+    def _gap_windows(self, n: int) -> Iterator[tuple[int, int, int]]:
+        """For each gap ``i`` (between units ``i`` and ``i + 1``): ``(i, left, right)`` unit ranges' ends.
 
-    def _windows(self, docs: list[str], units: list[_Units]) -> Iterator[tuple[int, int, str]]:
-        """Yield ``(doc, unit, window)``: the source slice from ``buffer_size`` units before to after."""
+        The left window is units ``i - b .. i`` and the right window ``i + 1 .. i + 1 + b`` (clipped), so
+        the gap's distance compares what comes before it with what comes after it.  Centred windows
+        (``i - b .. i + b`` against ``i + 1 - b .. i + 1 + b``) would mix the new topic into the left
+        side and put the strongest distance ``b`` units before the real shift.
+        """
         b = self.buffer_size
+        for i in range(n - 1):
+            yield i, max(0, i - b), min(n - 1, i + 1 + b)
+
+    def _windows(self, docs: list[str], units: list[_Units]) -> Iterator[tuple[int, int, str, tuple[int, ...]]]:
+        """Yield ``(doc, window_id, text, gaps)``: each distinct window once, in source order, with the gaps
+        that use it (``+i + 1`` as the left side of gap ``i``, ``-(i + 1)`` as the right side)."""
         for doc, (text, u) in enumerate(zip(docs, units)):
             n = len(u.starts)
             if n < 2:
                 continue  # nothing to compare: no embedding needed
-            for i in range(n):
-                yield doc, i, text[u.starts[max(0, i - b)] : u.ends[min(n - 1, i + b)]]
+            ids: dict[tuple[int, int], int] = {}
+            pending: dict[int, list[int]] = {}
+            spans: list[tuple[int, int]] = []
+            for i, lo, hi in self._gap_windows(n):
+                for key, side in (((lo, i), i + 1), ((i + 1, hi), -(i + 1))):
+                    if key not in ids:
+                        ids[key] = len(spans)
+                        spans.append(key)
+                    pending.setdefault(ids[key], []).append(side)
+            # A window's gaps are known once the gap loop has passed its range: emit in order.
+            for window_id, (lo, hi) in enumerate(spans):
+                yield doc, window_id, text[u.starts[lo] : u.ends[hi]], tuple(pending[window_id])
 
     def _embed(self, batch: list[str]) -> np.ndarray:
         """Embed one batch; check its shape and L2-normalise rows (zero rows stay zero)."""
@@ -210,40 +276,40 @@ class SemanticChunker:
         return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
     def _distances(self, docs: list[str], units: list[_Units]) -> list[np.ndarray]:
-        """Cosine distances between neighbouring windows, per document, embedding in batches.
+        """Cosine distances across every gap, per document, embedding windows in batches.
 
-        Windows are generated lazily and only the previous batch's last row is kept, so memory
-        is ``O(batch_size * D + n)`` however long the text.  ``distances[i]`` compares the
-        windows of units ``i`` and ``i + 1``.
+        Windows are generated lazily; a window's row is kept only until both gaps that use it are
+        computed (about ``buffer_size + 1`` rows per document), so memory is ``O((batch_size +
+        buffer_size) * D + n)`` however long the text.  ``distances[i]`` is the gap between units
+        ``i`` and ``i + 1``.
         """
         out = [np.zeros(max(0, len(u.starts) - 1), dtype=np.float64) for u in units]
-        previous: np.ndarray | None = None  # last embedded row of the previous batch
+        halves: dict[tuple[int, int, int], np.ndarray] = {}  # (doc, gap, side) -> row waiting for its pair
         dim: int | None = None
         batch: list[str] = []
-        owners: list[tuple[int, int]] = []
+        owners: list[tuple[int, tuple[int, ...]]] = []
 
         def flush() -> None:
-            nonlocal previous, dim
+            nonlocal dim
             matrix = self._embed(batch)
             if dim is None:
                 dim = matrix.shape[1]
             elif matrix.shape[1] != dim:
                 raise ValueError(f"embedder returned rows of dimension {matrix.shape[1]}, earlier {dim}")
-            # stacked[j] . stacked[j + 1] for every consecutive pair, the previous batch's last
-            # row included; row k of this batch is stacked[k + shift].
-            shift = 0 if previous is None else 1
-            stacked = matrix if previous is None else np.vstack([previous, matrix])
-            dots = np.einsum("ij,ij->i", stacked[:-1], stacked[1:])
-            for k, (doc, i) in enumerate(owners):
-                if i > 0:  # the row before belongs to the same document
-                    out[doc][i - 1] = 1.0 - min(1.0, max(-1.0, float(dots[k + shift - 1])))
-            previous = matrix[-1:]
+            for row, (doc, gaps) in zip(matrix, owners):
+                for side in gaps:
+                    gap, other = abs(side) - 1, (0 if side < 0 else 1)
+                    partner = halves.pop((doc, gap, other), None)
+                    if partner is None:
+                        halves[(doc, gap, 1 - other)] = row
+                    else:
+                        out[doc][gap] = 1.0 - min(1.0, max(-1.0, float(row @ partner)))
             batch.clear()
             owners.clear()
 
-        for doc, i, window in self._windows(docs, units):
+        for doc, _, window, gaps in self._windows(docs, units):
             batch.append(window)
-            owners.append((doc, i))
+            owners.append((doc, gaps))
             if len(batch) == self.batch_size:
                 flush()
         if batch:
@@ -255,11 +321,15 @@ class SemanticChunker:
         n = len(u.starts)
         if n == 0:
             return []
+        paths = u.paths if self.heading_path else [()] * n
+        bounds = u.bounds if self.heading_path else u.counts
         if n == 1:
-            return [Chunk(text[u.starts[0] : u.ends[0]], u.starts[0], u.ends[0], u.counts[0])]
+            return [Chunk(text[u.starts[0] : u.ends[0]], u.starts[0], u.ends[0], bounds[0], paths[0])]
         prefix = [0]
         for c in u.counts:
             prefix.append(prefix[-1] + c)
+        # Estimates are sums of unit counts; the heading prefix (option on) is reserved up front.
+        budget = max(1, self.max_tokens - max(b - c for b, c in zip(bounds, u.counts)))
         picker = BoundaryPicker(distances, prefix)
         cuts = [
             0,
@@ -268,20 +338,42 @@ class SemanticChunker:
         ]
         pieces: list[tuple[int, int]] = []
         for a, b in pairwise(cuts):
-            pieces.extend(split_oversize_piece((a, b), prefix, picker, self.min_tokens, self.max_tokens))
-        pieces = merge_small_pieces(pieces, prefix, distances, self.min_tokens, self.max_tokens)
+            pieces.extend(split_oversize_piece((a, b), prefix, picker, self.min_tokens, budget))
+        pieces = merge_small_pieces(pieces, prefix, distances, self.min_tokens, budget)
 
         def piece_text(a: int, b: int) -> str:
             return text[u.starts[a] : u.ends[b - 1]]
 
+        def counted_text(a: int, b: int) -> str:
+            return heading_prefix(paths[a]) + piece_text(a, b)
+
         final = enforce_max_tokens(
-            pieces, u.counts, piece_text, self._count, picker, self.min_tokens, self.max_tokens
+            pieces, bounds, counted_text, self._count, picker, self.min_tokens, self.max_tokens
         )
-        return [Chunk(piece_text(a, b), u.starts[a], u.ends[b - 1], c) for a, b, c in final]
+        return [Chunk(piece_text(a, b), u.starts[a], u.ends[b - 1], c, paths[a]) for a, b, c in final]
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(max_tokens={self.max_tokens}, min_tokens={self.min_tokens}, "
             f"buffer_size={self.buffer_size}, breakpoint_type={self.breakpoint_type!r}, "
-            f"breakpoint_amount={self.breakpoint_amount}, batch_size={self.batch_size})"
+            f"breakpoint_amount={self.breakpoint_amount}, batch_size={self.batch_size}, "
+            f"heading_path={self.heading_path})"
         )
+
+
+def _heading_paths(headings: list[Heading], starts: list[int]) -> list[tuple[str, ...]]:
+    """The heading path at each (sorted) offset, nested by level; a heading the unit itself begins with
+    is part of its text, so the path stops at that heading's parents."""
+    paths: list[tuple[str, ...]] = []
+    stack: list[Heading] = []
+    k = 0
+    for start in starts:
+        while k < len(headings) and headings[k].start <= start:
+            heading = headings[k]
+            while stack and stack[-1].level >= heading.level:
+                stack.pop()
+            stack.append(heading)
+            k += 1
+        path = stack[:-1] if stack and stack[-1].start == start else stack
+        paths.append(tuple(h.title for h in path if h.title))
+    return paths

@@ -1,6 +1,6 @@
 """Size control over runs of sentences: split oversize groups, merge undersize ones, enforce the bound.
 
-Units are sentences (or token-split pieces of over-long sentences), numbered ``0..n-1``; a
+Units are sentences or structural blocks (or pieces of oversize ones), numbered ``0..n-1``; a
 *piece* is a half-open unit range ``(a, b)``; boundary ``i`` lies between units ``i`` and
 ``i + 1`` and has cosine distance ``distances[i]``.  Sizes are first *estimated* as the sum of
 the units' token counts (each unit is counted once), which is what keeps the whole pass

@@ -36,7 +36,9 @@ class Qwen3SemanticChunker(TextSplitter):
     on first use, or the ``embedder`` you pass (anything with ``embed_documents(texts)``, LangChain
     embeddings included) with a batch token counter ``count_tokens`` (derived from
     ``embedder.tokenizer`` when it has one). With ``add_start_index=True`` each chunk's
-    ``metadata["start_index"]`` is its exact offset in the source.
+    ``metadata["start_index"]`` is its exact offset in the source. With ``heading_path=True`` each chunk's
+    Markdown heading path is ``metadata["heading_path"]`` (``"A > B"``) and path + chunk fit ``max_tokens``;
+    ``page_content`` stays the exact source slice (``split_chunks`` gives ``Chunk.embedding_text``).
 
     Example:
         .. code-block:: python
@@ -61,6 +63,7 @@ class Qwen3SemanticChunker(TextSplitter):
         breakpoint_amount: float | None = None,
         batch_size: int = 64,
         add_start_index: bool = False,
+        heading_path: bool = False,
     ) -> None:
         if embedder is not None:
             if model_name is not None or model_kwargs:
@@ -82,6 +85,7 @@ class Qwen3SemanticChunker(TextSplitter):
         self.chunker = SemanticChunker(
             boundary_embedder, counter, max_tokens=max_tokens, min_tokens=min_tokens, buffer_size=buffer_size,
             breakpoint_type=breakpoint_type, breakpoint_amount=breakpoint_amount, batch_size=batch_size,
+            heading_path=heading_path,
         )
         # chunk_size / length_function keep TextSplitter's attributes meaningful (tokens, never overlapping).
         super().__init__(chunk_size=max_tokens, chunk_overlap=0, length_function=lambda text: counter([text])[0],
@@ -109,6 +113,8 @@ class Qwen3SemanticChunker(TextSplitter):
                 metadata = copy.deepcopy(metadatas[i]) if metadatas is not None else {}
                 if self._add_start_index:
                     metadata["start_index"] = chunk.start
+                if chunk.headings:
+                    metadata["heading_path"] = " > ".join(chunk.headings)
                 documents.append(Document(page_content=chunk.text, metadata=metadata))
         return documents
 

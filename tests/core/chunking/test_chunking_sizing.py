@@ -120,38 +120,78 @@ def test_enforce_max_tokens_recounts_and_resplits_non_additive_counts() -> None:
     assert result == [(0, 2, 9), (2, 4, 9)]  # the estimate (12) and real count (21) both overflowed
 
 
-def test_split_long_span_cjk_without_spaces_is_exact() -> None:
-    text = "这是一个没有任何空格的非常长的中文句子" * 5
-    calls: list[int] = []
+def chars(texts: list[str]) -> list[int]:
+    return [len(t) for t in texts]
 
-    def count_one(t: str) -> int:
-        calls.append(len(t))
-        return len(t)
 
-    pieces = split_long_span(text, 0, len(text), count_one, 7)
+def test_split_long_span_cjk_without_spaces_is_exact_and_balanced() -> None:
+    text = "这是一个没有任何空格的非常长的中文句子" * 5  # 95 characters, no punctuation
+    pieces = split_long_span(text, 0, len(text), chars, 7)
     assert "".join(text[s:e] for s, e, _ in pieces) == text
     assert all(c == e - s <= 7 for s, e, c in pieces)
-    assert [e - s for s, e, _ in pieces[:-1]] == [7] * (len(pieces) - 1)  # greedy: every piece full
+    assert len(pieces) == 14 == -(-95 // 7)  # as few pieces as greedy
+    assert min(c for *_, c in pieces) >= 6  # but no stub: 95 = 11 x 7 + 3 x 6
 
 
-def test_split_long_span_snaps_to_whitespace() -> None:
-    text = "alpha beta gamma delta epsilon zeta eta theta"
-    pieces = split_long_span(text, 0, len(text), lambda t: len(t), 20)
+def test_split_long_span_cuts_at_the_clause_near_the_middle_not_at_the_limit() -> None:
+    # The case: greedy cut 256 + 53 fell between "a" and "damaged".
+    text = (
+        "The inspector walked along the old harbour wall for most of the afternoon, "
+        "noting every crack in the stones and each rusted ring, while the tide came in and a "
+        "damaged fishing boat drifted slowly towards the pier"
+    )
+    words = lambda texts: [len(t.split()) for t in texts]  # noqa: E731
+    pieces = split_long_span(text, 0, len(text), words, 30)
     texts = [text[s:e] for s, e, _ in pieces]
-    assert texts == ["alpha beta gamma", "delta epsilon zeta", "eta theta"]
-    assert all(len(t) <= 20 for t in texts)
+    assert texts == [
+        "The inspector walked along the old harbour wall for most of the afternoon, noting every crack in the "
+        "stones and each rusted ring,",
+        "while the tide came in and a damaged fishing boat drifted slowly towards the pier",
+    ]
+
+
+def test_split_long_span_prefers_semicolon_then_colon_then_comma() -> None:
+    text = "aaaa bbbb, cccc dddd; eeee ffff: gggg hhhh"
+    assert [text[s:e] for s, e, _ in split_long_span(text, 0, len(text), chars, 30)] == [
+        "aaaa bbbb, cccc dddd;", "eeee ffff: gggg hhhh"]
+    text = "aaaa bbbb, cccc dddd: eeee ffff gggg hhhh"
+    assert [text[s:e] for s, e, _ in split_long_span(text, 0, len(text), chars, 30)] == [
+        "aaaa bbbb, cccc dddd:", "eeee ffff gggg hhhh"]
+
+
+def test_split_long_span_uses_cjk_clause_marks() -> None:
+    text = "今天的天气非常好我们去公园散步，然后在湖边吃午饭再回家休息一下"
+    pieces = [text[s:e] for s, e, _ in split_long_span(text, 0, len(text), chars, 20)]
+    assert pieces == ["今天的天气非常好我们去公园散步，", "然后在湖边吃午饭再回家休息一下"]
+
+
+def test_split_long_span_code_cuts_at_blank_lines_then_top_level_lines() -> None:
+    code = "```python\ndef f(x):\n    return x\n\ndef g(y):\n    y += 1\n    return y\n```"
+    pieces = [code[s:e] for s, e, _ in split_long_span(code, 0, len(code), chars, 50, structured=True)]
+    assert pieces == ["```python\ndef f(x):\n    return x", "def g(y):\n    y += 1\n    return y\n```"]
+
+
+def test_split_long_span_joints_come_first() -> None:
+    text = "Steps: first one, second one\n- item a\n- item b\n- item c"
+    joint = text.index("- item a")
+    pieces = [text[s:e] for s, e, _ in
+              split_long_span(text, 0, len(text), chars, 40, structured=True, joints=(joint,))]
+    assert pieces == ["Steps: first one, second one", "- item a\n- item b\n- item c"]
 
 
 def test_split_long_span_raises_when_one_character_is_too_big() -> None:
     with pytest.raises(ValueError, match="alone counts 3 tokens, more than max_tokens=2"):
-        split_long_span("😀😀", 0, 2, lambda t: 3 * len(t), 2)
+        split_long_span("😀😀", 0, 2, lambda texts: [3 * len(t) for t in texts], 2)
 
 
-def test_split_long_span_probe_cost_is_near_linear() -> None:
+def test_split_long_span_counting_cost_is_n_log_n() -> None:
     text = "字" * 50_000
-    probed: list[int] = []
-    pieces = split_long_span(text, 0, len(text), lambda t: probed.append(len(t)) or len(t), 100)
+    counted: list[int] = []
+
+    def count(texts: list[str]) -> list[int]:
+        counted.extend(len(t) for t in texts)
+        return [len(t) for t in texts]
+
+    pieces = split_long_span(text, 0, len(text), count, 100)
     assert len(pieces) == 500
-    # Galloping from the previous piece length: a few log-sized probes per piece, each short.
-    assert len(probed) <= len(pieces) * (2 * math.ceil(math.log2(200)) + 2)
-    assert sum(probed) <= 4 * len(text) * math.ceil(math.log2(200))
+    assert sum(counted) <= len(text) * (math.ceil(math.log2(500)) + 1)

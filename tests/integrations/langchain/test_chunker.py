@@ -94,3 +94,18 @@ def test_argument_errors(text_embedder):
         Qwen3SemanticChunker(embedder=text_embedder, max_tokens=10, min_tokens=10)
     with pytest.raises(ValueError, match="metadatas"):
         Qwen3SemanticChunker(embedder=text_embedder).create_documents(["a", "b"], metadatas=[{}])
+
+
+def test_heading_path_goes_to_metadata(text_embedder):
+    text = ("# Energy\n\nSolar panels convert sunlight into electricity. Batteries store the surplus.\n\n"
+            "## Sales\n\nThe eastern region led revenue growth. The western region declined slightly.")
+    chunker = Qwen3SemanticChunker(embedder=text_embedder, max_tokens=16, heading_path=True, add_start_index=True)
+    docs = chunker.create_documents([text])
+    assert {d.metadata.get("heading_path") for d in docs} >= {"Energy", "Energy > Sales"}
+    for doc in docs:
+        start = doc.metadata["start_index"]
+        assert text[start:start + len(doc.page_content)] == doc.page_content  # page_content is the exact slice
+    chunks = chunker.split_chunks([text])[0]
+    assert max(text_embedder.count_tokens([c.embedding_text for c in chunks])) <= 16
+    plain = Qwen3SemanticChunker(embedder=text_embedder, max_tokens=16).create_documents([text])
+    assert all("heading_path" not in d.metadata for d in plain)

@@ -101,3 +101,26 @@ def test_built_from_a_path_with_vl_counter_and_round_trip(tiny_text_path, vl_emb
         Qwen3SemanticSplitter(embedder=text_embedder, breakpoint_type="nonsense")
     with pytest.raises(ValueError, match="count_tokens="):
         Qwen3SemanticSplitter(embedder=object())
+
+
+MARKDOWN = (
+    "# Guide\n\nThe guide explains the mountains and hiking routes. It lists the huts.\n\n"
+    "## Sales\n\nRevenue and quarterly sales grew. The eastern region led.\n\n"
+    "```python\nprint('revenue')\n```"
+)
+
+
+def test_heading_path_goes_to_metadata_and_fits_with_it(splitter):
+    with_path = Qwen3SemanticSplitter(embedder=splitter._embedder, max_tokens=64, heading_path=True)
+    doc = Document(text=MARKDOWN, metadata={"file_name": "guide.md"})
+    nodes = with_path.get_nodes_from_documents([doc])
+    assert any(n.metadata.get("heading_path") == "Guide" for n in nodes)
+    assert any(n.metadata.get("heading_path") == "Guide > Sales" for n in nodes)
+    assert doc.metadata == {"file_name": "guide.md"}  # each node has its own metadata dict
+    for node in nodes:
+        assert doc.text[node.start_char_idx:node.end_char_idx] == node.text
+        embedded = node.get_content(metadata_mode=MetadataMode.EMBED)
+        assert node.metadata.get("heading_path", "") in embedded
+        assert count(with_path, embedded) <= 64 + 1
+    off = Qwen3SemanticSplitter(embedder=splitter._embedder, max_tokens=64)
+    assert all("heading_path" not in n.metadata for n in off.get_nodes_from_documents([doc]))
