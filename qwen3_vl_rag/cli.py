@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "embed":
-        return _embed(args)
+        from .core.distributed.shards import JobMismatch
+
+        try:
+            return _embed(args)
+        except (ImportError, FileNotFoundError, JobMismatch) as exc:  # the user's to fix: say it, no traceback
+            raise SystemExit(f"qwen3-vl-rag embed: {exc}") from exc
     return 2  # pragma: no cover - argparse enforces the command
 
 

@@ -87,3 +87,17 @@ def test_bench_memory(tmp_path, model_cache):
     for case in data["cases"]:
         assert case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 and case["output_bytes"] > 0
     assert isinstance(data["target_met"], bool) and "peak_growth_largest_vs_smallest" in data
+
+
+def test_bench_distributed(tmp_path, model_cache):
+    pytest.importorskip("ray.data", reason="Ray is not installed (extra 'distributed', installed by 'dev')")
+    import bench_distributed
+
+    out = tmp_path / "distributed.json"
+    bench_distributed.main([*TINY, "--items", "12", "--shard-size", "4", "--actors", "2", "--ray-cpus", "2",
+                            "--max-tokens", "32", "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    assert data["items"] == 12 and data["actors"] == 2 and data["ray_cpus"] == 2
+    assert data["ray_init_s"] > 0 and data["one_item_job_s"] > 0
+    assert data["in_process"]["items_per_s"] > 0 and data["ray"]["items_per_s"] > 0
+    assert data["ratio_ray_over_in_process"] > 0 and data["max_abs_vector_diff"] <= 1e-5
