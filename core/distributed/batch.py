@@ -6,7 +6,8 @@ once. Ray Data, Spark and Daft all call it the same way:
 
 - Ray Data: ``ds.map_batches(EmbedBatch, fn_constructor_args=(spec,), batch_format="pyarrow", ...)``
 - Spark:    ``df.mapInPandas(lambda frames: map(EmbedBatch(spec), frames), schema=OUTPUT_SPARK_SCHEMA)``
-- Daft:     ``df.map_batches`` / a ``@daft.udf`` class whose ``__call__`` passes ``EmbedBatch(spec)(batch.to_arrow())``
+- Daft:     a ``@daft.cls(gpus=1)`` class holding one ``EmbedBatch`` whose ``@daft.method.batch`` returns
+            ``embed(table)["vector"]`` (Spark and Daft are the documented pattern; Ray Data is what the tests run)
 
 Input columns: ``id`` (required), and any of ``text`` (a string), ``text_file`` (a UTF-8 file read by
 the worker), ``image`` and ``video`` (a path, a file:// / data: URI, or the bytes of the file). Output
@@ -36,6 +37,9 @@ ID, TEXT, TEXT_FILE, IMAGE, VIDEO = "id", "text", "text_file", "image", "video"
 INPUT_COLUMNS = (TEXT, TEXT_FILE, IMAGE, VIDEO)
 OUTPUT_SPARK_SCHEMA = "id string, vector array<float>, error string"
 MAX_ISOLATION_RETRIES = 3  # InputErrors in one batch before the rest is embedded item by item
+# constructor arguments that change where and how fast a model runs, not its vectors' space
+RUNTIME_KWARGS = frozenset({"device", "device_map", "dtype", "torch_dtype", "attn_implementation", "max_batch_tokens",
+                            "max_batch_size", "show_progress"})
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,11 @@ class ModelSpec:
         return cls(self.model, **dict(self.kwargs))
 
     def describe(self) -> dict[str, Any]:
-        """JSON-ready, for job manifests (kwargs that are not JSON types are shown as strings)."""
+        """JSON-ready, for job records: what decides the vectors. Where and how fast the model runs
+        (``RUNTIME_KWARGS``) is left out, so a job started on one GPU can be finished on eight."""
         return {"model": self.model, "kind": self.resolved_kind(),
                 "kwargs": {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
-                           for k, v in sorted(self.kwargs.items())}}
+                           for k, v in sorted(self.kwargs.items()) if k not in RUNTIME_KWARGS}}
 
 
 ModelFactory = ModelSpec | Callable[[], Any]

@@ -148,3 +148,23 @@ def test_model_arguments_are_checked(tiny_vl_path, tiny_text_path):
         EmbedBatch("x", dimensions=0)
     with pytest.raises(TypeError, match="pyarrow.Table"):
         EmbedBatch("x")([("id", 1)])
+
+
+def test_video_bytes_are_embedded_like_the_file(batch_fn, vl_embedder, tmp_path):
+    av = pytest.importorskip("av", reason="PyAV writes the test video (dev extra)")
+    pytest.importorskip("decord", reason="the video extra's reader (decord) reads video files")
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(4):
+            frame = np.random.RandomState(i).randint(0, 256, (64, 64, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out = batch_fn(pa.table({"id": ["bytes", "junk"], "video": [path.read_bytes(), b"not a video"]}))
+    errors = out.column("error").to_pylist()  # an arrow column is binary or string: bytes here
+    assert errors[0] is None and "cannot be read" in errors[1]
+    expected = vl_embedder.embed([{"video": str(path)}])[0]
+    np.testing.assert_allclose(out.column("vector").to_pylist()[0], expected, atol=1e-6)

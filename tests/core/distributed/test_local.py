@@ -47,6 +47,9 @@ def test_rerun_redoes_only_deleted_shards_and_refuses_another_job(corpus_dir, ti
     assert set(after) == set(before)
     assert all(after[n] == before[n] for n in before if n != shard_path(out, 1).name)  # untouched
     assert read_output(out).num_rows == 21
+    os.remove(shard_path(out, 2))  # finishing on another device (or on Ray) is the same job
+    resumed = embed_local(corpus_dir, out, model=str(tiny_vl_path), shard_size=6, device="cpu", progress=False)
+    assert (resumed.shards_skipped, resumed.shards_embedded) == (3, 1)
     with pytest.raises(JobMismatch, match="dimensions"):
         embed_local(corpus_dir, out, model=str(tiny_vl_path), shard_size=6, dimensions=32, progress=False)
     fresh = embed_local(corpus_dir, out, model=str(tiny_vl_path), shard_size=6, dimensions=32, overwrite=True,
