@@ -136,11 +136,16 @@ def embed_dataset(source: Any, output: str | os.PathLike | None = None, *, model
 
     bar = _progress(record["num_shards"] - len(done), progress)
     shards_embedded = rows_done = errors = 0
-    for summary in results.iter_rows() if results is not None else ():
-        shards_embedded += 1
-        rows_done, errors = rows_done + summary["rows"], errors + summary["errors"]
-        bar.update(1)
-    bar.close()
+    context = ray.data.DataContext.get_current()
+    ray_bars, context.enable_progress_bars = context.enable_progress_bars, progress and context.enable_progress_bars
+    try:
+        for summary in results.iter_rows() if results is not None else ():
+            shards_embedded += 1
+            rows_done, errors = rows_done + summary["rows"], errors + summary["errors"]
+            bar.update(1)
+    finally:
+        context.enable_progress_bars = ray_bars
+        bar.close()
     if expected is not None and rows_done != expected:
         raise RuntimeError(f"the job embedded {rows_done} rows where {expected} were expected")
     return EmbedReport(shards=record["num_shards"], shards_skipped=len(done), shards_embedded=shards_embedded,
