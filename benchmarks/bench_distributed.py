@@ -3,12 +3,13 @@
 The same manifest of texts (log-normal token counts) is embedded three ways with the same batch function
 (``qwen3_vl_rag.core.distributed``):
 
-1. in process (``embed_local``; torch uses this process's threads),
+1. in process (``embed_local``), with torch's default threads and with one thread (the ratio is taken
+   against the faster: on a loaded machine one multi-threaded process can lose to single-threaded ones),
 2. a one-item Ray job (its wall time is the fixed cost of a job: scheduling, actor start, model load),
 3. the whole manifest on ``--actors`` Ray actors (``embed_dataset``; CPU actors leave one CPU to Ray).
 
 Reported: ``ray.init`` seconds, the one-item job's seconds (per-job overhead), items/s of each path, the
-ratio Ray / in process end to end and after removing the per-job overhead (an estimate of the steady
+ratio Ray / best in-process run end to end and after removing the per-job overhead (an estimate of the steady
 state), and the largest difference between the two paths' vectors. On a machine with few cores the
 actors share the cores the single process already used, so the ratio mostly shows Ray's overhead; on
 several GPUs each actor owns a device and the steady-state rate scales with their number.
@@ -36,8 +37,8 @@ import numpy as np  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model path or hub id (default: random Qwen3-VL bench model)")
-    p.add_argument("--items", type=int, default=400, help="texts in the manifest")
-    p.add_argument("--median-tokens", type=float, default=48)
+    p.add_argument("--items", type=int, default=200, help="texts in the manifest")
+    p.add_argument("--median-tokens", type=float, default=32)
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--actors", type=int, default=2)
     p.add_argument("--gpus", type=float, default=0.0, help="GPUs per actor (0: CPU actors)")
@@ -81,10 +82,19 @@ def main(argv=None) -> dict:
     one.write_text(manifest.read_text().splitlines()[0] + "\n")
     common = dict(shard_size=args.shard_size, batch_size=args.batch_size, progress=False)
 
+    import torch
+
     local_spec = ModelSpec(model_path, kwargs={"device": args.device, "dtype": dtype})
-    t = time.perf_counter()
-    local = embed_local(manifest, work / "local", model=local_spec, **common)
-    local_wall = time.perf_counter() - t
+    local_runs = {}  # torch threads -> wall seconds; each Ray CPU actor runs one thread (OMP_NUM_THREADS)
+    for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
+        torch.set_num_threads(threads)
+        t = time.perf_counter()
+        local = embed_local(manifest, work / f"local-{threads}", model=local_spec, **common)
+        local_runs[threads] = time.perf_counter() - t
+    best_threads = min(local_runs, key=local_runs.get)
+    local_wall = local_runs[best_threads]
+    (work / f"local-{best_threads}").rename(work / "local")
+    torch.set_num_threads(max(local_runs))
 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
@@ -112,7 +122,9 @@ def main(argv=None) -> dict:
     ray_rate = args.items / ray_wall
     steady_rate = args.items / max(ray_wall - overhead_s, 1e-9)
     rows = [
-        {"path": "in process", "items": args.items, "wall_s": local_wall, "items_per_s": local_rate, "ratio": 1.0},
+        {"path": f"in process, {n} torch thread{'s' if n > 1 else ''}", "items": args.items, "wall_s": wall,
+         "items_per_s": args.items / wall, "ratio": local_wall / wall} for n, wall in local_runs.items()
+    ] + [
         {"path": f"ray {args.actors} actors", "items": args.items, "wall_s": ray_wall, "items_per_s": ray_rate,
          "ratio": ray_rate / local_rate},
         {"path": f"ray {args.actors} actors, minus job overhead", "items": args.items,
@@ -127,7 +139,9 @@ def main(argv=None) -> dict:
         "bench_model_size": None if args.model else C.size_from_args(args).as_dict(),
         "items": args.items, "actors": args.actors, "gpus_per_actor": args.gpus, "ray_cpus": cluster_cpus,
         "shard_size": args.shard_size, "ray_init_s": init_s, "one_item_job_s": overhead_s,
-        "in_process": {"wall_s": local_wall, "items_per_s": local_rate},
+        "in_process": {"wall_s": local_wall, "items_per_s": local_rate, "torch_threads": best_threads,
+                       "by_threads": {str(n): {"wall_s": w, "items_per_s": args.items / w}
+                                      for n, w in local_runs.items()}},
         "ray": {"wall_s": ray_wall, "items_per_s": ray_rate, "steady_items_per_s_estimate": steady_rate},
         "ratio_ray_over_in_process": ray_rate / local_rate,
         "ratio_steady_over_in_process": steady_rate / local_rate,

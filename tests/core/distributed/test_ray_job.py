@@ -197,6 +197,12 @@ def test_ray_dataset_input_hash_shards_and_sink(tiny_vl_path, reference, corpus_
     _assert_matches_reference(sunk, reference)
 
 
+def test_the_test_cluster_listens_on_loopback_only():
+    (node,) = ray.nodes()
+    assert node["NodeManagerAddress"] == "127.0.0.1" and node["Resources"]["CPU"] == 2
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+
+
 def test_actors_that_take_every_cpu_are_refused(corpus_dir, tiny_vl_path, tmp_path):
     started = time.perf_counter()
     with pytest.raises(ValueError, match="the job would hang"):
