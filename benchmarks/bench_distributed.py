@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -96,11 +95,10 @@ def main(argv=None) -> dict:
     (work / f"local-{best_threads}").rename(work / "local")
     torch.set_num_threads(max(local_runs))
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    t = time.perf_counter()
+    start_local_ray(num_cpus=args.ray_cpus, log_to_driver=False)  # imports ray, on the loopback interface
     import ray
 
-    t = time.perf_counter()
-    start_local_ray(num_cpus=args.ray_cpus, log_to_driver=False)
     init_s = time.perf_counter() - t
     ray.data.DataContext.get_current().enable_progress_bars = False
     actor_spec = ModelSpec(model_path, kwargs={"device": "cuda" if args.gpus else "cpu", "dtype": dtype})

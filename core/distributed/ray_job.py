@@ -11,6 +11,7 @@ every node (a shared filesystem) when the cluster has several machines.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 import zlib
@@ -31,8 +32,14 @@ from .shards import (
     prepare_output,
 )
 
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": a local Ray binds 127.0.0.1 only (read at import)
 
-def import_ray():
+
+def import_ray(local: bool = False):
+    """Import Ray (and Ray Data) or say how to install it. ``local``: the caller will start a one-machine
+    cluster, so keep it on the loopback interface. Ray reads that switch when it is first imported."""
+    if local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
         import ray.data  # noqa: F401
@@ -44,12 +51,23 @@ def import_ray():
 
 def start_local_ray(num_cpus: int | None = None, num_gpus: int | None = None, **kwargs: Any) -> None:
     """Start a one-machine Ray cluster on the loopback interface only (no dashboard), unless one is up."""
-    ray = import_ray()
+    ray = import_ray(local=True)
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if _binds_network_address():
+        warnings.warn(f"Ray was imported before {LOOPBACK_ENV}=0 was set, so this local cluster listens on the "
+                      f"machine's network address; set {LOOPBACK_ENV}=0 before importing ray to keep it on "
+                      "127.0.0.1", RuntimeWarning, stacklevel=2)
     ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              **kwargs)
+
+
+def _binds_network_address() -> bool:
+    try:
+        from ray._private import ray_constants  # private: used for this warning only
+    except ImportError:  # pragma: no cover - a later Ray moved it
+        return False
+    return bool(getattr(ray_constants, "ENABLE_RAY_CLUSTER", False))
 
 
 class _GroupShardWorker(ShardWorker):
@@ -94,7 +112,7 @@ def embed_dataset(source: Any, output: str | os.PathLike | None = None, *, model
     for Ray's read and shuffle tasks (actors that take every CPU starve them and the job hangs).
     Uses the running Ray cluster, else connects to ``ray_address``, else starts a local one.
     """
-    ray = import_ray()
+    ray = import_ray(local=not ray_address)
     if num_actors < 1 or shard_size < 1 or max_restarts < 0 or max_task_retries < 0:
         raise ValueError("num_actors and shard_size must be >= 1; max_restarts and max_task_retries >= 0")
     if not ray.is_initialized():
