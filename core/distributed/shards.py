@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batch import ID, EmbedBatch, ModelSpec, identity_from_schema
+from .batch import EmbedBatch, ModelSpec, identity_from_schema
 
 SHARD, SHARD_ROWS = "_shard", "_shard_rows"  # internal columns: the shard of a row and its shard's size
 JOB_FILE = "_job.json"
@@ -197,8 +197,3 @@ def read_output(output: str | os.PathLike, columns: Sequence[str] | None = None)
     if len(identities) > 1:
         raise ValueError(f"the shards of {str(output)!r} come from different vector spaces: {sorted(identities)}")
     return pa.concat_tables(tables).replace_schema_metadata(tables[0].schema.metadata)
-
-
-def ensure_id_column(table) -> None:
-    if ID not in table.column_names:
-        raise ValueError(f"the input has no {ID!r} column (columns: {table.column_names})")
