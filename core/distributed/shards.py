@@ -75,6 +75,8 @@ def prepare_output(output: str | os.PathLike, record: dict[str, Any], overwrite:
                               "use a new output directory, or overwrite=True (--overwrite) to start again")
     elif any(output.glob("part-*.parquet")):
         raise JobMismatch(f"{str(output)!r} holds part files but no {JOB_FILE}; use an empty output directory")
+    for stale in output.glob(".part-*.tmp"):  # left by a worker killed while writing
+        stale.unlink(missing_ok=True)
     _atomic_write_bytes(job_file, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     return {int(p.name[5:11]) for p in output.glob("part-*.parquet")
             if p.name[5:11].isdigit() and int(p.name[5:11]) < record["num_shards"]}

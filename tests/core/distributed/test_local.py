@@ -41,10 +41,12 @@ def test_rerun_redoes_only_deleted_shards_and_refuses_another_job(corpus_dir, ti
     embed_local(corpus_dir, out, model=str(tiny_vl_path), shard_size=6, progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     os.remove(shard_path(out, 1))
+    stale = out / ".part-000001.parquet.0123.tmp"  # a worker killed while writing leaves its temporary file
+    stale.write_bytes(b"half a parquet file")
     again = embed_local(corpus_dir, out, model=str(tiny_vl_path), shard_size=6, progress=False)
     assert (again.shards_skipped, again.shards_embedded, again.rows) == (3, 1, 6)
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
-    assert set(after) == set(before)
+    assert set(after) == set(before) and not stale.exists()
     assert all(after[n] == before[n] for n in before if n != shard_path(out, 1).name)  # untouched
     assert read_output(out).num_rows == 21
     os.remove(shard_path(out, 2))  # finishing on another device (or on Ray) is the same job
