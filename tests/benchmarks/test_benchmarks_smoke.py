@@ -194,3 +194,17 @@ def test_bench_chunking_quality(tmp_path):
     assert ours["structure_cuts"] == 0 and ours["chunks_over_max_tokens"] == 0 and ours["chunks_not_verbatim"] == 0
     for result in systems.values():
         assert 0 <= result["exact"]["f1"] <= 1 and result["windows_per_doc_all"] > 0
+
+
+def test_bench_distributed(tmp_path, model_cache):
+    pytest.importorskip("ray.data", reason="Ray is not installed (extra 'distributed', installed by 'dev')")
+    import bench_distributed
+
+    out = tmp_path / "distributed.json"
+    bench_distributed.main([*TINY, "--items", "12", "--shard-size", "4", "--actors", "2", "--ray-cpus", "2",
+                            "--max-tokens", "32", "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    assert data["items"] == 12 and data["actors"] == 2 and data["ray_cpus"] == 2
+    assert data["ray_init_s"] > 0 and data["one_item_job_s"] > 0
+    assert data["in_process"]["items_per_s"] > 0 and data["ray"]["items_per_s"] > 0
+    assert data["ratio_ray_over_in_process"] > 0 and data["max_abs_vector_diff"] <= 1e-5

@@ -1,0 +1,262 @@
+"""One batch function for every engine that maps batches: a table of items in, ids + vectors + errors out.
+
+``EmbedBatch`` is a callable class: it is cheap to construct and to pickle (it holds only a model
+*description*), and it loads the model the first time it is called, so each worker of an engine loads it
+once. Ray Data, Spark and Daft all call it the same way:
+
+- Ray Data: ``ds.map_batches(EmbedBatch, fn_constructor_args=(spec,), batch_format="pyarrow", ...)``
+- Spark:    ``df.mapInPandas(lambda frames: map(EmbedBatch(spec), frames), schema=OUTPUT_SPARK_SCHEMA)``
+- Daft:     a ``@daft.cls(gpus=1)`` class holding one ``EmbedBatch`` whose ``@daft.method.batch`` returns
+            ``embed(table)["vector"]`` (Spark and Daft are the documented pattern; Ray Data is what the tests run)
+
+Input columns: ``id`` (required), and any of ``text`` (a string), ``text_file`` (a UTF-8 file read by
+the worker), ``image`` and ``video`` (a path, a file:// / data: URI, or the bytes of the file). Output
+columns: ``id``, ``vector`` (``fixed_size_list<float32>[d]``, null on a dead-letter row) and ``error``
+(null, or why that row could not be embedded). A bad item never fails the batch and never disappears:
+it becomes a dead-letter row. The embedding identity rides in the schema metadata
+(``IDENTITY_METADATA_KEY``), so files written from these tables say which vector space they hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..identity import EmbeddingIdentity, model_key
+
+IDENTITY_METADATA_KEY = b"qwen3_vl_rag.embedding_identity"
+ID, TEXT, TEXT_FILE, IMAGE, VIDEO = "id", "text", "text_file", "image", "video"
+INPUT_COLUMNS = (TEXT, TEXT_FILE, IMAGE, VIDEO)
+OUTPUT_SPARK_SCHEMA = "id string, vector array<float>, error string"
+MAX_ISOLATION_RETRIES = 3  # InputErrors in one batch before the rest is embedded item by item
+# constructor arguments that change where and how fast a model runs, not its vectors' space
+RUNTIME_KWARGS = frozenset({"device", "device_map", "dtype", "torch_dtype", "attn_implementation", "max_batch_tokens",
+                            "max_batch_size", "show_progress"})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A picklable description of an embedder: ``model`` (hub id or local directory), ``kind``
+    (``"vl"`` for Qwen3-VL-Embedding, ``"text"`` for Qwen3-Embedding, ``"auto"`` to read it from the
+    checkpoint's ``config.json`` or the name) and constructor ``kwargs`` (``dimensions``, ``device``, ...)."""
+
+    model: str
+    kind: str = "auto"
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in ("auto", "vl", "text"):
+            raise ValueError(f"kind must be 'auto', 'vl' or 'text', got {self.kind!r}")
+
+    def resolved_kind(self) -> str:
+        if self.kind != "auto":
+            return self.kind
+        config = Path(self.model) / "config.json"
+        if config.is_file():
+            model_type = json.loads(config.read_text()).get("model_type", "")
+            return "vl" if "vl" in model_type else "text"
+        key = model_key(self.model)
+        return "vl" if "-vl-" in key or key.startswith("qwen3-vl") else "text"
+
+    def build(self):
+        """Load the embedder (in the worker that calls it)."""
+        from .. import Qwen3TextEmbedder, Qwen3VLEmbedder
+
+        cls = Qwen3VLEmbedder if self.resolved_kind() == "vl" else Qwen3TextEmbedder
+        return cls(self.model, **dict(self.kwargs))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready, for job records: what decides the vectors. Where and how fast the model runs
+        (``RUNTIME_KWARGS``) is left out, so a job started on one GPU can be finished on eight."""
+        return {"model": self.model, "kind": self.resolved_kind(),
+                "kwargs": {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+                           for k, v in sorted(self.kwargs.items()) if k not in RUNTIME_KWARGS}}
+
+
+ModelFactory = ModelSpec | Callable[[], Any]
+
+
+def as_model_factory(model: str | ModelFactory, **kwargs: Any) -> ModelFactory:
+    """``model`` as a ``ModelSpec`` (a name or directory plus ``kwargs``) or a zero-argument callable."""
+    if isinstance(model, (str, os.PathLike)):
+        return ModelSpec(str(model), kwargs=kwargs)
+    if kwargs:
+        raise TypeError(f"model kwargs {sorted(kwargs)} apply only to a model name; put them in the ModelSpec "
+                        "or the factory")
+    if isinstance(model, ModelSpec) or callable(model):
+        return model
+    raise TypeError(f"model must be a name, a directory, a ModelSpec or a callable, got {type(model).__name__}")
+
+
+class EmbedBatch:
+    """Embed one batch (a ``pyarrow.Table``, a pandas ``DataFrame`` or a dict of columns) into
+    ``id`` / ``vector`` / ``error``; the result has the input's type.
+
+    ``model``: a name or directory (with ``**model_kwargs``), a ``ModelSpec`` or a zero-argument callable
+    returning an embedder (anything with ``embed(items, instruction=..., dimensions=...)`` and
+    ``identity``). ``dimensions``: Matryoshka size. ``instruction``: embed with this instruction (queries);
+    the default is the model's document format. ``keep_columns``: input columns copied to the output
+    (e.g. metadata for a vector store). Other columns are ignored.
+    """
+
+    def __init__(self, model: str | ModelFactory, *, dimensions: int | None = None, instruction: str | None = None,
+                 keep_columns: Sequence[str] = (), **model_kwargs: Any):
+        self.factory = as_model_factory(model, **model_kwargs)
+        if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
+            raise ValueError(f"dimensions must be a positive integer, got {dimensions!r}")
+        self.dimensions = dimensions
+        self.instruction = instruction
+        self.keep_columns = tuple(keep_columns)
+        self._embedder = None
+
+    def __getstate__(self) -> dict:  # ship the description, never loaded weights
+        return {**self.__dict__, "_embedder": None}
+
+    @property
+    def embedder(self):
+        """The embedder, loaded on first use (once per worker)."""
+        if self._embedder is None:
+            self._embedder = self.factory.build() if isinstance(self.factory, ModelSpec) else self.factory()
+        return self._embedder
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        identity = self.embedder.identity
+        return identity.with_dimension(self.dimensions) if self.dimensions else identity
+
+    @property
+    def preferred_batch_size(self) -> int:
+        """Items per call: the embedder's own batch capacity (``max_batch_size``), else 32."""
+        return int(getattr(self.embedder, "max_batch_size", 32) or 32)
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa
+
+        if isinstance(batch, pa.Table):
+            return self.embed_table(batch)
+        if isinstance(batch, Mapping):
+            return self.embed_table(pa.table(dict(batch))).to_pydict()
+        if type(batch).__module__.startswith("pandas"):
+            return self.embed_table(pa.Table.from_pandas(batch, preserve_index=False)).to_pandas()
+        raise TypeError(f"expected a pyarrow.Table, a pandas DataFrame or a dict of columns, "
+                        f"got {type(batch).__name__}")
+
+    # -- the work ----------------------------------------------------------------------------------
+    def embed_table(self, table) -> Any:
+        """``table`` (pyarrow) -> a pyarrow table ``id, [keep_columns], vector, error`` with the identity
+        in its schema metadata; one output row per input row, in order."""
+        import pyarrow as pa
+
+        if ID not in table.column_names:
+            raise ValueError(f"the batch has no {ID!r} column (columns: {table.column_names})")
+        if not any(c in table.column_names for c in INPUT_COLUMNS):
+            raise ValueError(f"the batch has none of the input columns {list(INPUT_COLUMNS)} "
+                             f"(columns: {table.column_names})")
+        missing = [c for c in self.keep_columns if c not in table.column_names]
+        if missing:
+            raise ValueError(f"keep_columns {missing} are not in the batch (columns: {table.column_names})")
+        identity = self.identity
+        rows = table.select([c for c in INPUT_COLUMNS if c in table.column_names]).to_pylist()
+        errors: list[str | None] = [None] * len(rows)
+        vectors = np.zeros((len(rows), identity.dimension), dtype=np.float32)
+        with tempfile.TemporaryDirectory(prefix="qwen3-vl-rag-batch-") as scratch:
+            items: dict[int, Any] = {}
+            for index, row in enumerate(rows):
+                try:
+                    items[index] = self._item(row, identity, scratch, index)
+                except _RowError as exc:
+                    errors[index] = str(exc)
+            self._embed_isolating(items, vectors, errors)
+        dead = pa.array([e is not None for e in errors], type=pa.bool_())
+        vector = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), type=pa.float32()),
+                                                   identity.dimension, mask=dead)
+        columns = {ID: table.column(ID), **{c: table.column(c) for c in self.keep_columns},
+                   "vector": vector, "error": pa.array(errors, type=pa.string())}
+        out = pa.table(columns)
+        return out.replace_schema_metadata({IDENTITY_METADATA_KEY: json.dumps(identity.to_dict())})
+
+    def _item(self, row: Mapping[str, Any], identity: EmbeddingIdentity, scratch: str, index: int) -> Any:
+        """One row as an embedder input (a dict for Qwen3-VL, a string for a text model)."""
+        text = row.get(TEXT)
+        if row.get(TEXT_FILE) is not None:
+            if text is not None:
+                raise _RowError("row has both 'text' and 'text_file'; give one")
+            try:
+                text = Path(_local_path(row[TEXT_FILE])).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _RowError(f"cannot read text file {row[TEXT_FILE]!r}: {exc}") from exc
+        if text is not None and not isinstance(text, str):
+            raise _RowError(f"'text' must be a string, got {type(text).__name__}")
+        media = {key: row.get(key) for key in (IMAGE, VIDEO) if row.get(key) is not None}
+        if not text and not media:
+            raise _RowError("row has no text, image or video to embed")
+        for key in media:
+            if key not in identity.modalities:
+                raise _RowError(f"row has {'an' if key == IMAGE else 'a'} {key}, but {identity.model} embeds "
+                                f"{' and '.join(sorted(identity.modalities))} only")
+        if identity.modalities == frozenset({TEXT}):
+            return text
+        item: dict[str, Any] = {"text": text} if text else {}
+        if IMAGE in media:
+            item["image"] = bytes(media[IMAGE]) if isinstance(media[IMAGE], (bytes, bytearray)) else media[IMAGE]
+        if VIDEO in media:
+            video = media[VIDEO]
+            if isinstance(video, (bytes, bytearray)):  # the video readers want a file
+                path = Path(scratch, f"video-{index}.mp4")
+                path.write_bytes(bytes(video))
+                video = str(path)
+            item["video"] = video
+        return item
+
+    def _embed_isolating(self, items: dict[int, Any], vectors: np.ndarray, errors: list[str | None]) -> None:
+        """Embed every item; an ``InputError`` marks its item as a dead letter and the rest is re-embedded
+        (item by item after ``MAX_ISOLATION_RETRIES`` bad items in one batch). Other errors propagate: they
+        are not about one item (out of memory, a lost device) and the engine retries the batch."""
+        pending = list(items)
+        for _ in range(MAX_ISOLATION_RETRIES):
+            if not pending:
+                return
+            try:
+                vectors[pending] = self._embed([items[i] for i in pending])
+                return
+            except InputError as exc:
+                if not 0 <= exc.index < len(pending):
+                    raise
+                bad = pending.pop(exc.index)
+                errors[bad] = exc.reason
+        for i in pending:  # many bad items: isolate each one
+            try:
+                vectors[i] = self._embed([items[i]])[0]
+            except InputError as exc:
+                errors[i] = exc.reason
+
+    def _embed(self, items: list[Any]) -> np.ndarray:
+        kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
+        out = np.asarray(self.embedder.embed(items, instruction=self.instruction, **kwargs), dtype=np.float32)
+        if out.shape[0] != len(items):
+            raise RuntimeError(f"the embedder returned {out.shape[0]} vectors for {len(items)} items")
+        return out
+
+
+class _RowError(ValueError):
+    """A row that cannot become an embedder input; it becomes a dead-letter row."""
+
+
+def _local_path(value: str) -> str:
+    return value[len("file://"):] if isinstance(value, str) and value.startswith("file://") else value
+
+
+def identity_from_schema(schema) -> EmbeddingIdentity:
+    """The embedding identity stored in a table's (or a parquet file's) schema metadata."""
+    metadata = schema.metadata or {}
+    if IDENTITY_METADATA_KEY not in metadata:
+        raise ValueError("the schema carries no embedding identity (not written by qwen3-vl-rag)")
+    return EmbeddingIdentity.from_dict(json.loads(metadata[IDENTITY_METADATA_KEY]))

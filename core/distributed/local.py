@@ -1,0 +1,61 @@
+"""A bulk job in this process: the same inputs, shards, batch function and output as the Ray job, no Ray."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .batch import ID, EmbedBatch, ModelFactory
+from .inputs import read_inputs
+from .shards import (
+    DEFAULT_SHARD_SIZE,
+    EmbedReport,
+    ShardWorker,
+    fingerprint,
+    job_record,
+    position_shards,
+    prepare_output,
+)
+
+
+def embed_local(source: str | os.PathLike, output: str | os.PathLike | None = None, *,
+                model: str | ModelFactory, dimensions: int | None = None, instruction: str | None = None,
+                batch_size: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
+                sink: Callable[[Any], Any] | None = None, overwrite: bool = False, progress: bool = True,
+                keep_columns: Sequence[str] = (), **model_kwargs: Any) -> EmbedReport:
+    """Embed every item of ``source`` (directory, glob or manifest; see ``read_inputs``) in this process.
+
+    Writes ``output/part-NNNNNN.parquet`` (``id``, ``vector``, ``error``) and/or calls ``sink(table)`` per
+    shard. With ``output``, a rerun embeds only the shards not written yet. ``model``: a name or
+    directory (plus constructor ``**model_kwargs``), a ``ModelSpec`` or a zero-argument factory.
+    """
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    start = time.perf_counter()
+    inputs = read_inputs(source)
+    batch = EmbedBatch(model, dimensions=dimensions, instruction=instruction, keep_columns=keep_columns,
+                       **model_kwargs)
+    table = inputs.table
+    record = job_record(batch, shard_size=shard_size, rows=table.num_rows,
+                        ids_fingerprint=fingerprint(table.column(ID).to_pylist()), sharding="position")
+    done = prepare_output(output, record, overwrite) if output is not None else set()
+    worker = ShardWorker(batch, str(output) if output is not None else None, sink, batch_size)
+    shards = position_shards(table, shard_size, skip=done)
+    bar = _progress(len(shards), progress)
+    rows = errors = 0
+    for shard in shards:
+        summary = worker(shard).to_pylist()[0]
+        rows, errors = rows + summary["rows"], errors + summary["errors"]
+        bar.update(1)
+    bar.close()
+    return EmbedReport(shards=record["num_shards"], shards_skipped=len(done), shards_embedded=len(shards),
+                       rows=rows, errors=errors, seconds=time.perf_counter() - start,
+                       output=str(output) if output is not None else None, skipped_files=inputs.skipped)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="shard", desc="embedding", disable=not enabled)
