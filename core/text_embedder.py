@@ -8,6 +8,7 @@ from typing import Any
 from . import constants as C
 from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded
 from .errors import InputError
+from .inputs import check_text
 from .local_model import LocalEmbedder
 from .runtime import load_model
 
@@ -65,6 +66,7 @@ class Qwen3TextEmbedder(LocalEmbedder):
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InputError(index, f"expected a string, got {type(text).__name__}")
+            check_text(index, text)
         prompts = [query_prompt(instruction, t) for t in texts] if instruction else list(texts)
         if not prompts:
             return []

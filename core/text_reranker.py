@@ -11,6 +11,7 @@ import numpy as np
 from . import constants as C
 from .encoding import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, Encoded
 from .errors import InputError
+from .inputs import check_text
 from .local_model import LocalModel
 from .runtime import load_model
 from .scoring import Pair, PairScorer, relevance, yes_no_head
@@ -88,6 +89,7 @@ class Qwen3Reranker(LocalModel, PairScorer):
         for index, pair in enumerate(pairs):
             if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
                 raise InputError(index, "expected a (query, document) pair of strings")
+            check_text(index, pair[0], "the query"), check_text(index, pair[1], "the document")
             bodies.append(self.preset.body.format(instruction=instruction or self.default_instruction,
                                                   query=pair[0], document=pair[1]))
         budget = self.max_length - len(self._prefix_ids) - len(self._suffix_ids)
