@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+from .vectors import truncate_and_normalize
+
+__all__ = ["last_token", "truncate_and_normalize"]
 
 
 def last_token(hidden, lengths):
@@ -12,14 +14,3 @@ def last_token(hidden, lengths):
     rows = torch.arange(hidden.shape[0], device=hidden.device)
     cols = torch.as_tensor(lengths, device=hidden.device) - 1
     return hidden[rows, cols]
-
-
-def truncate_and_normalize(vectors: np.ndarray, dimensions: int | None) -> np.ndarray:
-    """Keep the first ``dimensions`` values of each un-normalised vector, then L2-normalise (float32)."""
-    if dimensions is not None:
-        if not 1 <= dimensions <= vectors.shape[1]:
-            raise ValueError(f"dimensions must be between 1 and {vectors.shape[1]}, got {dimensions}")
-        vectors = vectors[:, :dimensions]
-    vectors = vectors.astype(np.float32, copy=False)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)

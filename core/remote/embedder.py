@@ -31,9 +31,9 @@ from .. import constants as C
 from ..identity import EmbeddingIdentity, model_key
 from ..inputs import Item, ItemInput, parse_items
 from ..media import MediaOptions
-from ..pooling import truncate_and_normalize
 from ..prompts import normalize_instruction
-from .client import DEFAULT_API_KEY_ENV, RemoteClient
+from ..vectors import check_dimensions, truncate_and_normalize
+from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError
 from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
 
@@ -88,6 +88,7 @@ class RemoteEmbedder:
         query_instruction: str | None = None,
         batch_size: int = 64,
         timeout: float = 60.0,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         max_retries: int = 4,
         max_concurrency: int = 4,
         min_pixels: int = C.MIN_PIXELS,
@@ -102,12 +103,12 @@ class RemoteEmbedder:
             raise ValueError(f"protocol must be 'openai' or 'vllm-chat', got {protocol!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if dimensions is not None and dimensions < 1:
-            raise ValueError(f"dimensions must be >= 1, got {dimensions}")
+        check_dimensions(dimensions, dimension or KNOWN_DIMENSIONS.get(model_key(model)))
         self.model_name = model
         self.protocol: Protocol = protocol
         self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
-                                             max_retries=max_retries, max_concurrency=max_concurrency)
+                                             deadline=deadline, max_retries=max_retries,
+                                             max_concurrency=max_concurrency)
         self.dimensions = dimensions
         self._native_dimension = dimension or KNOWN_DIMENSIONS.get(model_key(model))
         chat = protocol == "vllm-chat"
@@ -258,11 +259,15 @@ class RemoteEmbedder:
         width = dimensions or self.dimensions or self._native_dimension or 0
         return np.zeros((0, width), dtype=np.float32)
 
+    def _check_dimensions(self, dimensions: int | None) -> int | None:
+        """The call's ``dimensions`` (else the default), checked before any request: 0 is an error."""
+        return check_dimensions(self.dimensions if dimensions is None else dimensions, self._native_dimension)
+
     # -- public API ------------------------------------------------------------------------------
     def embed(self, items: Sequence[ItemInput], instruction: str | None = None,
               dimensions: int | None = None) -> np.ndarray:
         """Unit vectors (N, D) float32 for N items, in order; every item validated before any request."""
-        dimensions = dimensions or self.dimensions
+        dimensions = self._check_dimensions(dimensions)
         requests = self._plan(items, instruction)
         if not requests:
             return self._empty(dimensions)
@@ -272,7 +277,7 @@ class RemoteEmbedder:
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
                      dimensions: int | None = None) -> np.ndarray:
         """``embed`` for asyncio (requests concurrent, bounded by ``max_concurrency``)."""
-        dimensions = dimensions or self.dimensions
+        dimensions = self._check_dimensions(dimensions)
         requests = self._plan(items, instruction)
         if not requests:
             return self._empty(dimensions)

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..inputs import Item, ItemInput, parse_item
 from ..media import MediaOptions
 from ..scoring import ranked
-from .client import DEFAULT_API_KEY_ENV, RemoteClient
+from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError
 from .payloads import TokenUsage, content_parts, parse_scores
 
@@ -65,6 +65,7 @@ class RemoteReranker:
         default_instruction: str | None = C.RERANK_DEFAULT_INSTRUCTION,
         send_instruction: bool = True,
         timeout: float = 60.0,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         max_retries: int = 4,
         max_concurrency: int = 4,
         min_pixels: int = C.MIN_PIXELS,
@@ -76,7 +77,8 @@ class RemoteReranker:
     ):
         self.model_name = model
         self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
-                                             max_retries=max_retries, max_concurrency=max_concurrency)
+                                             deadline=deadline, max_retries=max_retries,
+                                             max_concurrency=max_concurrency)
         self.default_instruction = default_instruction
         self.send_instruction = send_instruction
         self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
