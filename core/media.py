@@ -73,7 +73,7 @@ def check_pixels(width: int, height: int, limit: int = MAX_DECODE_PIXELS) -> Non
     """Refuse an image whose header declares more than ``limit`` pixels, before it is decoded."""
     if width * height > limit:
         raise MediaError(f"image is {width}x{height} = {width * height:,} pixels, over the decoding limit of "
-                         f"{limit:,} (MAX_DECODE_PIXELS); downscale it first")
+                         f"{limit:,} pixels (MAX_DECODE_PIXELS); downscale it first")
 
 
 def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS):
@@ -86,7 +86,8 @@ def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS):
     except UnidentifiedImageError as exc:
         raise MediaError(f"{what} is not an image (unknown format)") from exc
     except Image.DecompressionBombError as exc:  # PIL's own cap, above ours
-        raise MediaError(f"{what} is over the decoding limit of {limit:,} pixels ({exc})") from None
+        raise MediaError(f"{what} declares more pixels than the decoding limit of {limit:,} (MAX_DECODE_PIXELS): "
+                         f"{exc}") from None
     except Exception as exc:  # noqa: BLE001 (a decoder may raise anything; all mean "corrupt")
         raise MediaError(f"{what} is a corrupt image ({type(exc).__name__}: {exc})") from exc
     check_pixels(*image.size, limit)
