@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from qwen3_vl_rag.core import InputError
-from qwen3_vl_rag.core.media import MAX_DECODE_PIXELS, MediaOptions, load_image, open_image
+from qwen3_vl_rag.core.media import MediaOptions, load_image, open_image
 
 from ..conftest import random_image
 from .adversarial import ForwardCounter, bomb_png, gray16, gray16_as_8bit, png_bytes, write_video
@@ -67,6 +67,8 @@ def test_a_144_megapixel_palette_png_is_refused_from_its_header(vl_embedder, vl_
 
 
 def test_pixel_limit_is_documented_and_images_under_it_load():
+    from qwen3_vl_rag.core.media import MAX_DECODE_PIXELS
+
     assert MAX_DECODE_PIXELS == 2**26
     options = MediaOptions(4096, 1843200, 7864320, 1.0, 64, 64)
     image = load_image(bomb_png(4000, 3000, rows=8), options)  # 12 MP, a normal photo size: resized
@@ -130,13 +132,14 @@ def without_decord(monkeypatch):
 
 def test_video_files_are_read_with_pyav_without_decord(tiny_vl_path, tmp_path, without_decord):
     from qwen3_vl_rag.core import Qwen3VLEmbedder
-    from qwen3_vl_rag.core.media import video_reader
 
     video = write_video(tmp_path / "clip.mp4", frames=12, fps=4)
     embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=2.0)
     vectors = embedder.embed([{"video": str(video)}, "text after"])  # before: no attribute read_video
     assert vectors.shape == (2, embedder.dimension) and np.isfinite(vectors).all()
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    from qwen3_vl_rag.core.media import video_reader
+
     assert video_reader() == "pyav"
 
 
