@@ -130,6 +130,9 @@ def _videos(value: Any, index: int) -> tuple[VideoSource, ...]:
         raise InputError(index, "'video' has no frames")
     if all(isinstance(v, (list, tuple)) or _is_video_file(v) for v in value):
         videos = tuple(value)
+    elif any(isinstance(v, (list, tuple)) or (isinstance(v, str) and _is_video_file(v)) for v in value):
+        raise InputError(index, "'video' mixes video files or frame lists with single frames; pass a list of "
+                                "videos (files or frame lists) or one list of frames")
     else:
         videos = (tuple(value),)
     for video in videos:

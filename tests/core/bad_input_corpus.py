@@ -133,7 +133,9 @@ CASES = [
     # -- video --------------------------------------------------------------------------------------
     Case("video-missing", "video", lambda f: {"video": str(f / "missing.mp4")}, "video file not found"),
     Case("video-empty-path", "video", lambda f: {"video": ""}, "empty string"),
-    Case("video-directory", "video", lambda f: {"video": [str(f / "a.mp4"), str(f)]}, "is a directory"),
+    Case("video-directory", "video", lambda f: {"video": str(f)}, "is a directory"),
+    Case("video-mixed-list", "video", lambda f: {"video": [str(f / "a.mp4"), random_image(1)]}, "mixes video files"),
+    Case("video-file", "video", lambda f: {"video": str(f / "a.mp4")}, OK),
     Case("video-garbage-file", "video", lambda f: {"video": _garbage_video(f)}, "cannot be read"),
     Case("frames-differ-in-size", "video",
          lambda f: {"video": [random_image(1, size=(64, 48)), random_image(2, size=(48, 64))]}, "differ in size"),
