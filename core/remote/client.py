@@ -7,14 +7,16 @@ status and the server's message. Retried, with exponential backoff and jitter (o
 messages (a server that echoes it back has it masked before the text is cut to length).
 
 Time: ``timeout`` bounds each attempt as a whole (connect, send, and the complete answer: a server that
-trickles bytes is cut), ``deadline`` bounds a whole ``post``/``apost`` including retries, Retry-After
-waits and waiting for a request slot. ``max_concurrency`` holds per client object: across threads, calls
-and event loops, at most that many requests are in flight.
+trickles bytes is cut). ``deadline`` bounds a whole call (``post``/``apost``, or all the requests of one
+``map``/``amap``, i.e. of one ``embed``/``score`` call) with its retries, Retry-After waits and waits for
+a request slot. ``max_concurrency`` holds per client object: across threads, calls and event loops, at
+most that many requests are in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import json
 import logging
@@ -39,6 +41,9 @@ NO_RETRY_5XX = frozenset({501, 505})
 _MAX_SERVER_MESSAGE = 500
 DEFAULT_DEADLINE_S = 300.0  # one post/apost, retries and waits included
 _SLOT_POLL_S = (0.002, 0.02)  # async wait for a request slot: first and longest poll interval
+
+# When the current map/amap call started: every request of one embed/score call shares one deadline.
+_CALL_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("call_started", default=None)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,7 +97,7 @@ class RemoteClient:
 
     ``base_url`` is the server's API root (``https://openrouter.ai/api/v1``, ``http://host:8000/v1``);
     request paths are appended to it. ``timeout`` bounds each attempt (seconds, the whole exchange),
-    ``deadline`` each call with its retries and waits (seconds; default 300), ``max_retries`` the retries
+    ``deadline`` each call with all its requests, retries and waits (seconds; default 300), ``max_retries`` the retries
     after the first attempt, ``max_concurrency`` the requests of this object in flight at once, whatever
     the threads, calls and event loops.
     """
@@ -342,7 +347,7 @@ class RemoteClient:
         httpx = _httpx()
 
         client = self._sync_client()
-        started = time.monotonic()
+        started = _CALL_STARTED.get() or time.monotonic()
         attempt = 0
         while True:
             remaining = self._remaining(started)
@@ -359,6 +364,8 @@ class RemoteClient:
             finally:
                 self._slots.release()
             if response is None:
+                if self._remaining(started) <= 0:
+                    raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(error).__name__}")
                 delay = self._failed(path, error, attempt)
             else:
                 done, result, delay = self._outcome(path, response, attempt)
@@ -382,7 +389,7 @@ class RemoteClient:
         httpx = _httpx()
 
         client = await self._async_client()
-        started = time.monotonic()
+        started = _CALL_STARTED.get() or time.monotonic()
         attempt = 0
         while True:
             if not await self._acquire_slot(started):
@@ -398,6 +405,8 @@ class RemoteClient:
             finally:
                 self._slots.release()
             if response is None:
+                if self._remaining(started) <= 0:
+                    raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(error).__name__}")
                 delay = self._failed(path, error, attempt)
             else:
                 done, result, delay = self._outcome(path, response, attempt)
@@ -408,22 +417,32 @@ class RemoteClient:
             attempt += 1
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``[fn(x) for x in items]`` on up to ``max_concurrency`` threads, in order; the first error raises."""
+        """``[fn(x) for x in items]`` on up to ``max_concurrency`` threads, in order; the first error raises.
+        The requests ``fn`` makes share one ``deadline``, counted from this call."""
         items = list(items)
-        if len(items) <= 1 or self.max_concurrency == 1:
-            return [fn(x) for x in items]
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
-            futures = [pool.submit(fn, x) for x in items]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        token = _CALL_STARTED.set(_CALL_STARTED.get() or time.monotonic())
+        try:
+            if len(items) <= 1 or self.max_concurrency == 1:
+                return [fn(x) for x in items]
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+                futures = [pool.submit(contextvars.copy_context().run, fn, x) for x in items]
+                try:
+                    return [f.result() for f in futures]
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+        finally:
+            _CALL_STARTED.reset(token)
 
     async def amap(self, fn: Callable[[T], Any], items: Sequence[T]) -> list:
-        """``await fn(x)`` for every item concurrently (``apost`` bounds the requests in flight), in order."""
-        tasks = [asyncio.ensure_future(fn(x)) for x in items]
+        """``await fn(x)`` for every item concurrently (``apost`` bounds the requests in flight), in order,
+        under one ``deadline`` counted from this call."""
+        token = _CALL_STARTED.set(_CALL_STARTED.get() or time.monotonic())
+        try:
+            tasks = [asyncio.ensure_future(fn(x)) for x in items]  # each task copies the context
+        finally:
+            _CALL_STARTED.reset(token)
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:

@@ -119,7 +119,7 @@ def test_max_concurrency_holds_across_16_threads(fault_server):
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    assert not errors, errors
     assert len(fault_server.to("/v1/embeddings")) == 16
     assert fault_server.peak_in_flight <= 4  # before the fix: 10-16
     assert fault_server.peak_in_flight >= 2
@@ -152,7 +152,7 @@ def test_max_concurrency_holds_across_event_loops_and_threads(fault_server):
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    assert not errors, errors
     assert fault_server.peak_in_flight <= 3
 
 
@@ -179,3 +179,22 @@ def test_bad_dimensions_are_refused_before_any_request(fault_server, dimensions)
     with pytest.raises(ValueError, match="dimensions"):
         e.embed(["a"], dimensions=dimensions)
     assert fault_server.requests == []  # before the fix: 0 gave full vectors, 9 failed after the request
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_one_embed_call_shares_one_deadline_over_all_its_requests(fault_server, mode):
+    """8 one-item requests, 2 at a time, 0.5 s each: 2 s in all, over the 1.2 s deadline of the call."""
+    handler = openai_embeddings()
+    fault_server.script("/v1/embeddings", lambda seen: (time.sleep(0.5), handler(seen))[1])
+    c = client(fault_server, timeout=5, deadline=1.2, max_concurrency=2, max_retries=0)
+    e = RemoteEmbedder("qwen3-vl-embedding-2b", fault_server.base_url, protocol="vllm-chat", dimension=8,
+                       api_key_env=None, client=c)
+    items = [f"item {i}" for i in range(8)]
+    start = time.monotonic()
+    with pytest.raises(RemoteError, match="deadline of 1.2 s"):
+        if mode == "sync":
+            e.embed(items)
+        else:
+            asyncio.run(e.aembed(items))
+    assert time.monotonic() - start < 1.9
+    assert len(fault_server.requests) < 8
