@@ -80,6 +80,16 @@ def check_text(index: int, text: str, what: str = "text") -> str:
     return text
 
 
+def check_instruction(instruction: str | None) -> str | None:
+    """A call's ``instruction`` argument (no item to name): a ``ValueError`` unless None or valid text."""
+    if instruction is None:
+        return None
+    try:
+        return check_text(-1, instruction, "instruction")
+    except InputError as exc:
+        raise ValueError(f"instruction: {exc.reason}") from None
+
+
 def cap_characters(text: str, max_tokens: int, chars_per_token: int = SAFE_CHARS_PER_TOKEN) -> str:
     """The first ``(max_tokens + 1) * chars_per_token`` characters of ``text``: enough for the tokens
     that truncation keeps, so a 1M-character text is not tokenized whole only to be cut to ``max_tokens``.

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import constants as C
 from ..identity import EmbeddingIdentity, model_key
-from ..inputs import Item, ItemInput, parse_items
+from ..inputs import Item, ItemInput, check_instruction, parse_items
 from ..media import MediaOptions
 from ..prompts import normalize_instruction
 from ..vectors import check_dimensions, truncate_and_normalize
@@ -156,6 +156,7 @@ class RemoteEmbedder:
 
     # -- requests --------------------------------------------------------------------------------
     def _plan(self, items: Sequence[ItemInput], instruction: str | None) -> list[_Request]:
+        check_instruction(instruction)
         parsed = parse_items(items)
         if self.protocol == "openai":
             return self._plan_openai(parsed, instruction)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import constants as C
 from ..errors import InputError
-from ..inputs import Item, ItemInput, parse_item
+from ..inputs import Item, ItemInput, check_instruction, parse_item
 from ..media import MediaOptions
 from ..scoring import ranked
 from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
@@ -183,7 +183,7 @@ class RemoteReranker:
         raise error  # type: ignore[misc]
 
     def _prepare(self, pairs: Sequence[Any], instruction: str | None):
-        instruction = instruction or self.default_instruction
+        instruction = check_instruction(instruction) or self.default_instruction
         groups = [(q, docs, rows, own or instruction) for q, docs, rows, own in self._groups(pairs)]
         return groups
 

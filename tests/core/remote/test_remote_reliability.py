@@ -198,3 +198,14 @@ def test_one_embed_call_shares_one_deadline_over_all_its_requests(fault_server, 
             asyncio.run(e.aembed(items))
     assert time.monotonic() - start < 1.9
     assert len(fault_server.requests) < 8
+
+
+def test_a_call_instruction_that_is_not_unicode_is_refused_before_any_request(fault_server):
+    from qwen3_vl_rag.core.remote import RemoteReranker
+
+    fault_server.script("/v1/embeddings", openai_embeddings())
+    with pytest.raises(ValueError, match="instruction: .*not valid Unicode"):
+        embedder(fault_server).embed(["a"], instruction="task \ud800")
+    with pytest.raises(ValueError, match="instruction: .*not valid Unicode"):
+        RemoteReranker("m", fault_server.base_url, api_key_env=None).score("q", ["d"], instruction="\udfff")
+    assert fault_server.requests == []
