@@ -65,7 +65,7 @@ class LoadedVideo:
 
 
 def _describe(source: Any) -> str:
-    text = str(source)
+    text = str(source).encode("utf-8", "backslashreplace").decode("utf-8")  # printable, even with surrogates
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -164,3 +164,10 @@ def test_open_image_reads_bytes_streams_and_arrays_under_the_limit():
     image = random_image(3)
     for source in (png_bytes(image), io.BytesIO(png_bytes(image)), np.asarray(image)):
         assert open_image(source).size == image.size
+
+
+def test_messages_about_a_path_with_a_lone_surrogate_can_be_printed(vl_embedder):
+    with pytest.raises(InputError) as info:
+        vl_embedder.embed([{"image": "cat\ud800.png"}])
+    str(info.value).encode("utf-8")  # a lone surrogate in the message would make print() fail
+    assert "file not found" in info.value.reason and "\\ud800" in info.value.reason
