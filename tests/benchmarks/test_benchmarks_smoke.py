@@ -87,3 +87,15 @@ def test_bench_memory(tmp_path, model_cache):
     for case in data["cases"]:
         assert case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 and case["output_bytes"] > 0
     assert isinstance(data["target_met"], bool) and "peak_growth_largest_vs_smallest" in data
+
+
+def test_bench_input_guards(tmp_path):
+    import bench_input_guards
+
+    out = tmp_path / "input_guards.json"
+    bench_input_guards.main(["--megapixels", "2", "--limit", "1000000", "--chars", "20000", "--max-tokens", "512",
+                             "--repeats", "1", "--threads", "1", "--out", str(out)])
+    data = _json(out)
+    unguarded, guarded = data["decode"]
+    assert unguarded["outcome"].startswith("decoded") and guarded["outcome"].startswith("refused")
+    assert all(row["same_ids"] and row["tokens_kept"] == 512 for row in data["tokenize"])
