@@ -65,9 +65,9 @@ def test_embed_image(embeddings, vl_embedder, tmp_path, bad, reason):
 
 
 def test_embed_video_frames_of_different_sizes(embeddings, vl_embedder):
-    videos = [[random_image(i, size=(64, 48)), random_image(i + 1, size=(64, 48))] for i in range(N)]
-    videos[BAD] = [random_image(1, size=(64, 48)), random_image(2, size=(48, 64))]
-    _raises_at(lambda: embeddings.embed_video(videos), vl_embedder, BAD, "differ in size")
+    videos = [[random_image(i, size=(64, 48)), random_image(i + 1, size=(64, 48))] for i in range(4)]
+    videos[3] = [random_image(1, size=(64, 48)), random_image(2, size=(48, 64))]  # 4 videos: each costs 64 frames
+    _raises_at(lambda: embeddings.embed_video(videos), vl_embedder, 3, "differ in size")
 
 
 @pytest.mark.parametrize("bad, reason", [(bomb_png(12000, 12000, palette=True), "decoding limit"),
