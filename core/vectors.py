@@ -1,25 +1,18 @@
-"""Matryoshka (MRL) dimension reduction: validate ``dimensions`` before any work, truncate, renormalise."""
+"""Matryoshka (MRL) dimension reduction on numpy vectors: shared by local, remote and fallback backends."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def check_dimensions(dimensions: int | None, hidden_size: int | None) -> int | None:
-    """``dimensions`` if it is None or an integer in 1..``hidden_size``, else a ``ValueError``.
-
-    Call it before any model work: ``dimensions=0`` would otherwise mean "full vectors" to an ``or`` and
-    an out-of-range value would fail only after the forward pass. ``hidden_size`` None (a remote model
-    whose width is not known yet) checks only the lower bound.
-    """
+def check_dimensions(dimensions: int | None, hidden_size: int) -> None:
+    """Refuse a Matryoshka size the model cannot give, before any model work (None means full size)."""
     if dimensions is None:
-        return None
-    if not isinstance(dimensions, (int, np.integer)) or isinstance(dimensions, bool):
-        raise ValueError(f"dimensions must be an integer, got {type(dimensions).__name__}")
-    upper = f" and {hidden_size}" if hidden_size is not None else ""
-    if dimensions < 1 or (hidden_size is not None and dimensions > hidden_size):
-        raise ValueError(f"dimensions must be between 1{upper or ' and the vector size'}, got {dimensions}")
-    return int(dimensions)
+        return
+    if isinstance(dimensions, bool) or not isinstance(dimensions, (int, np.integer)):
+        raise ValueError(f"dimensions must be an integer between 1 and {hidden_size}, got {dimensions!r}")
+    if not 1 <= dimensions <= hidden_size:
+        raise ValueError(f"dimensions must be between 1 and {hidden_size}, got {dimensions}")
 
 
 def truncate_and_normalize(vectors: np.ndarray, dimensions: int | None) -> np.ndarray:

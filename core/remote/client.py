@@ -220,7 +220,8 @@ class RemoteClient:
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never 0, spread out
 
-    def _endpoint(self, path: str) -> str:
+    def endpoint(self, path: str) -> str:
+        """``POST {url}``: how errors name the endpoint."""
         return f"POST {self.url(path)}"
 
     def _server_message(self, response) -> str:
@@ -248,7 +249,7 @@ class RemoteClient:
     def _error_for(self, path: str, response) -> RemoteError:
         status = response.status_code
         message = self._server_message(response)
-        endpoint = self._endpoint(path)
+        endpoint = self.endpoint(path)
         if status in (401, 403):
             where = (f"check the key in ${self.api_key_env} or pass api_key=" if self.api_key_env
                      else "check api_key=")
@@ -264,7 +265,7 @@ class RemoteClient:
             return response.json()
         except ValueError:
             snippet = self._clip(response.text, 200)
-            endpoint = self._endpoint(path)
+            endpoint = self.endpoint(path)
             raise RemoteResponseError(
                 f"{endpoint}: HTTP {response.status_code} but the body is not JSON: {snippet!r}",
                 endpoint=endpoint, status=response.status_code, server_message=snippet) from None
@@ -272,13 +273,13 @@ class RemoteClient:
     def _transport_error(self, path: str, exc: Exception, attempts: int) -> RemoteError:
         httpx = _httpx()
 
-        endpoint = self._endpoint(path)
+        endpoint = self.endpoint(path)
         kind = (f"timed out after {self.timeout:g} s" if isinstance(exc, httpx.TimeoutException)
                 else f"connection failed ({type(exc).__name__}: {self._clip(str(exc))})")
         return RemoteError(f"{endpoint}: {kind}; gave up after {attempts} attempt(s)", endpoint=endpoint)
 
     def _log_retry(self, path: str, why: str, delay: float, attempt: int) -> None:
-        logger.warning("%s: %s; retrying in %.2f s (attempt %d of %d)", self._endpoint(path), why, delay,
+        logger.warning("%s: %s; retrying in %.2f s (attempt %d of %d)", self.endpoint(path), why, delay,
                        attempt + 2, self.max_retries + 1)
 
     # -- requests --------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class RemoteClient:
         return float("inf") if self.deadline is None else self.deadline - (time.monotonic() - started)
 
     def _past_deadline(self, path: str, attempts: int, why: str) -> RemoteError:
-        endpoint = self._endpoint(path)
+        endpoint = self.endpoint(path)
         return RemoteError(f"{endpoint}: deadline of {self.deadline:g} s reached ({why}); gave up after "
                            f"{attempts} attempt(s)", endpoint=endpoint)
 

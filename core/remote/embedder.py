@@ -103,14 +103,14 @@ class RemoteEmbedder:
             raise ValueError(f"protocol must be 'openai' or 'vllm-chat', got {protocol!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        check_dimensions(dimensions, dimension or KNOWN_DIMENSIONS.get(model_key(model)))
         self.model_name = model
         self.protocol: Protocol = protocol
         self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
                                              deadline=deadline, max_retries=max_retries,
                                              max_concurrency=max_concurrency)
-        self.dimensions = dimensions
+        self.dimensions = None
         self._native_dimension = dimension or KNOWN_DIMENSIONS.get(model_key(model))
+        self.dimensions = self._check_dimensions(dimensions)
         chat = protocol == "vllm-chat"
         self.default_instruction = default_instruction or (C.VL_EMBED_DEFAULT_INSTRUCTION if chat else None)
         self.query_instruction = query_instruction or (
@@ -212,7 +212,7 @@ class RemoteEmbedder:
         return refused
 
     def _finish(self, request: _Request, body: Any) -> np.ndarray:
-        vectors = parse_embeddings(body, len(request.rows), self.client._endpoint("/embeddings"))
+        vectors = parse_embeddings(body, len(request.rows), self.client.endpoint("/embeddings"))
         with self._lock:
             self.usage.add(body.get("usage"))
         return vectors
@@ -241,8 +241,8 @@ class RemoteEmbedder:
                   dimensions: int | None) -> np.ndarray:
         widths = {r.shape[1] for r in results}
         if len(widths) != 1:
-            raise RemoteError(f"{self.client._endpoint('/embeddings')}: answers have different vector lengths "
-                              f"{sorted(widths)}", endpoint=self.client._endpoint("/embeddings"))
+            raise RemoteError(f"{self.client.endpoint('/embeddings')}: answers have different vector lengths "
+                              f"{sorted(widths)}", endpoint=self.client.endpoint("/embeddings"))
         width = widths.pop()
         out = np.empty((n, width), dtype=np.float32)
         for request, vectors in zip(requests, results):
@@ -250,8 +250,8 @@ class RemoteEmbedder:
         if dimensions is None:
             self._native_dimension = width
         elif width < dimensions:
-            raise RemoteError(f"{self.client._endpoint('/embeddings')}: asked for {dimensions} dimensions, "
-                              f"got vectors of {width}", endpoint=self.client._endpoint("/embeddings"))
+            raise RemoteError(f"{self.client.endpoint('/embeddings')}: asked for {dimensions} dimensions, "
+                              f"got vectors of {width}", endpoint=self.client.endpoint("/embeddings"))
         # A server that ignored ``dimensions`` (or refused it) returns longer vectors: MRL here. Either
         # way the rows are renormalised in float32.
         return truncate_and_normalize(out, dimensions)
@@ -261,8 +261,15 @@ class RemoteEmbedder:
         return np.zeros((0, width), dtype=np.float32)
 
     def _check_dimensions(self, dimensions: int | None) -> int | None:
-        """The call's ``dimensions`` (else the default), checked before any request: 0 is an error."""
-        return check_dimensions(self.dimensions if dimensions is None else dimensions, self._native_dimension)
+        """The call's ``dimensions`` (else the default), checked before any request: 0 is an error, and so is
+        more than the model's size when it is known (else only the lower bound can be checked here)."""
+        dimensions = self.dimensions if dimensions is None else dimensions
+        if self._native_dimension is not None:
+            check_dimensions(dimensions, self._native_dimension)
+        elif dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int)
+                                         or dimensions < 1):
+            raise ValueError(f"dimensions must be a positive integer, got {dimensions!r}")
+        return dimensions
 
     # -- public API ------------------------------------------------------------------------------
     def embed(self, items: Sequence[ItemInput], instruction: str | None = None,

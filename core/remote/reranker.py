@@ -144,7 +144,7 @@ class RemoteReranker:
         return False
 
     def _finish(self, variant: str, body: Any, expected: int) -> np.ndarray:
-        scores = parse_scores(body, expected, self.client._endpoint(variant.split(":")[0]))
+        scores = parse_scores(body, expected, self.client.endpoint(variant.split(":")[0]))
         with self._lock:
             self.usage.add(body.get("usage"))
             if self.endpoint != variant:

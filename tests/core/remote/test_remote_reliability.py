@@ -209,3 +209,16 @@ def test_a_call_instruction_that_is_not_unicode_is_refused_before_any_request(fa
     with pytest.raises(ValueError, match="instruction: .*not valid Unicode"):
         RemoteReranker("m", fault_server.base_url, api_key_env=None).score("q", ["d"], instruction="\udfff")
     assert fault_server.requests == []
+
+
+def test_dimensions_of_an_unknown_width_model_check_the_lower_bound(fault_server):
+    from qwen3_vl_rag.core.remote import RemoteEmbedder
+
+    fault_server.script("/v1/embeddings", openai_embeddings(width=8))
+    e = RemoteEmbedder("unknown-model", fault_server.base_url, protocol="openai", api_key_env=None)
+    with pytest.raises(ValueError, match="positive integer"):
+        e.embed(["a"], dimensions=0)
+    with pytest.raises(ValueError, match="dimensions"):
+        RemoteEmbedder("qwen3-embedding-0.6b", fault_server.base_url, api_key_env=None, dimensions=2048)
+    assert fault_server.requests == []
+    assert e.embed(["a"], dimensions=4).shape == (1, 4)
