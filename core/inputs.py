@@ -6,13 +6,21 @@ names the item's index.
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+
+# Characters kept per allowed token by ``cap_characters``. English averages ~4 characters per Qwen3 token
+# and code or CJK fewer, so 16 leaves a 4x margin; when a cut text still yields fewer tokens than the
+# budget, ``tokenize_capped`` retries at ``MAX_CHARS_PER_TOKEN`` (the longest Qwen3 token: 128
+# characters of spaces), where the cut can no longer change the kept tokens.
+SAFE_CHARS_PER_TOKEN = 16
+MAX_CHARS_PER_TOKEN = 128
 
 ITEM_KEYS = ("text", "image", "video", "instruction", "fps", "max_frames")
 VIDEO_FILE_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", ".wmv", ".mpeg", ".mpg", ".3gp")
@@ -57,11 +65,69 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def check_text(index: int, text: str, what: str = "text") -> str:
+    """``text`` if it can be encoded as UTF-8, else an ``InputError`` naming the item and the position.
+
+    Lone surrogates (``"a\\ud800b"``, e.g. from ``json.loads`` of a bad ``\\u`` escape or a broken
+    file decode) would otherwise fail inside the tokenizer with a ``TypeError`` and no index.
+    """
+    if not isinstance(text, str):
+        raise InputError(index, f"{what} must be a string, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(index, f"{what} is not valid Unicode: {exc.reason} ({text[exc.start]!r} at character "
+                                f"{exc.start}); decode the source with errors='replace' or fix it") from None
+    return text
+
+
+def check_instruction(instruction: str | None) -> str | None:
+    """A call's ``instruction`` argument (no item to name): a ``ValueError`` unless None or valid text."""
+    if instruction is None:
+        return None
+    try:
+        return check_text(-1, instruction, "instruction")
+    except InputError as exc:
+        raise ValueError(f"instruction: {exc.reason}") from None
+
+
+def cap_characters(text: str, max_tokens: int, chars_per_token: int = SAFE_CHARS_PER_TOKEN) -> str:
+    """The first ``(max_tokens + 1) * chars_per_token`` characters of ``text``: enough for the tokens
+    that truncation keeps, so a 1M-character text is not tokenized whole only to be cut to ``max_tokens``.
+
+    A cut text that yields fewer than ``max_tokens`` tokens was cut too early: tokenize it again with
+    ``chars_per_token=MAX_CHARS_PER_TOKEN`` (``tokenize_capped`` does both steps).
+    """
+    if max_tokens < 0:
+        raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
+    limit = (max_tokens + 1) * chars_per_token
+    return text if len(text) <= limit else text[:limit]
+
+
+def cap_item_texts(item: Item, max_tokens: int) -> Item:
+    """``item`` with each text cut by ``cap_characters`` (the same object when nothing was cut)."""
+    texts = tuple(cap_characters(t, max_tokens) for t in item.texts)
+    if all(a is b for a, b in zip(texts, item.texts)):
+        return item
+    return dataclasses.replace(item, texts=texts)
+
+
+def tokenize_capped(tokenize: Callable[[str], list[int]], text: str, max_tokens: int) -> list[int]:
+    """``tokenize(text)[:max_tokens]`` without tokenizing more of a huge text than truncation keeps."""
+    for chars_per_token in (SAFE_CHARS_PER_TOKEN, MAX_CHARS_PER_TOKEN):
+        capped = cap_characters(text, max_tokens, chars_per_token)
+        ids = tokenize(capped)
+        if capped is text or len(ids) > max_tokens:
+            return list(ids[:max_tokens])
+    return list(tokenize(text)[:max_tokens])
+
+
 def _texts(value: Any, index: int) -> tuple[str, ...]:
     texts = _as_list(value)
     for text in texts:
         if not isinstance(text, str):
             raise InputError(index, f"'text' must be a string or a list of strings, got {type(text).__name__}")
+        check_text(index, text, "'text'")
     return tuple(t for t in texts if t)  # empty strings add nothing, as in the official code
 
 
@@ -83,6 +149,9 @@ def _videos(value: Any, index: int) -> tuple[VideoSource, ...]:
         raise InputError(index, "'video' has no frames")
     if all(isinstance(v, (list, tuple)) or _is_video_file(v) for v in value):
         videos = tuple(value)
+    elif any(isinstance(v, (list, tuple)) or (isinstance(v, str) and _is_video_file(v)) for v in value):
+        raise InputError(index, "'video' mixes video files or frame lists with single frames; pass a list of "
+                                "videos (files or frame lists) or one list of frames")
     else:
         videos = (tuple(value),)
     for video in videos:
@@ -98,7 +167,7 @@ def _videos(value: Any, index: int) -> tuple[VideoSource, ...]:
 def parse_item(raw: ItemInput, index: int) -> Item:
     """Validate one user input and return it as an ``Item``."""
     if isinstance(raw, str):
-        return Item(texts=(raw,) if raw else ())
+        return Item(texts=(check_text(index, raw),) if raw else ())
     if _is_image_object(raw):
         return Item(images=(raw,))
     if not isinstance(raw, dict):
@@ -109,6 +178,8 @@ def parse_item(raw: ItemInput, index: int) -> Item:
     instruction = raw.get("instruction")
     if instruction is not None and not isinstance(instruction, str):
         raise InputError(index, f"'instruction' must be a string, got {type(instruction).__name__}")
+    if instruction is not None:
+        check_text(index, instruction, "'instruction'")
     fps = raw.get("fps")
     if fps is not None and (not isinstance(fps, (int, float)) or isinstance(fps, bool) or fps <= 0):
         raise InputError(index, f"'fps' must be a positive number, got {fps!r}")

@@ -2,14 +2,19 @@
 
 Fixes over the official path: data URIs, raw bytes and base64 strings are accepted; URLs are fetched
 only when the caller opts in; every failure is a ``MediaError`` with a reason (the caller adds the
-item's index); ``total_pixels`` bounds video files too, not only frame lists.
+item's index); ``total_pixels`` bounds video files too, not only frame lists; an image header that
+declares more than ``MAX_DECODE_PIXELS`` is refused before any pixel is decoded (decompression bombs);
+16-bit and float images are scaled to 8 bits (the official RGB conversion clips them to black and white);
+video files are read with decord or torchcodec when installed, else with PyAV (ARM machines).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import io
+import logging
 import re
 import urllib.request
 from dataclasses import dataclass
@@ -20,8 +25,16 @@ import numpy as np
 
 from .errors import MediaError
 
+logger = logging.getLogger(__name__)
+
 _BASE64_RE = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _URL_TIMEOUT_S = 30
+
+# Largest image (width x height, from its header) that is decoded at all: 2**26 = 67 megapixels, e.g.
+# 8192 x 8192 or a 61-megapixel camera photo. Every image is resized to at most ``max_pixels`` (1.8
+# megapixels by default) anyway; bigger sources only cost memory (a 144-megapixel PNG of 17 KB takes
+# ~700 MB to decode). A ``max_pixels`` above this cap raises the cap to it.
+MAX_DECODE_PIXELS = 2**26
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,11 @@ class MediaOptions:
     num_frames: int
     max_frames: int
     allow_urls: bool = False
+    max_decode_pixels: int = MAX_DECODE_PIXELS
+
+    @property
+    def decode_limit(self) -> int:
+        return max(self.max_decode_pixels, self.max_pixels)
 
 
 @dataclass
@@ -47,27 +65,72 @@ class LoadedVideo:
 
 
 def _describe(source: Any) -> str:
-    text = str(source)
+    text = str(source).encode("utf-8", "backslashreplace").decode("utf-8")  # printable, even with surrogates
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _open_bytes(data: bytes, what: str):
+def check_pixels(width: int, height: int, limit: int = MAX_DECODE_PIXELS) -> None:
+    """Refuse an image whose header declares more than ``limit`` pixels, before it is decoded."""
+    if width * height > limit:
+        raise MediaError(f"image is {width}x{height} = {width * height:,} pixels, over the decoding limit of "
+                         f"{limit:,} pixels (MAX_DECODE_PIXELS); downscale it first")
+
+
+def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS):
     from PIL import Image, UnidentifiedImageError
 
+    if not data:
+        raise MediaError(f"{what} is empty (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
+        image = Image.open(io.BytesIO(data))  # reads the header only
     except UnidentifiedImageError as exc:
         raise MediaError(f"{what} is not an image (unknown format)") from exc
-    except (OSError, ValueError) as exc:
-        raise MediaError(f"{what} is a corrupt image ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # PIL's own cap, above ours
+        raise MediaError(f"{what} declares more pixels than the decoding limit of {limit:,} (MAX_DECODE_PIXELS): "
+                         f"{exc}") from None
+    except Exception as exc:  # noqa: BLE001 (a decoder may raise anything; all mean "corrupt")
+        raise MediaError(f"{what} is a corrupt image ({type(exc).__name__}: {exc})") from exc
+    check_pixels(*image.size, limit)
+    try:
+        image.load()
+    except Exception as exc:  # noqa: BLE001 (OSError, ValueError, SyntaxError, struct.error, ...)
+        raise MediaError(f"{what} is a corrupt image ({type(exc).__name__}: {exc})") from exc
     return image
+
+
+def to_8bit(image):
+    """8-bit images unchanged; 16-bit (``I;16*``), 32-bit integer (``I``) and float (``F``) grayscale
+    scaled to 8-bit ``L`` by their value range (PIL's RGB conversion would clip them to {0, 255})."""
+    from PIL import Image
+
+    mode = image.mode
+    if not (mode.startswith("I") or mode == "F"):
+        return image
+    values = np.asarray(image)
+    if mode.startswith("I;16"):
+        scale = 65535.0
+    elif values.size and np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        raise MediaError(f"a {mode}-mode image has NaN or infinite pixels")
+    else:
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if low < 0:
+            raise MediaError(f"a {mode}-mode image has negative pixels (min {low:g}); scale it to 0-255 first")
+        if mode == "F" and high <= 1.0:
+            scale = 1.0
+        elif high <= 255:
+            scale = 255.0
+        elif high <= 65535:
+            scale = 65535.0
+        else:
+            raise MediaError(f"a {mode}-mode image has pixels up to {high:g}; scale it to 0-255 first")
+    scaled = np.clip(np.round(values.astype(np.float64) * (255.0 / scale)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
 
 
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
-    except OSError:  # e.g. a name too long to be a path
+    except (OSError, ValueError):  # a name too long to be a path, a NUL byte, a lone surrogate
         return False
 
 
@@ -89,8 +152,17 @@ def _fetch_url(url: str, allow_urls: bool) -> bytes:
         raise MediaError(f"could not fetch {_describe(url)} ({exc})") from exc
 
 
-def open_image(source: Any, allow_urls: bool = False):
-    """Decode an image source to a PIL image (not yet resized)."""
+def open_image(source: Any, allow_urls: bool = False, limit: int = MAX_DECODE_PIXELS):
+    """Decode an image source to an 8-bit PIL image (not yet resized); at most ``limit`` pixels."""
+    from PIL import Image
+
+    image = _open_source(source, allow_urls, limit)
+    if isinstance(image, Image.Image):
+        check_pixels(*image.size, limit)
+    return to_8bit(image)
+
+
+def _open_source(source: Any, allow_urls: bool, limit: int):
     from PIL import Image
 
     if isinstance(source, Image.Image):
@@ -98,26 +170,29 @@ def open_image(source: Any, allow_urls: bool = False):
     if isinstance(source, np.ndarray):
         if source.ndim != 3 or source.shape[2] not in (3, 4) or source.dtype != np.uint8:
             raise MediaError(f"an image array must be HxWx3 or HxWx4 uint8, got {source.shape} {source.dtype}")
+        check_pixels(source.shape[1], source.shape[0], limit)
         return Image.fromarray(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _open_bytes(bytes(source), "the image bytes")
+        return _open_bytes(bytes(source), "the image bytes", limit)
     if isinstance(source, io.IOBase):
-        return _open_bytes(source.read(), "the image stream")
+        return _open_bytes(source.read(), "the image stream", limit)
     if isinstance(source, Path):
-        return _open_bytes(_read_path(source), _describe(source))
+        return _open_bytes(_read_path(source), _describe(source), limit)
     if not isinstance(source, str):
         raise MediaError(f"unsupported image type {type(source).__name__}")
+    if not source.strip():
+        raise MediaError("the image source is an empty string")
     if source.startswith("data:"):
         header, _, payload = source.partition(",")
         if ";base64" not in header or not payload:
             raise MediaError("a data URI must be base64 encoded (data:image/...;base64,...)")
-        return _open_bytes(_b64decode(payload), "the data URI")
+        return _open_bytes(_b64decode(payload), "the data URI", limit)
     if source.startswith(("http://", "https://")):
-        return _open_bytes(_fetch_url(source, allow_urls), _describe(source))
+        return _open_bytes(_fetch_url(source, allow_urls), _describe(source), limit)
     path = Path(source[7:] if source.startswith("file://") else source)
     if len(source) >= 64 and _BASE64_RE.match(source) and not _exists(path):
-        return _open_bytes(_b64decode(source), "the base64 string")
-    return _open_bytes(_read_path(path), _describe(source))
+        return _open_bytes(_b64decode(source), "the base64 string", limit)
+    return _open_bytes(_read_path(path), _describe(source), limit)
 
 
 def _b64decode(payload: str) -> bytes:
@@ -131,7 +206,7 @@ def load_image(source: Any, options: MediaOptions):
     """Open, convert to RGB (alpha composited on white) and resize with qwen-vl-utils' smart_resize."""
     from qwen_vl_utils import fetch_image
 
-    image = open_image(source, options.allow_urls)
+    image = open_image(source, options.allow_urls, options.decode_limit)
     try:
         return fetch_image(
             {"image": image, "min_pixels": options.min_pixels, "max_pixels": options.max_pixels}, image_patch_size=16
@@ -151,7 +226,12 @@ def load_video(source: Any, options: MediaOptions, fps: float | None = None, max
     from qwen_vl_utils import fetch_video
 
     if isinstance(source, (list, tuple)):
-        frames = [open_image(frame, options.allow_urls) for frame in source]
+        frames = [open_image(frame, options.allow_urls, options.decode_limit) for frame in source]
+        sizes = [frame.size for frame in frames]
+        if len(set(sizes)) > 1:
+            other = next(i for i, size in enumerate(sizes) if size != sizes[0])
+            raise MediaError(f"video frames differ in size: frame 0 is {sizes[0][0]}x{sizes[0][1]}, frame {other} "
+                             f"is {sizes[other][0]}x{sizes[other][1]}; every frame of a video must have one size")
         sampled = sample_frame_list(frames, options.num_frames, options.max_frames)
         request = {"video": sampled, "total_pixels": options.total_pixels}
     else:
@@ -161,6 +241,7 @@ def load_video(source: Any, options: MediaOptions, fps: float | None = None, max
             "max_frames": max_frames or options.max_frames,
             "total_pixels": options.total_pixels,  # the official code drops this for files
         }
+        video_reader()
     try:
         video, metadata = fetch_video(request, image_patch_size=16, return_video_metadata=True)
     except MediaError:
@@ -173,8 +254,66 @@ def load_video(source: Any, options: MediaOptions, fps: float | None = None, max
     return LoadedVideo(frames=video, fps=float(metadata["fps"]), frame_indices=list(metadata["frames_indices"]))
 
 
+def video_reader() -> str:
+    """The reader qwen-vl-utils uses for video files: ``torchcodec`` or ``decord`` when installed, else
+    PyAV, installed here in place of its ``torchvision`` reader when torchvision no longer has
+    ``read_video`` (torchvision >= 0.22; decord has no wheels for ARM). A ``MediaError`` if none works."""
+    from qwen_vl_utils import vision_process
+
+    backend = vision_process.get_video_reader_backend()
+    if backend != "torchvision":
+        return backend
+    if vision_process.VIDEO_READER_BACKENDS.get("torchvision") is read_video_pyav:
+        return "pyav"
+    import torchvision.io
+
+    if hasattr(torchvision.io, "read_video"):
+        return "torchvision"
+    if importlib.util.find_spec("av") is None:
+        raise MediaError("no video reader is installed: decord and torchcodec are missing and this torchvision "
+                         "has no read_video; install PyAV (pip install av) or decord (pip install "
+                         "'qwen3-vl-rag[video]', x86_64 only)")
+    vision_process.VIDEO_READER_BACKENDS["torchvision"] = read_video_pyav
+    logger.info("decord and torchcodec are not installed: reading video files with PyAV")
+    return "pyav"
+
+
+def read_video_pyav(ele: dict) -> tuple[Any, dict, float]:
+    """qwen-vl-utils' decord reader, with PyAV decoding: the same frame count (``smart_nframes``), the
+    same indices (``linspace(start, end, n).round()``), TCHW uint8 frames, the same metadata."""
+    import av
+    import torch
+    from qwen_vl_utils.vision_process import calculate_video_frame_range, smart_nframes
+
+    path = ele["video"]
+    path = path[7:] if path.startswith("file://") else path
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        video_fps = float(stream.average_rate or stream.guessed_rate or 0)
+        total = stream.frames or sum(1 for _ in container.decode(stream))  # no count in the header: count
+    if not total:
+        raise MediaError("video has no frames")
+    start, end, count = calculate_video_frame_range(ele, total, video_fps)
+    nframes = smart_nframes(ele, total_frames=count, video_fps=video_fps)
+    indices = torch.linspace(start, end, nframes).round().long().tolist()
+    wanted, kept = set(indices), {}
+    with av.open(path) as container:  # decode once more, keeping only the sampled frames
+        for position, frame in enumerate(container.decode(container.streams.video[0])):
+            if position in wanted:
+                kept[position] = frame.to_ndarray(format="rgb24")
+            if position >= indices[-1]:
+                break
+    if len(kept) != len(wanted):
+        raise MediaError(f"video declares {total} frames but only {len(kept)} of the sampled ones decode")
+    video = torch.from_numpy(np.stack([kept[i] for i in indices])).permute(0, 3, 1, 2)
+    metadata = {"fps": video_fps, "frames_indices": indices, "total_num_frames": count, "video_backend": "pyav"}
+    return video, metadata, nframes / max(count, 1e-6) * video_fps
+
+
 def _video_location(source: Any, allow_urls: bool) -> str:
     text = str(source)
+    if not text.strip():
+        raise MediaError("the video source is an empty string")
     if text.startswith(("http://", "https://")):
         if not allow_urls:
             raise MediaError(f"URL {_describe(text)} not fetched: remote media is off; pass allow_urls=True")
@@ -187,7 +326,8 @@ def _video_location(source: Any, allow_urls: bool) -> str:
     return "file://" + str(path.resolve())
 
 
-def probe_image(source: Any, allow_urls: bool = False) -> tuple[Any, tuple[int, int]]:
+def probe_image(source: Any, allow_urls: bool = False,
+                limit: int = MAX_DECODE_PIXELS) -> tuple[Any, tuple[int, int]]:
     """(a source ``load_image`` can open later without fetching again, (width, height)), read from the header.
 
     Nothing is decoded: a call can size and sort thousands of images before any pixel is loaded. Files
@@ -197,11 +337,15 @@ def probe_image(source: Any, allow_urls: bool = False) -> tuple[Any, tuple[int, 
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(source, Image.Image):
+        check_pixels(*source.size, limit)
         return source, source.size
     if isinstance(source, np.ndarray):
         if source.ndim != 3 or source.shape[2] not in (3, 4) or source.dtype != np.uint8:
             raise MediaError(f"an image array must be HxWx3 or HxWx4 uint8, got {source.shape} {source.dtype}")
+        check_pixels(source.shape[1], source.shape[0], limit)
         return source, (int(source.shape[1]), int(source.shape[0]))
+    if isinstance(source, str) and not source.strip():
+        raise MediaError("the image source is an empty string")
     what = "the image"
     if isinstance(source, io.IOBase):
         source, what = source.read(), "the image stream"
@@ -214,6 +358,8 @@ def probe_image(source: Any, allow_urls: bool = False) -> tuple[Any, tuple[int, 
         source, what = _b64decode(payload), "the data URI"
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = bytes(source)
+        if not source:
+            raise MediaError(f"{what} is empty (0 bytes)")
         header_of: Any = io.BytesIO(source)
     elif isinstance(source, (str, Path)):
         text = str(source)
@@ -231,11 +377,16 @@ def probe_image(source: Any, allow_urls: bool = False) -> tuple[Any, tuple[int, 
         raise MediaError(f"unsupported image type {type(source).__name__}")
     try:
         with Image.open(header_of) as image:
-            return source, image.size
+            size = image.size
     except UnidentifiedImageError as exc:
         raise MediaError(f"{what} is not an image (unknown format)") from exc
-    except (OSError, ValueError) as exc:
-        raise MediaError(f"{what} is a corrupt image ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # PIL's own cap, above ours
+        raise MediaError(f"{what} declares more pixels than the decoding limit of {limit:,} (MAX_DECODE_PIXELS): "
+                         f"{exc}") from None
+    except Exception as exc:  # noqa: BLE001 (a decoder may raise anything; all mean "corrupt")
+        raise MediaError(f"{what} is a corrupt image ({type(exc).__name__}: {exc})") from exc
+    check_pixels(*size, limit)
+    return source, size
 
 
 def image_tokens(size: tuple[int, int], options: MediaOptions) -> int:

@@ -27,6 +27,7 @@ class PromptRequest:
     prompt: str
     images: Sequence[Any] = ()
     videos: Sequence[tuple[Any, float | None, int | None]] = field(default_factory=tuple)  # (source, fps, max_frames)
+    uncapped_prompt: str | None = None  # the prompt before its texts were cut to a safe length (see inputs)
 
 
 class VLEncoder:
@@ -52,7 +53,7 @@ class VLEncoder:
 
     def _probe_images(self, sources: Sequence[Any]) -> tuple[list[Any], list[int]]:
         """(sources to load later, visual tokens of each), from the image headers alone."""
-        probed = [probe_image(source, self.media.allow_urls) for source in sources]
+        probed = [probe_image(source, self.media.allow_urls, self.media.decode_limit) for source in sources]
         return [source for source, _ in probed], [image_tokens(size, self.media) for _, size in probed]
 
     def _load_images(self, sources: Sequence[Any], expected_tokens: Sequence[int]) -> dict[str, Any]:
@@ -92,7 +93,7 @@ class VLEncoder:
         header), and the Runner loads them batch by batch. Videos are decoded here (their token count
         depends on the sampled frames).
         """
-        texts, partial = [], []
+        texts, partial, uncapped = [], [], {}
         for request in requests:
             try:
                 image_sources, tokens = self._probe_images(request.images)
@@ -100,11 +101,18 @@ class VLEncoder:
             except MediaError as exc:
                 raise InputError(request.index, str(exc)) from exc
             texts.append(expand_vision(request.prompt, tokens, video_layouts))
+            if request.uncapped_prompt is not None:
+                uncapped[len(texts) - 1] = expand_vision(request.uncapped_prompt, tokens, video_layouts)
             pending = partial_call(self._load_images, image_sources, tokens) if image_sources else None
             patches = self.merge * sum(tokens) + (int(video_grid.prod(-1).sum()) if video_grid is not None else 0)
             partial.append(Encoded([], None, None, video_pixels, video_grid, index=request.index, pending=pending,
                                    patches=patches))
         token_ids = self.tokenizer(texts)["input_ids"] if texts else []
+        for position, full in uncapped.items():
+            # A text cut to a safe number of characters that still fits max_length may have lost tokens the
+            # model should see (a text of unusually long tokens): tokenize its whole prompt instead.
+            if len(token_ids[position]) <= self.max_length:
+                token_ids[position] = self.tokenizer(full)["input_ids"]
         for request, encoded, ids in zip(requests, partial, token_ids):
             try:
                 encoded.ids = truncate_ids(ids, self.max_length, self.special_ids, self.suffix_len)

@@ -12,6 +12,7 @@ from ..engine.text_encoder import TextEncoder, check_texts
 from ..formats import defaults as D
 from ..formats.embedding import text_query_prompt
 from ..identity import EmbeddingIdentity, model_key
+from ..inputs import check_instruction
 from ._local import LocalEmbedder
 
 
@@ -57,8 +58,11 @@ class Qwen3TextEmbedder(LocalEmbedder):
     def encode(self, texts: Sequence[str], instruction: str | None = None) -> list[Encoded]:
         """Token ids ending in ``<|endoftext|>``, at most ``max_length`` of them."""
         texts = check_texts(texts)
+        check_instruction(instruction)
         prompts = [text_query_prompt(instruction, t) for t in texts] if instruction else texts
-        return [Encoded(ids[: self.max_length - 1] + [self.eos_id]) for ids in self.text_encoder.ids(prompts)]
+        limit = self.max_length - 1
+        ids = self.text_encoder.ids(prompts, limit)
+        return [Encoded(row[:limit] + [self.eos_id], index=i) for i, row in enumerate(ids)]
 
     @property
     def identity(self) -> EmbeddingIdentity:

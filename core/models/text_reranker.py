@@ -14,6 +14,7 @@ from ..engine.text_encoder import TextEncoder
 from ..errors import InputError
 from ..formats import defaults as D
 from ..formats.rerank import TEXT_RERANK_PRESETS
+from ..inputs import check_instruction, check_text
 from ._local import LocalReranker
 
 
@@ -55,11 +56,15 @@ class Qwen3Reranker(LocalReranker):
 
     def encode(self, pairs: Sequence[Pair], instruction: str | None = None) -> list[Encoded]:
         """prefix + body (cut at the end to fit ``max_length``, as the model card does) + suffix."""
+        check_instruction(instruction)
         bodies = []
         for index, pair in enumerate(pairs):
             if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
                 raise InputError(index, "expected a (query, document) pair of strings")
+            check_text(index, pair[0], "the query")
+            check_text(index, pair[1], "the document")
             bodies.append(self.preset.body.format(instruction=instruction or self.default_instruction,
                                                   query=pair[0], document=pair[1]))
         budget = self.max_length - len(self._prefix_ids) - len(self._suffix_ids)
-        return [Encoded(self._prefix_ids + body[:budget] + self._suffix_ids) for body in self.text_encoder.ids(bodies)]
+        return [Encoded(self._prefix_ids + body[:budget] + self._suffix_ids, index=i)
+                for i, body in enumerate(self.text_encoder.ids(bodies, budget))]

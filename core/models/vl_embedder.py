@@ -12,7 +12,7 @@ from ..engine.vl_encoder import PromptRequest, VLEncoder
 from ..formats import defaults as D
 from ..formats.embedding import vl_embedding_prompt
 from ..identity import EmbeddingIdentity, model_key
-from ..inputs import ItemInput, parse_items
+from ..inputs import ItemInput, cap_item_texts, check_instruction, parse_items
 from ..media import MediaOptions
 from ._local import LocalEmbedder
 
@@ -68,11 +68,14 @@ class Qwen3VLEmbedder(LocalEmbedder):
 
     def encode(self, items: Sequence[ItemInput], instruction: str | None = None) -> list[Encoded]:
         """Validate, load media and tokenize every item (no model work)."""
+        check_instruction(instruction)
         requests = []
         for index, item in enumerate(parse_items(items)):
             videos = [(v, item.fps, item.max_frames) for v in item.videos]
-            prompt = vl_embedding_prompt(item, instruction, self.default_instruction)
-            requests.append(PromptRequest(index, prompt, item.images, videos))
+            capped = cap_item_texts(item, self.encoder.max_length)  # a 1M-character text is not tokenized whole
+            prompt = vl_embedding_prompt(capped, instruction, self.default_instruction)
+            uncapped = None if capped is item else vl_embedding_prompt(item, instruction, self.default_instruction)
+            requests.append(PromptRequest(index, prompt, item.images, videos, uncapped))
         return self.encoder.encode(requests)
 
     @property

@@ -17,7 +17,7 @@ from ..engine.vl_encoder import PromptRequest, VLEncoder
 from ..errors import InputError
 from ..formats import defaults as D
 from ..formats.rerank import vl_rerank_prompt
-from ..inputs import Item, ItemInput, parse_item
+from ..inputs import Item, ItemInput, cap_item_texts, check_instruction, parse_item
 from ..media import MediaOptions
 from ._local import LocalReranker
 
@@ -86,12 +86,18 @@ class Qwen3VLReranker(LocalReranker):
 
     def encode(self, pairs: Sequence[Pair], instruction: str | None = None) -> list[Encoded]:
         """Validate, load media and tokenize every pair (no model work). Errors name the pair's index."""
+        check_instruction(instruction)
         requests = []
+        limit = self.encoder.max_length
         for index, (query, document) in enumerate(self._parse_pairs(pairs)):
             images = list(query.images) + list(document.images)
             videos = [(v, query.fps, query.max_frames) for v in query.videos]
             videos += [(v, document.fps, document.max_frames) for v in document.videos]
-            requests.append(PromptRequest(index, self._prompt(query, document, instruction), images, videos))
+            short_query, short_document = cap_item_texts(query, limit), cap_item_texts(document, limit)
+            prompt = self._prompt(short_query, short_document, instruction)
+            capped = short_query is not query or short_document is not document
+            uncapped = self._prompt(query, document, instruction) if capped else None
+            requests.append(PromptRequest(index, prompt, images, videos, uncapped))
         return self.encoder.encode(requests)
 
     def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,

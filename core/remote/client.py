@@ -4,12 +4,19 @@ One job: send a JSON body, get a JSON body back, or raise a ``RemoteError`` that
 status and the server's message. Retried, with exponential backoff and jitter (or the server's
 ``Retry-After``): 408, 429, 5xx, timeouts and connection errors. Not retried: other 4xx (401/403 become
 ``AuthenticationError``). The API key is a pydantic ``SecretStr``: it is not in ``repr``, logs or error
-messages (a server that echoes it back has it masked).
+messages (a server that echoes it back has it masked before the text is cut to length).
+
+Time: ``timeout`` bounds each attempt as a whole (connect, send, and the complete answer: a server that
+trickles bytes is cut). ``deadline`` bounds a whole call (``post``/``apost``, or all the requests of one
+``map``/``amap``, i.e. of one ``embed``/``score`` call) with its retries, Retry-After waits and waits for
+a request slot. ``max_concurrency`` holds per client object: across threads, calls and event loops, at
+most that many requests are in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import json
 import logging
@@ -17,7 +24,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -31,6 +39,11 @@ DEFAULT_API_KEY_ENV = "OPENROUTER_API_KEY"
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx except these, which a retry cannot fix:
 NO_RETRY_5XX = frozenset({501, 505})
 _MAX_SERVER_MESSAGE = 500
+DEFAULT_DEADLINE_S = 300.0  # one post/apost, retries and waits included
+_SLOT_POLL_S = (0.002, 0.02)  # async wait for a request slot: first and longest poll interval
+
+# When the current map/amap call started: every request of one embed/score call shares one deadline.
+_CALL_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("call_started", default=None)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,8 +96,10 @@ class RemoteClient:
     """A small JSON-over-HTTP client shared by ``RemoteEmbedder`` and ``RemoteReranker``.
 
     ``base_url`` is the server's API root (``https://openrouter.ai/api/v1``, ``http://host:8000/v1``);
-    request paths are appended to it. ``timeout`` is per request (seconds), ``max_retries`` the retries
-    after the first attempt, ``max_concurrency`` the requests in flight at once (``map``/``amap``).
+    request paths are appended to it. ``timeout`` bounds each attempt (seconds, the whole exchange),
+    ``deadline`` each call with all its requests, retries and waits (seconds; default 300), ``max_retries`` the retries
+    after the first attempt, ``max_concurrency`` the requests of this object in flight at once, whatever
+    the threads, calls and event loops.
     """
 
     def __init__(
@@ -100,11 +115,14 @@ class RemoteClient:
         max_retry_after: float = 120.0,
         max_concurrency: int = 8,
         headers: dict[str, str] | None = None,
+        deadline: float | None = DEFAULT_DEADLINE_S,
     ):
         if not base_url or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         if max_retries < 0 or max_concurrency < 1 or timeout <= 0:
             raise ValueError("need max_retries >= 0, max_concurrency >= 1 and timeout > 0")
+        if deadline is not None and deadline <= 0:
+            raise ValueError(f"deadline must be > 0 seconds (or None for no overall limit), got {deadline}")
         self.base_url = base_url.rstrip("/")
         self.api_key = resolve_api_key(api_key, api_key_env)
         self.api_key_env = api_key_env
@@ -114,15 +132,19 @@ class RemoteClient:
         self.backoff_max = float(backoff_max)
         self.max_retry_after = float(max_retry_after)
         self.max_concurrency = int(max_concurrency)
+        self.deadline = float(deadline) if deadline is not None else None
         self.extra_headers = dict(headers or {})
         self._client = None
-        self._async: tuple[Any, Any, asyncio.Semaphore] | None = None  # (loop, AsyncClient, semaphore)
+        # One AsyncClient per event loop (it belongs to the loop it runs on), each with the async generator
+        # that closes it when the loop shuts down (asyncio.run closes async generators before the loop).
+        self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)  # requests in flight, all paths
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         key = "SecretStr('**********')" if self.api_key else "None"
         return (f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, timeout={self.timeout}, "
-                f"max_retries={self.max_retries}, max_concurrency={self.max_concurrency})")
+                f"deadline={self.deadline}, max_retries={self.max_retries}, max_concurrency={self.max_concurrency})")
 
     # -- plumbing --------------------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -150,26 +172,34 @@ class RemoteClient:
                 self._client = httpx.Client(timeout=self.timeout, limits=limits)
             return self._client
 
-    def _async_state(self):
+    async def _async_client(self):
         httpx = _httpx()
 
         loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop or self._async[1].is_closed:
-            # An AsyncClient belongs to the event loop it first ran on; a new loop gets a new one.
+        with self._lock:
+            entry = self._async.get(loop)
+            if entry is not None and not entry[0].is_closed:
+                return entry[0]
             limits = httpx.Limits(max_connections=max(10, self.max_concurrency * 2))
-            self._async = (loop, httpx.AsyncClient(timeout=self.timeout, limits=limits),
-                           asyncio.Semaphore(self.max_concurrency))
-        return self._async
+            client = httpx.AsyncClient(timeout=self.timeout, limits=limits)
+            closer = _close_at_loop_shutdown(client)
+            self._async[loop] = (client, closer)
+        await closer.asend(None)  # registered with the loop: closed by its shutdown_asyncgens()
+        return client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close the sync connection pool (async ones close with their event loop, or with ``aclose``)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def aclose(self) -> None:
-        if self._async is not None:
-            await self._async[1].aclose()
-            self._async = None
+        """Close this event loop's connection pool."""
+        with self._lock:
+            entry = self._async.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()
 
     def __enter__(self):
         return self
@@ -208,9 +238,13 @@ class RemoteClient:
                 elif isinstance(error, str):
                     text = error
                 text = text or str(body.get("message") or body.get("detail") or "")
-            text = text or json.dumps(body)[:_MAX_SERVER_MESSAGE]
+            text = text or json.dumps(body)
+        return self._clip(text)
+
+    def _clip(self, text: str, limit: int = _MAX_SERVER_MESSAGE) -> str:
+        """Server text for a message: the key masked FIRST, then cut (a cut key would escape the mask)."""
         text = self._mask(text)
-        return text if len(text) <= _MAX_SERVER_MESSAGE else text[: _MAX_SERVER_MESSAGE - 3] + "..."
+        return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def _error_for(self, path: str, response) -> RemoteError:
         status = response.status_code
@@ -230,7 +264,7 @@ class RemoteClient:
         try:
             return response.json()
         except ValueError:
-            snippet = self._mask(response.text[:200])
+            snippet = self._clip(response.text, 200)
             endpoint = self.endpoint(path)
             raise RemoteResponseError(
                 f"{endpoint}: HTTP {response.status_code} but the body is not JSON: {snippet!r}",
@@ -241,7 +275,7 @@ class RemoteClient:
 
         endpoint = self.endpoint(path)
         kind = (f"timed out after {self.timeout:g} s" if isinstance(exc, httpx.TimeoutException)
-                else f"connection failed ({type(exc).__name__}: {self._mask(str(exc))})")
+                else f"connection failed ({type(exc).__name__}: {self._clip(str(exc))})")
         return RemoteError(f"{endpoint}: {kind}; gave up after {attempts} attempt(s)", endpoint=endpoint)
 
     def _log_retry(self, path: str, why: str, delay: float, attempt: int) -> None:
@@ -249,77 +283,178 @@ class RemoteClient:
                        attempt + 2, self.max_retries + 1)
 
     # -- requests --------------------------------------------------------------------------------
+    def _remaining(self, started: float) -> float:
+        return float("inf") if self.deadline is None else self.deadline - (time.monotonic() - started)
+
+    def _past_deadline(self, path: str, attempts: int, why: str) -> RemoteError:
+        endpoint = self.endpoint(path)
+        return RemoteError(f"{endpoint}: deadline of {self.deadline:g} s reached ({why}); gave up after "
+                           f"{attempts} attempt(s)", endpoint=endpoint)
+
+    def _attempt_sync(self, client, path: str, payload: dict[str, Any], budget: float):
+        """One request whose whole exchange, body included, ends within ``budget`` seconds."""
+        httpx = _httpx()
+
+        started = time.monotonic()
+        with client.stream("POST", self.url(path), json=payload, headers=self._headers(),
+                           timeout=httpx.Timeout(budget)) as response:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() - started > budget:  # a server trickling bytes within each read timeout
+                    raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=response.request)
+            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks),
+                                  request=response.request)
+
+    async def _attempt_async(self, client, path: str, payload: dict[str, Any], budget: float):
+        httpx = _httpx()
+
+        request = client.build_request("POST", self.url(path), json=payload, headers=self._headers(),
+                                       timeout=httpx.Timeout(budget))
+        try:
+            return await asyncio.wait_for(self._send_async(client, request), budget)
+        except asyncio.TimeoutError:
+            raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=request) from None
+
+    @staticmethod
+    async def _send_async(client, request):
+        response = await client.send(request)
+        await response.aread()
+        return response
+
+    def _outcome(self, path: str, response, attempt: int) -> tuple[bool, Any, float]:
+        """(done, result, delay): the decoded answer, or the delay before the next attempt; raises if final."""
+        if response.is_success:
+            return True, self._decode(path, response), 0.0
+        if not _retryable(response.status_code) or attempt >= self.max_retries:
+            raise self._error_for(path, response)
+        delay = self._backoff(attempt, parse_retry_after(response.headers.get("Retry-After")))
+        self._log_retry(path, f"HTTP {response.status_code}", delay, attempt)
+        return False, None, delay
+
+    def _failed(self, path: str, error: Exception, attempt: int) -> float:
+        if attempt >= self.max_retries:
+            raise self._transport_error(path, error, attempt + 1) from None
+        delay = self._backoff(attempt, None)
+        self._log_retry(path, type(error).__name__, delay, attempt)
+        return delay
+
+    def _check_wait(self, path: str, started: float, delay: float, attempt: int) -> None:
+        if delay >= self._remaining(started):
+            raise self._past_deadline(path, attempt + 1, f"the next retry would start {delay:.2f} s from now")
+
     def post(self, path: str, payload: dict[str, Any]) -> Any:
         """POST ``payload`` as JSON to ``base_url + path``; the decoded JSON answer, or a ``RemoteError``."""
         httpx = _httpx()
 
         client = self._sync_client()
+        started = _CALL_STARTED.get() or time.monotonic()
         attempt = 0
         while True:
+            remaining = self._remaining(started)
+            if not self._slots.acquire(timeout=None if remaining == float("inf") else max(remaining, 0)):
+                raise self._past_deadline(path, attempt, f"no request slot free (max_concurrency="
+                                                         f"{self.max_concurrency})")
             try:
-                response = client.post(self.url(path), json=payload, headers=self._headers())
+                budget = min(self.timeout, self._remaining(started))
+                if budget <= 0:
+                    raise self._past_deadline(path, attempt, "no time left for another attempt")
+                response = self._attempt_sync(client, path, payload, budget)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt >= self.max_retries:
-                    raise self._transport_error(path, exc, attempt + 1) from None
-                delay = self._backoff(attempt, None)
-                self._log_retry(path, type(exc).__name__, delay, attempt)
+                response, error = None, exc
+            finally:
+                self._slots.release()
+            if response is None:
+                if self._remaining(started) <= 0:
+                    raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(error).__name__}")
+                delay = self._failed(path, error, attempt)
             else:
-                if response.is_success:
-                    return self._decode(path, response)
-                if not _retryable(response.status_code) or attempt >= self.max_retries:
-                    raise self._error_for(path, response)
-                delay = self._backoff(attempt, parse_retry_after(response.headers.get("Retry-After")))
-                self._log_retry(path, f"HTTP {response.status_code}", delay, attempt)
+                done, result, delay = self._outcome(path, response, attempt)
+                if done:
+                    return result
+            self._check_wait(path, started, delay, attempt)
             time.sleep(delay)
             attempt += 1
 
+    async def _acquire_slot(self, started: float) -> bool:
+        pause = _SLOT_POLL_S[0]
+        while not self._slots.acquire(blocking=False):  # a thread lock: shared with threads and other loops
+            if self._remaining(started) <= 0:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _SLOT_POLL_S[1])
+        return True
+
     async def apost(self, path: str, payload: dict[str, Any]) -> Any:
-        """``post`` for asyncio; at most ``max_concurrency`` requests of this client are in flight."""
+        """``post`` for asyncio; the same ``max_concurrency`` slots as the sync path, the same deadline."""
         httpx = _httpx()
 
-        _, client, semaphore = self._async_state()
+        client = await self._async_client()
+        started = _CALL_STARTED.get() or time.monotonic()
         attempt = 0
         while True:
-            async with semaphore:
-                try:
-                    response = await client.post(self.url(path), json=payload, headers=self._headers())
-                except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    response, error = None, exc
+            if not await self._acquire_slot(started):
+                raise self._past_deadline(path, attempt, f"no request slot free (max_concurrency="
+                                                         f"{self.max_concurrency})")
+            try:
+                budget = min(self.timeout, self._remaining(started))
+                if budget <= 0:
+                    raise self._past_deadline(path, attempt, "no time left for another attempt")
+                response = await self._attempt_async(client, path, payload, budget)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                response, error = None, exc
+            finally:
+                self._slots.release()
             if response is None:
-                if attempt >= self.max_retries:
-                    raise self._transport_error(path, error, attempt + 1) from None
-                delay = self._backoff(attempt, None)
-                self._log_retry(path, type(error).__name__, delay, attempt)
+                if self._remaining(started) <= 0:
+                    raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(error).__name__}")
+                delay = self._failed(path, error, attempt)
             else:
-                if response.is_success:
-                    return self._decode(path, response)
-                if not _retryable(response.status_code) or attempt >= self.max_retries:
-                    raise self._error_for(path, response)
-                delay = self._backoff(attempt, parse_retry_after(response.headers.get("Retry-After")))
-                self._log_retry(path, f"HTTP {response.status_code}", delay, attempt)
+                done, result, delay = self._outcome(path, response, attempt)
+                if done:
+                    return result
+            self._check_wait(path, started, delay, attempt)
             await asyncio.sleep(delay)
             attempt += 1
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``[fn(x) for x in items]`` on up to ``max_concurrency`` threads, in order; the first error raises."""
+        """``[fn(x) for x in items]`` on up to ``max_concurrency`` threads, in order; the first error raises.
+        The requests ``fn`` makes share one ``deadline``, counted from this call."""
         items = list(items)
-        if len(items) <= 1 or self.max_concurrency == 1:
-            return [fn(x) for x in items]
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
-            futures = [pool.submit(fn, x) for x in items]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        token = _CALL_STARTED.set(_CALL_STARTED.get() or time.monotonic())
+        try:
+            if len(items) <= 1 or self.max_concurrency == 1:
+                return [fn(x) for x in items]
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+                futures = [pool.submit(contextvars.copy_context().run, fn, x) for x in items]
+                try:
+                    return [f.result() for f in futures]
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+        finally:
+            _CALL_STARTED.reset(token)
 
     async def amap(self, fn: Callable[[T], Any], items: Sequence[T]) -> list:
-        """``await fn(x)`` for every item concurrently (``apost`` bounds the requests in flight), in order."""
-        tasks = [asyncio.ensure_future(fn(x)) for x in items]
+        """``await fn(x)`` for every item concurrently (``apost`` bounds the requests in flight), in order,
+        under one ``deadline`` counted from this call."""
+        token = _CALL_STARTED.set(_CALL_STARTED.get() or time.monotonic())
+        try:
+            tasks = [asyncio.ensure_future(fn(x)) for x in items]  # each task copies the context
+        finally:
+            _CALL_STARTED.reset(token)
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:
             for task in tasks:
                 task.cancel()
             raise
+
+
+async def _close_at_loop_shutdown(client) -> AsyncIterator[None]:
+    """Suspended once; ``loop.shutdown_asyncgens()`` (``asyncio.run`` calls it) resumes it to close ``client``."""
+    try:
+        yield
+    finally:
+        await client.aclose()

@@ -32,10 +32,10 @@ from ..formats import defaults as C
 from ..formats.chat import normalize_instruction
 from ..formats.embedding import text_query_prompt
 from ..identity import EmbeddingIdentity, model_key
-from ..inputs import Item, ItemInput, parse_items
+from ..inputs import Item, ItemInput, check_instruction, parse_items
 from ..media import MediaOptions
-from ..vectors import truncate_and_normalize
-from .client import DEFAULT_API_KEY_ENV, RemoteClient
+from ..vectors import check_dimensions, truncate_and_normalize
+from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError
 from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
 
@@ -90,6 +90,7 @@ class RemoteEmbedder(EmbeddingAPI):
         query_instruction: str | None = None,
         batch_size: int = 64,
         timeout: float = 60.0,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         max_retries: int = 4,
         max_concurrency: int = 4,
         min_pixels: int = C.MIN_PIXELS,
@@ -104,14 +105,14 @@ class RemoteEmbedder(EmbeddingAPI):
             raise ValueError(f"protocol must be 'openai' or 'vllm-chat', got {protocol!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if dimensions is not None and dimensions < 1:
-            raise ValueError(f"dimensions must be >= 1, got {dimensions}")
         self.model_name = model
         self.protocol: Protocol = protocol
         self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
-                                             max_retries=max_retries, max_concurrency=max_concurrency)
-        self.dimensions = dimensions
+                                             deadline=deadline, max_retries=max_retries,
+                                             max_concurrency=max_concurrency)
+        self.dimensions = None
         self._native_dimension = dimension or KNOWN_DIMENSIONS.get(model_key(model))
+        self.dimensions = self._check_dimensions(dimensions)
         chat = protocol == "vllm-chat"
         self.default_instruction = default_instruction or (C.VL_EMBED_DEFAULT_INSTRUCTION if chat else None)
         self.query_instruction = query_instruction or (
@@ -157,6 +158,7 @@ class RemoteEmbedder(EmbeddingAPI):
 
     # -- requests --------------------------------------------------------------------------------
     def _plan(self, items: Sequence[ItemInput], instruction: str | None) -> list[_Request]:
+        check_instruction(instruction)
         parsed = parse_items(items)
         if self.protocol == "openai":
             return self._plan_openai(parsed, instruction)
@@ -258,11 +260,22 @@ class RemoteEmbedder(EmbeddingAPI):
         width = dimensions or self.dimensions or self._native_dimension or 0
         return np.zeros((0, width), dtype=np.float32)
 
+    def _check_dimensions(self, dimensions: int | None) -> int | None:
+        """The call's ``dimensions`` (else the default), checked before any request: 0 is an error, and so is
+        more than the model's size when it is known (else only the lower bound can be checked here)."""
+        dimensions = self.dimensions if dimensions is None else dimensions
+        if self._native_dimension is not None:
+            check_dimensions(dimensions, self._native_dimension)
+        elif dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int)
+                                         or dimensions < 1):
+            raise ValueError(f"dimensions must be a positive integer, got {dimensions!r}")
+        return dimensions
+
     # -- public API ------------------------------------------------------------------------------
     def embed(self, items: Sequence[ItemInput], instruction: str | None = None,
               dimensions: int | None = None) -> np.ndarray:
         """Unit vectors (N, D) float32 for N items, in order; every item validated before any request."""
-        dimensions = dimensions or self.dimensions
+        dimensions = self._check_dimensions(dimensions)
         requests = self._plan(items, instruction)
         if not requests:
             return self._empty(dimensions)
@@ -272,7 +285,7 @@ class RemoteEmbedder(EmbeddingAPI):
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
                      dimensions: int | None = None) -> np.ndarray:
         """``embed`` for asyncio (requests concurrent, bounded by ``max_concurrency``)."""
-        dimensions = dimensions or self.dimensions
+        dimensions = self._check_dimensions(dimensions)
         requests = self._plan(items, instruction)
         if not requests:
             return self._empty(dimensions)

@@ -53,6 +53,8 @@ def _video_part(video: Any, index: int) -> dict:
         raise InputError(index, "a video given as a list of frames cannot be sent to a remote server; "
                                 "pass a video file, or embed it with the local Qwen3VLEmbedder")
     text = str(video)
+    if not text.strip():
+        raise InputError(index, "the video source is an empty string")
     if text.startswith(("http://", "https://", "data:")):
         return {"type": "video_url", "video_url": {"url": text}}
     path = Path(text[7:] if text.startswith("file://") else text)

@@ -24,9 +24,9 @@ import numpy as np
 from ..api import ScoringAPI, as_list
 from ..errors import InputError
 from ..formats import defaults as C
-from ..inputs import Item, parse_item
+from ..inputs import Item, check_instruction, parse_item
 from ..media import MediaOptions
-from .client import DEFAULT_API_KEY_ENV, RemoteClient
+from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError
 from .payloads import TokenUsage, content_parts, parse_scores
 
@@ -49,6 +49,7 @@ class RemoteReranker(ScoringAPI):
         default_instruction: str | None = C.RERANK_DEFAULT_INSTRUCTION,
         send_instruction: bool = True,
         timeout: float = 60.0,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         max_retries: int = 4,
         max_concurrency: int = 4,
         min_pixels: int = C.MIN_PIXELS,
@@ -60,7 +61,8 @@ class RemoteReranker(ScoringAPI):
     ):
         self.model_name = model
         self.client = client or RemoteClient(base_url, api_key, api_key_env=api_key_env, timeout=timeout,
-                                             max_retries=max_retries, max_concurrency=max_concurrency)
+                                             deadline=deadline, max_retries=max_retries,
+                                             max_concurrency=max_concurrency)
         self.default_instruction = default_instruction
         self.send_instruction = send_instruction
         self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
@@ -165,7 +167,7 @@ class RemoteReranker(ScoringAPI):
         raise error  # type: ignore[misc]
 
     def _prepare(self, pairs: Sequence[Any], instruction: str | None):
-        instruction = instruction or self.default_instruction
+        instruction = check_instruction(instruction) or self.default_instruction
         groups = [(q, docs, rows, own or instruction) for q, docs, rows, own in self._groups(pairs)]
         return groups
 

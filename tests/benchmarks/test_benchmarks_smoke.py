@@ -208,3 +208,15 @@ def test_bench_distributed(tmp_path, model_cache):
     assert data["ray_init_s"] > 0 and data["one_item_job_s"] > 0
     assert data["in_process"]["items_per_s"] > 0 and data["ray"]["items_per_s"] > 0
     assert data["ratio_ray_over_in_process"] > 0 and data["max_abs_vector_diff"] <= 1e-5
+
+
+def test_bench_input_guards(tmp_path):
+    import bench_input_guards
+
+    out = tmp_path / "input_guards.json"
+    bench_input_guards.main(["--megapixels", "2", "--limit", "1000000", "--chars", "20000", "--max-tokens", "512",
+                             "--repeats", "1", "--threads", "1", "--out", str(out)])
+    data = _json(out)
+    unguarded, guarded = data["decode"]
+    assert unguarded["outcome"].startswith("decoded") and guarded["outcome"].startswith("refused")
+    assert all(row["same_ids"] and row["tokens_kept"] == 512 for row in data["tokenize"])

@@ -80,3 +80,54 @@ def test_rgba_is_composited_on_white(vl_embedder):
     white = random_image(3, size=(64, 64))
     white.paste((255, 255, 255), (0, 0, 64, 64))
     assert np.allclose(vl_embedder.embed([transparent]), vl_embedder.embed([white]), atol=1e-6)
+
+
+# -- issue 13: text checks and character caps ---------------------------------------------------
+def test_check_text_names_the_item_and_the_position():
+    from qwen3_vl_rag.core.inputs import check_text, parse_items
+
+    assert check_text(0, "héllo ✓ 😀") == "héllo ✓ 😀"
+    with pytest.raises(InputError) as info:
+        check_text(4, "ab\udc80c")
+    assert info.value.index == 4 and "character 2" in info.value.reason and "not valid Unicode" in info.value.reason
+    with pytest.raises(InputError) as info:
+        parse_items(["ok", {"text": ["fine", "x\ud800"]}])
+    assert info.value.index == 1
+
+
+@pytest.fixture(scope="module")
+def real_tokenizer(tiny_vl_real_vocab_path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tiny_vl_real_vocab_path))
+
+
+@pytest.mark.parametrize("text", [
+    "The quick brown fox jumps over the lazy dog. " * 4000,
+    " " * 200_000,
+    "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" * 6000,
+    "検索拡張生成のためのマルチモーダル埋め込み。" * 5000,
+    "short text",
+])
+def test_tokenize_capped_keeps_exactly_the_tokens_of_the_full_text(real_tokenizer, text):
+    from qwen3_vl_rag.core.inputs import SAFE_CHARS_PER_TOKEN, tokenize_capped
+
+    seen = []
+
+    def tokenize(t):
+        seen.append(len(t))
+        return real_tokenizer(t, add_special_tokens=False)["input_ids"]
+
+    max_tokens = 512
+    full = real_tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+    assert tokenize_capped(tokenize, text, max_tokens) == full
+    assert seen[0] <= (max_tokens + 1) * SAFE_CHARS_PER_TOKEN  # the first pass never sees the whole text
+
+
+def test_cap_characters():
+    from qwen3_vl_rag.core.inputs import cap_characters
+
+    assert cap_characters("x" * 10, 100) == "x" * 10
+    assert len(cap_characters("x" * 1_000_000, 8192)) == 8193 * 16
+    with pytest.raises(ValueError):
+        cap_characters("x", -1)

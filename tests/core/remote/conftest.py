@@ -70,6 +70,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    trickle: float = 0.0  # seconds between body bytes: each read is quick, the whole answer is slow
 
 
 @dataclass
@@ -128,7 +129,13 @@ class FaultServer:
                         self.send_header(key, value)
                     self.end_headers()
                     try:
-                        self.wfile.write(data)
+                        if reply.trickle:
+                            for i in range(len(data)):
+                                self.wfile.write(data[i:i + 1])
+                                self.wfile.flush()
+                                time.sleep(reply.trickle)
+                        else:
+                            self.wfile.write(data)
                     except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                         pass
                 finally:
