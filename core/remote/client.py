@@ -19,11 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
 from .errors import AuthenticationError, RemoteError, RemoteResponseError
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ def _retryable(status: int) -> bool:
     return status in RETRY_STATUSES or (status >= 500 and status not in NO_RETRY_5XX)
 
 
-def _httpx():
+def _httpx() -> ModuleType:
     try:
         import httpx
     except ImportError as exc:  # the `remote` extra is optional
@@ -115,7 +119,7 @@ class RemoteClient:
         self.max_retry_after = float(max_retry_after)
         self.max_concurrency = int(max_concurrency)
         self.extra_headers = dict(headers or {})
-        self._client = None
+        self._client: httpx.Client | None = None
         self._async: tuple[Any, Any, asyncio.Semaphore] | None = None  # (loop, AsyncClient, semaphore)
         self._lock = threading.Lock()
 
@@ -141,7 +145,7 @@ class RemoteClient:
                 text = text.replace(secret, "**********")
         return text
 
-    def _sync_client(self):
+    def _sync_client(self) -> httpx.Client:
         httpx = _httpx()
 
         with self._lock:
@@ -150,7 +154,7 @@ class RemoteClient:
                 self._client = httpx.Client(timeout=self.timeout, limits=limits)
             return self._client
 
-    def _async_state(self):
+    def _async_state(self) -> tuple[Any, httpx.AsyncClient, asyncio.Semaphore]:
         httpx = _httpx()
 
         loop = asyncio.get_running_loop()
@@ -171,13 +175,13 @@ class RemoteClient:
             await self._async[1].aclose()
             self._async = None
 
-    def __enter__(self):
+    def __enter__(self) -> RemoteClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> RemoteClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -187,13 +191,13 @@ class RemoteClient:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** attempt))
+        ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never 0, spread out
 
     def _endpoint(self, path: str) -> str:
         return f"POST {self.url(path)}"
 
-    def _server_message(self, response) -> str:
+    def _server_message(self, response: httpx.Response) -> str:
         try:
             body = response.json()
         except ValueError:
@@ -211,7 +215,7 @@ class RemoteClient:
         text = self._mask(text)
         return text if len(text) <= _MAX_SERVER_MESSAGE else text[: _MAX_SERVER_MESSAGE - 3] + "..."
 
-    def _error_for(self, path: str, response) -> RemoteError:
+    def _error_for(self, path: str, response: httpx.Response) -> RemoteError:
         status = response.status_code
         message = self._server_message(response)
         endpoint = self._endpoint(path)
@@ -225,7 +229,7 @@ class RemoteClient:
         return RemoteError(f"{endpoint} failed with HTTP {status}: {message or response.reason_phrase}",
                            endpoint=endpoint, status=status, server_message=message)
 
-    def _decode(self, path: str, response) -> Any:
+    def _decode(self, path: str, response: httpx.Response) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -313,7 +317,7 @@ class RemoteClient:
                     f.cancel()
                 raise
 
-    async def amap(self, fn: Callable[[T], Any], items: Sequence[T]) -> list:
+    async def amap(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         """``await fn(x)`` for every item concurrently (``apost`` bounds the requests in flight), in order."""
         tasks = [asyncio.ensure_future(fn(x)) for x in items]
         try:

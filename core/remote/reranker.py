@@ -49,6 +49,8 @@ RERANK_CHAT_TEMPLATE = (
 )
 
 _PATHS = ("/rerank", "/score")
+# (query, documents, rows in the caller's pairs, instruction): one request per distinct query
+_Group = tuple[Any, list[Any], list[int], str | None]
 
 
 class RemoteReranker:
@@ -101,9 +103,9 @@ class RemoteReranker:
             parts.append({"type": "text", "text": text})
         return {"content": parts}
 
-    def _groups(self, pairs: Sequence[Any]) -> list[tuple[Any, list[Any], list[int], str | None]]:
+    def _groups(self, pairs: Sequence[Any]) -> list[_Group]:
         """Pairs grouped by query (one request per distinct query): (query, documents, rows, instruction)."""
-        groups: dict[str, tuple[Any, list, list, str | None]] = {}
+        groups: dict[str, _Group] = {}
         for index, pair in enumerate(pairs):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise InputError(index, "expected a (query, document) pair")
@@ -117,7 +119,7 @@ class RemoteReranker:
             groups[key][2].append(index)
         return list(groups.values())
 
-    def _payload(self, variant: str, query: Any, documents: list, instruction: str | None) -> dict:
+    def _payload(self, variant: str, query: Any, documents: list[Any], instruction: str | None) -> dict[str, Any]:
         if variant == "/rerank":
             body = {"model": self.model_name, "query": query, "documents": documents, "top_n": len(documents)}
         elif variant == "/score":
@@ -151,7 +153,7 @@ class RemoteReranker:
                 self.endpoint = variant
         return scores
 
-    def _send(self, group) -> np.ndarray:
+    def _send(self, group: _Group) -> np.ndarray:
         query, documents, _, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
@@ -165,7 +167,7 @@ class RemoteReranker:
             return self._finish(variant, body, len(documents))
         raise error  # type: ignore[misc]
 
-    async def _asend(self, group) -> np.ndarray:
+    async def _asend(self, group: _Group) -> np.ndarray:
         query, documents, _, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
@@ -180,13 +182,13 @@ class RemoteReranker:
             return self._finish(variant, body, len(documents))
         raise error  # type: ignore[misc]
 
-    def _prepare(self, pairs: Sequence[Any], instruction: str | None):
+    def _prepare(self, pairs: Sequence[Any], instruction: str | None) -> list[_Group]:
         instruction = instruction or self.default_instruction
         groups = [(q, docs, rows, own or instruction) for q, docs, rows, own in self._groups(pairs)]
         return groups
 
     @staticmethod
-    def _assemble(groups, results, n: int) -> np.ndarray:
+    def _assemble(groups: list[_Group], results: Sequence[np.ndarray], n: int) -> np.ndarray:
         out = np.empty(n, dtype=np.float32)
         for (_, _, rows, _), scores in zip(groups, results):
             out[rows] = scores
