@@ -50,7 +50,10 @@ def _torchvision_pairing(torch_version: str | None) -> str | None:
     """A problem sentence when the installed torchvision was built for another torch, else None."""
     if torch_version is None or installed_version("torchvision") is None:
         return None
-    from packaging.requirements import Requirement  # a dependency of transformers
+    try:
+        from packaging.requirements import Requirement  # a dependency of transformers
+    except ImportError:  # run from a checkout before anything else is installed
+        return None
 
     for raw in metadata.requires("torchvision") or []:
         requirement = Requirement(raw)
