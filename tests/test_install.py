@@ -332,3 +332,32 @@ def test_install_over_an_older_torch_keeps_it_with_the_readme_pin(env_with_old_t
     assert pinned_plan["torchvision"] == OLD_TORCHVISION  # the torchvision built for the kept torch
     assert "transformers" in pinned_plan and "qwen3-vl-rag" in pinned_plan
     assert bare_plan.get("torch", OLD_TORCH) != OLD_TORCH, bare_plan  # the problem the pin prevents
+
+
+# ---------------------------------------------------------------------------------------------------
+# the transformers range CI tests
+
+
+def test_ci_tests_the_declared_lower_transformers_bound():
+    """CI's second environment installs ``transformers==<lower bound>`` read from pyproject.toml by
+    scripts/lowest_transformers.py; the main one resolves the newest release under the cap."""
+    declared = next(Requirement(r) for r in _package_requirements() if Requirement(r).name == "transformers")
+    lower = [s.version for s in declared.specifier if s.operator == ">="]
+    assert len(lower) == 1 and [s for s in declared.specifier if s.operator == "<"], declared
+    printed = subprocess.run([sys.executable, str(ROOT / "scripts" / "lowest_transformers.py")], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    assert printed == lower[0]
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index("<!-- ci:install-lowest -->"):].split("```")[1]
+    assert '"transformers==$(python scripts/lowest_transformers.py)"' in block
+    assert "install-lowest" in (ROOT / ".ci" / "run").read_text()
+    assert metadata.version("transformers") in declared.specifier  # this environment is inside the range
+
+
+def test_lowest_transformers_script_refuses_a_range_without_lower_bound():
+    spec = importlib.util.spec_from_file_location("lowest", ROOT / "scripts" / "lowest_transformers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.lowest('dependencies = [\n    "torch>=2.6",\n    "transformers>=5.3,<5.25",\n]\n') == "5.3"
+    with pytest.raises(ValueError, match="no >= lower bound"):
+        module.lowest('dependencies = [\n    "transformers<6",\n]\n')
