@@ -100,14 +100,26 @@ def _torchvision_ops() -> str | None:
     return None
 
 
+#: Where ``resolve_runtime`` lives: the engine redesign moves it; the old path is kept as a fallback.
+RUNTIME_MODULES = ("qwen3_vl_rag.core.engine.runtime", "qwen3_vl_rag.core.runtime")
+
+
+def _resolve_runtime_function() -> Any:
+    """The package's public ``resolve_runtime`` (imported lazily: ``--constraints`` needs none of it)."""
+    for name in RUNTIME_MODULES:
+        try:
+            return importlib.import_module(name).resolve_runtime
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise  # a missing dependency (torch, ...), not a missing module of this package
+    raise ModuleNotFoundError(f"none of {RUNTIME_MODULES} is importable")
+
+
 def _runtime() -> dict[str, Any]:
     """The device, dtype, attention and device map a model constructed with defaults would get."""
     import warnings
 
-    try:  # the engine redesign moves the module; the public function stays the same
-        from qwen3_vl_rag.core.engine.runtime import resolve_runtime  # type: ignore[import-not-found]
-    except ImportError:
-        from qwen3_vl_rag.core.runtime import resolve_runtime
+    resolve_runtime = _resolve_runtime_function()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         runtime = resolve_runtime()
