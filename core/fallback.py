@@ -19,7 +19,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,11 +93,11 @@ class FallbackEmbedder:
 
     @property
     def model_name(self) -> str:
-        return self.backend.model_name
+        return cast(str, self.backend.model_name)
 
     @property
     def dimension(self) -> int:
-        return self.backend.dimension
+        return cast(int, self.backend.dimension)
 
     @property
     def identity(self) -> EmbeddingIdentity:
@@ -133,12 +133,12 @@ class FallbackEmbedder:
         call = getattr(backend, method)
         args = {"instruction": instruction}
         if self._multimodal():
-            return call(items, dimensions=dimensions, **args)
+            return cast(np.ndarray, call(items, dimensions=dimensions, **args))
         groups = self._text_only_groups(items)
         if not groups:
-            return call([], dimensions=dimensions, **args)
+            return cast(np.ndarray, call([], dimensions=dimensions, **args))
         if len(groups) == 1 and groups[0][0] is None:
-            return call(groups[0][2], dimensions=dimensions, **args)
+            return cast(np.ndarray, call(groups[0][2], dimensions=dimensions, **args))
         out: np.ndarray | None = None
         for own, rows, texts in groups:
             vectors = backend.embed(texts, instruction=own, dimensions=dimensions) if own else \
@@ -146,6 +146,7 @@ class FallbackEmbedder:
             if out is None:
                 out = np.empty((len(items), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
+        assert out is not None  # groups is not empty
         return out
 
     async def _arun(self, method: str, items: Sequence[ItemInput], instruction: str | None,

@@ -33,7 +33,7 @@ class EmbeddingIdentity:
 
     model: str
     dimension: int
-    modalities: frozenset = frozenset({"text"})
+    modalities: frozenset[str] = frozenset({"text"})
     prompt_format: str = "qwen3-vl-chat"
 
     @property

@@ -29,7 +29,7 @@ VIDEO_FILE_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", 
 # file-like object, a PIL image or an HxWx3 uint8 array.
 ImageSource = Any
 VideoSource = str | Path | Sequence[Any]
-ItemInput = str | dict | Any
+ItemInput = str | dict[str, Any] | Any
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _is_video_file(value: Any) -> bool:
     return isinstance(value, str) and value.split("?")[0].lower().endswith(VIDEO_FILE_SUFFIXES)
 
 
-def _as_list(value: Any) -> list:
+def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 

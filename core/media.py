@@ -19,11 +19,14 @@ import re
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .errors import MediaError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +150,8 @@ def _fetch_url(url: str, allow_urls: bool) -> bytes:
         raise MediaError(f"URL {_describe(url)} not fetched: remote media is off; pass allow_urls=True to enable it")
     try:
         with urllib.request.urlopen(url, timeout=_URL_TIMEOUT_S) as response:  # noqa: S310 (opt-in)
-            return response.read()
+            data: bytes = response.read()
+            return data
     except OSError as exc:
         raise MediaError(f"could not fetch {_describe(url)} ({exc})") from exc
 
@@ -202,26 +206,28 @@ def _b64decode(payload: str) -> bytes:
         raise MediaError(f"invalid base64 data ({exc})") from exc
 
 
-def load_image(source: Any, options: MediaOptions):
+def load_image(source: Any, options: MediaOptions) -> PILImage.Image:
     """Open, convert to RGB (alpha composited on white) and resize with qwen-vl-utils' smart_resize."""
     from qwen_vl_utils import fetch_image
 
     image = open_image(source, options.allow_urls, options.decode_limit)
     try:
-        return fetch_image(
+        return cast("PILImage.Image", fetch_image(
             {"image": image, "min_pixels": options.min_pixels, "max_pixels": options.max_pixels}, image_patch_size=16
-        )
+        ))
     except ValueError as exc:  # aspect ratio over 200, sizes out of range
         raise MediaError(f"image cannot be resized: {exc}") from exc
 
 
-def sample_frame_list(frames: list, num_frames: int, max_frames: int) -> list:
+def sample_frame_list(frames: list[Any], num_frames: int, max_frames: int) -> list[Any]:
     """The official frame-list sampling: linspace to ``num_frames`` indices, then at most ``max_frames``."""
     indices = np.linspace(0, len(frames) - 1, num_frames, dtype=int).tolist()
     return [frames[i] for i in indices][:max_frames]
 
 
-def load_video(source: Any, options: MediaOptions, fps: float | None = None, max_frames: int | None = None):
+def load_video(
+    source: Any, options: MediaOptions, fps: float | None = None, max_frames: int | None = None
+) -> LoadedVideo:
     """Load a video file or a frame list into resized frames, bounded by ``total_pixels`` either way."""
     from qwen_vl_utils import fetch_video
 

@@ -273,7 +273,8 @@ class SemanticChunker:
         if not np.all(np.isfinite(matrix)):
             raise ValueError("embedder.embed_documents returned non-finite values")
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        return unit
 
     def _distances(self, docs: list[str], units: list[_Units]) -> list[np.ndarray]:
         """Cosine distances across every gap, per document, embedding windows in batches.

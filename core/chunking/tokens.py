@@ -49,7 +49,8 @@ def token_counter_for(embedder: Any) -> TokenCounter:
     if tokenizer is not None:
         return token_counter_from_tokenizer(tokenizer)
     if callable(getattr(embedder, "count_tokens", None)):
-        return embedder.count_tokens
+        counter: TokenCounter = embedder.count_tokens
+        return counter
     raise ValueError(f"cannot count tokens with {type(embedder).__name__} (no tokenizer or count_tokens): "
                      "pass count_tokens=, e.g. token_counter_from_tokenizer(your_tokenizer)")
 

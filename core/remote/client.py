@@ -27,11 +27,15 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
 from .errors import AuthenticationError, RemoteError, RemoteResponseError
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ def _retryable(status: int) -> bool:
     return status in RETRY_STATUSES or (status >= 500 and status not in NO_RETRY_5XX)
 
 
-def _httpx():
+def _httpx() -> ModuleType:
     try:
         import httpx
     except ImportError as exc:  # the `remote` extra is optional
@@ -163,7 +167,7 @@ class RemoteClient:
                 text = text.replace(secret, "**********")
         return text
 
-    def _sync_client(self):
+    def _sync_client(self) -> httpx.Client:
         httpx = _httpx()
 
         with self._lock:
@@ -201,13 +205,13 @@ class RemoteClient:
         if entry is not None:
             await entry[1].aclose()
 
-    def __enter__(self):
+    def __enter__(self) -> RemoteClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> RemoteClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -217,14 +221,14 @@ class RemoteClient:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** attempt))
+        ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never 0, spread out
 
     def endpoint(self, path: str) -> str:
         """``POST {url}``: how errors name the endpoint."""
         return f"POST {self.url(path)}"
 
-    def _server_message(self, response) -> str:
+    def _server_message(self, response: httpx.Response) -> str:
         try:
             body = response.json()
         except ValueError:
@@ -246,7 +250,7 @@ class RemoteClient:
         text = self._mask(text)
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    def _error_for(self, path: str, response) -> RemoteError:
+    def _error_for(self, path: str, response: httpx.Response) -> RemoteError:
         status = response.status_code
         message = self._server_message(response)
         endpoint = self.endpoint(path)
@@ -260,7 +264,7 @@ class RemoteClient:
         return RemoteError(f"{endpoint} failed with HTTP {status}: {message or response.reason_phrase}",
                            endpoint=endpoint, status=status, server_message=message)
 
-    def _decode(self, path: str, response) -> Any:
+    def _decode(self, path: str, response: httpx.Response) -> Any:
         try:
             return response.json()
         except ValueError:

@@ -137,10 +137,12 @@ class RemoteEmbedder(EmbeddingAPI):
             return self.dimensions
         if self._native_dimension is None:
             self.embed(["dimension probe"])
-        return int(self._native_dimension)
+        dimension = self._native_dimension
+        assert dimension is not None  # the probe request sets it
+        return int(dimension)
 
     @property
-    def modalities(self) -> frozenset:
+    def modalities(self) -> frozenset[str]:
         """What the protocol can send: text, images and video (``vllm-chat``) or text (``openai``)."""
         return frozenset(("text", "image", "video") if self.protocol == "vllm-chat" else ("text",))
 
@@ -178,7 +180,9 @@ class RemoteEmbedder(EmbeddingAPI):
         return requests
 
     def _chat_request(self, item: Item, index: int, instruction: str | None) -> _Request:
-        system = normalize_instruction(item.instruction or instruction, self.default_instruction)
+        default = self.default_instruction
+        assert default is not None  # set whenever the chat protocol is used
+        system = normalize_instruction(item.instruction or instruction, default)
         messages = [
             {"role": "system", "content": [{"type": "text", "text": system}]},
             {"role": "user", "content": content_parts(item, index, self.media)},
@@ -195,12 +199,12 @@ class RemoteEmbedder(EmbeddingAPI):
         }
         return _Request(payload, [index])
 
-    def _with_dimensions(self, payload: dict, dimensions: int | None) -> dict:
+    def _with_dimensions(self, payload: dict[str, Any], dimensions: int | None) -> dict[str, Any]:
         if dimensions is None or self.client_side_dimensions:
             return payload
         return {**payload, "dimensions": dimensions}
 
-    def _refused(self, error: RemoteError, payload: dict) -> bool:
+    def _refused(self, error: RemoteError, payload: dict[str, Any]) -> bool:
         refused = (error.status in (400, 422) and "dimensions" in payload
                    and bool(_REFUSED_DIMENSIONS.search(error.server_message or str(error))))
         if refused:

@@ -13,7 +13,7 @@ import io
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from ..formats.defaults import EMPTY_ITEM_TEXT
 from ..inputs import Item
 from ..media import MediaOptions, load_image
 from .errors import RemoteResponseError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 
 @dataclass
@@ -41,13 +44,13 @@ class TokenUsage:
             self.total_tokens += int(total or 0)
 
 
-def png_data_uri(image) -> str:
+def png_data_uri(image: PILImage.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _video_part(video: Any, index: int) -> dict:
+def _video_part(video: Any, index: int) -> dict[str, Any]:
     """A video file as a data URI (the server decodes and samples it; see RemoteEmbedder's docstring)."""
     if isinstance(video, (list, tuple)):
         raise InputError(index, "a video given as a list of frames cannot be sent to a remote server; "
@@ -65,7 +68,7 @@ def _video_part(video: Any, index: int) -> dict:
     return {"type": "video_url", "video_url": {"url": f"data:{mime};base64,{data}"}}
 
 
-def content_parts(item: Item, index: int, media: MediaOptions) -> list[dict]:
+def content_parts(item: Item, index: int, media: MediaOptions) -> list[dict[str, Any]]:
     """Videos, then images, then texts (the official order); ``NULL`` for an empty item."""
     parts = [_video_part(v, index) for v in item.videos]
     for image in item.images:
@@ -108,7 +111,7 @@ def _vector(value: Any, endpoint: str, position: int) -> np.ndarray:
         raise _fail(endpoint, f"embedding {position} is not a list of numbers") from None
 
 
-def _indexed(entries: Any, expected: int, endpoint: str, what: str) -> list[dict]:
+def _indexed(entries: Any, expected: int, endpoint: str, what: str) -> list[dict[str, Any]]:
     """Entries sorted by their ``index``, which must be exactly 0..expected-1 (each once)."""
     if not isinstance(entries, list):
         raise _fail(endpoint, f"the answer has no '{what}' list")

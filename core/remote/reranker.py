@@ -33,6 +33,8 @@ from .payloads import TokenUsage, content_parts, parse_scores
 logger = logging.getLogger(__name__)
 
 _PATHS = ("/rerank", "/score")
+# (query, documents, rows in the caller's pairs, instruction): one request per distinct query
+_Group = tuple[Any, list[Any], list[int], str | None]
 
 
 class RemoteReranker(ScoringAPI):
@@ -87,9 +89,9 @@ class RemoteReranker(ScoringAPI):
             parts.append({"type": "text", "text": text})
         return {"content": parts}
 
-    def _groups(self, pairs: Sequence[Any]) -> list[tuple[Any, list[Any], list[int], str | None]]:
+    def _groups(self, pairs: Sequence[Any]) -> list[_Group]:
         """Pairs grouped by query (one request per distinct query): (query, documents, rows, instruction)."""
-        groups: dict[str, tuple[Any, list, list, str | None]] = {}
+        groups: dict[str, _Group] = {}
         for index, pair in enumerate(pairs):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise InputError(index, "expected a (query, document) pair")
@@ -103,7 +105,7 @@ class RemoteReranker(ScoringAPI):
             groups[key][2].append(index)
         return list(groups.values())
 
-    def _payload(self, variant: str, query: Any, documents: list, instruction: str | None) -> dict:
+    def _payload(self, variant: str, query: Any, documents: list[Any], instruction: str | None) -> dict[str, Any]:
         if variant == "/rerank":
             body = {"model": self.model_name, "query": query, "documents": documents, "top_n": len(documents)}
         elif variant == "/score":
@@ -137,7 +139,7 @@ class RemoteReranker(ScoringAPI):
                 self.endpoint = variant
         return scores
 
-    def _send(self, group) -> np.ndarray:
+    def _send(self, group: _Group) -> np.ndarray:
         query, documents, _, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
@@ -151,7 +153,7 @@ class RemoteReranker(ScoringAPI):
             return self._finish(variant, body, len(documents))
         raise error  # type: ignore[misc]
 
-    async def _asend(self, group) -> np.ndarray:
+    async def _asend(self, group: _Group) -> np.ndarray:
         query, documents, _, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
@@ -172,7 +174,7 @@ class RemoteReranker(ScoringAPI):
         return groups
 
     @staticmethod
-    def _assemble(groups, results, n: int) -> np.ndarray:
+    def _assemble(groups: list[_Group], results: Sequence[np.ndarray], n: int) -> np.ndarray:
         out = np.empty(n, dtype=np.float32)
         for (_, _, rows, _), scores in zip(groups, results):
             out[rows] = scores
