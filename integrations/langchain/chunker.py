@@ -73,7 +73,7 @@ class Qwen3SemanticChunker(TextSplitter):
         max_tokens: int = 512,
         min_tokens: int | None = None,
         buffer_size: int = 1,
-        breakpoint_type: str = "percentile",
+        breakpoint_type: str | None = None,  # None: "percentile"
         breakpoint_amount: float | None = None,
         batch_size: int = 64,
         add_start_index: bool = False,
