@@ -15,8 +15,10 @@ files, no network, gated repos: ``OSError``; a missing package: ``ImportError``;
 such device: ``RuntimeError`` / ``MemoryError``; a checkpoint of the wrong kind or an unreadable config:
 ``ValueError``; any of this package's own errors, ``Qwen3RagError``, e.g. a missing API key). Anything
 else raised by a factory (``NameError``, ``TypeError``, ``AttributeError``, ``KeyError``, ...) is a bug
-in the factory and propagates at once, unchanged. Pass ``catch=`` to choose the types yourself. The backends write into different
-vector spaces: store ``identity`` with your vectors and check it (``core.identity.check_same_space``).
+in the factory and propagates at once, unchanged. Pass ``catch=`` to choose the types yourself.
+
+The backends write into different vector spaces: store ``identity`` with your vectors and check it
+(``core.identity.check_same_space``).
 A text-only backend given an image or video raises an ``InputError`` naming the item.
 """
 

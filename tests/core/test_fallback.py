@@ -142,4 +142,4 @@ def test_active_tells_which_backend_is_used_before_any_embedding(text_embedder):
     embedder = FallbackEmbedder([("vl", failing("no GPU")), ("text", lambda: text_embedder)])
     assert embedder.active == "text" and embedder.loaded
     with pytest.raises(NoBackendAvailable):
-        FallbackEmbedder([("only", failing("gone"))]).active
+        _ = FallbackEmbedder([("only", failing("gone"))]).active

@@ -62,8 +62,8 @@ def test_splitter_takes_a_llama_index_embed_model(text_embedder):
     splitter = Qwen3SemanticSplitter(embed_model=Recording(embed_dim=8), breakpoint_percentile_threshold=90,
                                      max_tokens=20)
     chunks = splitter.split_text(TEXT)
-    assert seen and "".join(chunks).replace(" ", "") == TEXT.replace(" ", "") and (splitter.breakpoint_type, splitter.breakpoint_amount) == (
-        "percentile", 90)
+    assert seen and "".join(chunks).replace(" ", "") == TEXT.replace(" ", "")
+    assert (splitter.breakpoint_type, splitter.breakpoint_amount) == ("percentile", 90)
     # LangChain's threshold names, and the adapter's own embedding as embed_model (its tokenizer counts tokens).
     qwen = Qwen3VLEmbedding(embedder=text_embedder)
     other = Qwen3SemanticSplitter(embed_model=qwen, breakpoint_threshold_type="standard_deviation",
