@@ -18,7 +18,7 @@ from langchain_core.documents import Document  # noqa: E402
 from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
 
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY  # noqa: E402
-from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings, Qwen3VLRerank, add_documents, add_images  # noqa: E402
+from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings, Qwen3VLRerank  # noqa: E402
 
 from ...conftest import random_image  # noqa: E402
 
@@ -63,6 +63,8 @@ def test_reranker_scores_a_chroma_image_as_the_image(vl_embedder, vl_reranker, i
 
 
 def test_chroma_texts_and_images_retrieved_and_reranked(vl_embedder, vl_reranker, images):
+    from qwen3_vl_rag.integrations.langchain import add_documents
+
     embeddings = Qwen3VLEmbeddings(embedder=vl_embedder)
     store = chroma("mixed", embeddings)
     image_ids = store.add_images(uris=images, metadatas=[{"source": p, "image_path": p} for p in images])
@@ -98,6 +100,8 @@ def test_chroma_texts_and_images_retrieved_and_reranked(vl_embedder, vl_reranker
 
 @pytest.mark.parametrize("make_store", ["memory", "chroma"])
 def test_add_images_helper_works_for_any_store(make_store, vl_embedder, vl_reranker, images):
+    from qwen3_vl_rag.integrations.langchain import add_documents, add_images
+
     embeddings = Qwen3VLEmbeddings(embedder=vl_embedder, dimensions=32)
     store = InMemoryVectorStore(embeddings) if make_store == "memory" else chroma("helper", embeddings)
     ids = add_images(store, images[:2] + [random_image(7)], [{"n": 0}, {"n": 1}, {"n": 2}],
