@@ -142,7 +142,16 @@ def model_kwargs_with(model_kwargs: dict[str, Any] | None, arguments: dict[str, 
             raise ValueError(f"{owner}: {name}={value!r} disagrees with model_kwargs[{target!r}]="
                              f"{merged[target]!r}; pass one of them")
         merged[target] = value
+    if isinstance(merged.get("token"), str):  # a Hugging Face token: never printed (repr) nor serialised
+        from pydantic import SecretStr
+
+        merged["token"] = SecretStr(merged["token"])
     return merged
+
+
+def core_kwargs(model_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``model_kwargs`` as the core model takes them (a ``SecretStr`` token revealed only here)."""
+    return {k: v.get_secret_value() if hasattr(v, "get_secret_value") else v for k, v in model_kwargs.items()}
 
 
 def check_normalize(normalize: Any, owner: str) -> None:
@@ -174,11 +183,14 @@ def rename_aliases(owner: str, kwargs: dict[str, Any], aliases: dict[str, str]) 
 
 def jsonable_model_kwargs(model_kwargs: dict[str, Any], owner: str) -> dict[str, Any]:
     """``model_kwargs`` as JSON values: a ``torch.dtype`` becomes its name (``"bfloat16"``, which the core
-    accepts back); anything else that JSON cannot hold is refused with the key that holds it."""
+    accepts back); a ``token`` is left out (a secret: set ``HF_TOKEN`` or pass ``token=`` again); anything else
+    that JSON cannot hold is refused with the key that holds it."""
     import json
 
     out: dict[str, Any] = {}
     for key, value in model_kwargs.items():
+        if key == "token":
+            continue
         if type(value).__name__ == "dtype" and type(value).__module__ == "torch":
             value = str(value).removeprefix("torch.")
         try:

@@ -17,6 +17,7 @@ from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL_NAME
 from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
+    core_kwargs,
     default_token_counter,
     refuse_unknown,
     rename_aliases,
@@ -107,7 +108,7 @@ class Qwen3SemanticChunker(TextSplitter):
             def load() -> tuple[Any, Callable[[list[str]], Sequence[int]]]:
                 from qwen3_vl_rag.core import Qwen3TextEmbedder
 
-                model = Qwen3TextEmbedder(model_name, **kwargs)
+                model = Qwen3TextEmbedder(model_name, **core_kwargs(kwargs))
                 return model, count_tokens or token_counter_for(model)
 
             boundary = _BoundaryModel(load)

@@ -17,6 +17,7 @@ from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
     base64_image,
+    core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
     rename_aliases,
@@ -112,7 +113,7 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLEmbedder
 
-        return Qwen3VLEmbedder(self.model_name, **self.model_kwargs)
+        return Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs))
 
     @property
     def client(self) -> Any:

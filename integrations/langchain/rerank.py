@@ -18,6 +18,7 @@ from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
     base64_image,
+    core_kwargs,
     document_item,
     jsonable_model_kwargs,
     media_from_metadata,
@@ -116,7 +117,7 @@ class Qwen3VLRerank(BaseDocumentCompressor):
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLReranker
 
-        return Qwen3VLReranker(self.model_name, **self.model_kwargs)
+        return Qwen3VLReranker(self.model_name, **core_kwargs(self.model_kwargs))
 
     @property
     def client(self) -> Any:

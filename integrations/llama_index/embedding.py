@@ -24,6 +24,7 @@ from .._shared import (
     INSTRUCTION_ALIASES,
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
+    core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
     rename_aliases,
@@ -113,7 +114,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLEmbedder
 
-        return Qwen3VLEmbedder(self.model_name, **self.model_kwargs)
+        return Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs))
 
     @field_serializer("model_kwargs")
     def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .._shared import (
     DEFAULT_RERANK_MODEL,
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
+    core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
     take_model_arguments,
@@ -77,7 +78,7 @@ class Qwen3VLRerank(BaseNodePostprocessor):
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLReranker
 
-        return Qwen3VLReranker(self.model, **self.model_kwargs)
+        return Qwen3VLReranker(self.model, **core_kwargs(self.model_kwargs))
 
     @field_serializer("model_kwargs")
     def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.node_parser.node_utils import build_nodes_from_splits
 from llama_index.core.schema import BaseNode, Document, ImageDocument, MetadataMode
@@ -17,7 +17,9 @@ from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL
 from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
+    core_kwargs,
     default_token_counter,
+    jsonable_model_kwargs,
     refuse_unknown,
     rename_aliases,
     take_model_arguments,
@@ -118,6 +120,10 @@ class Qwen3SemanticSplitter(NodeParser):
     def class_name(cls) -> str:
         return "Qwen3SemanticSplitter"
 
+    @field_serializer("model_kwargs")
+    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
+        return jsonable_model_kwargs(value, type(self).__name__)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> Qwen3SemanticSplitter:
         """Rebuild from ``to_dict()``. ``NodeParser`` serialises ``id_func`` as its name only, which its own
@@ -214,7 +220,7 @@ class _LazyTextEmbedder:
     def _build(self) -> Any:
         from qwen3_vl_rag.core import Qwen3TextEmbedder
 
-        model = Qwen3TextEmbedder(self.model_name, **self._kwargs)
+        model = Qwen3TextEmbedder(self.model_name, **core_kwargs(self._kwargs))
         return model, self._count or token_counter_for(model)
 
     def load(self) -> Any:

@@ -14,3 +14,37 @@ def test_document_item_is_text_unless_there_is_media():
     assert document_item("hello") == "hello"
     assert document_item("caption", image="a.png") == {"text": "caption", "image": "a.png"}
     assert document_item("", video="v.mp4") == {"video": "v.mp4"}
+
+
+def test_base64_image_recognises_the_add_images_convention_only():
+    import base64
+    import io
+
+    from qwen3_vl_rag.integrations._shared import base64_image
+
+    from ..conftest import random_image
+
+    for fmt in ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"):
+        buffer = io.BytesIO()
+        random_image(3).save(buffer, format=fmt)
+        encoded = base64.b64encode(buffer.getvalue()).decode()
+        assert base64_image(encoded) == encoded, fmt
+    uri = "data:image/png;base64," + encoded
+    assert base64_image(uri) == uri
+    for text in ("Solar panels turn sunlight into electricity.", "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=",  # "hello world"
+                 "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=", "", "photo.png", None):
+        assert base64_image(text) is None
+
+
+def test_a_token_is_never_printed_nor_serialised(tiny_vl_path):
+    import json
+
+    from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings
+    from qwen3_vl_rag.integrations.llama_index import Qwen3VLEmbedding
+
+    for model in (Qwen3VLEmbedding(str(tiny_vl_path), token="hf_secret123"),
+                  Qwen3VLEmbeddings(model_name=str(tiny_vl_path), token="hf_secret123")):
+        dumped = model.to_json() if hasattr(model, "to_json") else model.model_dump_json()
+        assert "hf_secret123" not in repr(model) and "hf_secret123" not in dumped
+        assert "token" not in json.loads(dumped)["model_kwargs"]
+        assert model.client.model_name == str(tiny_vl_path)  # the token reached from_pretrained as a string
