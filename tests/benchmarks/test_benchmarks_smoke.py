@@ -87,3 +87,14 @@ def test_bench_memory(tmp_path, model_cache):
     for case in data["cases"]:
         assert case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 and case["output_bytes"] > 0
     assert isinstance(data["target_met"], bool) and "peak_growth_largest_vs_smallest" in data
+
+
+def test_bench_llama_index_batch(tmp_path, model_cache):
+    import bench_llama_index_batch
+
+    out = tmp_path / "li.json"
+    bench_llama_index_batch.main([*TINY, "--texts", "40", "--max-len", "32", "--batch-sizes", "4,64",
+                                  "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    small, large = data["results"]
+    assert small["max_rows"] <= 4 < large["max_rows"] and small["forward_passes"] > large["forward_passes"]
