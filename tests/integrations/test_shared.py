@@ -48,3 +48,23 @@ def test_a_token_is_never_printed_nor_serialised(tiny_vl_path):
         assert "hf_secret123" not in repr(model) and "hf_secret123" not in dumped
         assert "token" not in json.loads(dumped)["model_kwargs"]
         assert model.client.model_name == str(tiny_vl_path)  # the token reached from_pretrained as a string
+
+
+def test_a_checkpoint_of_the_wrong_kind_is_refused_by_every_adapter(tiny_text_path, tiny_vl_path):
+    """Issue 15 #4 (checked in core): the adapters' own loading reaches the check, eagerly or lazily."""
+    import pytest
+
+    from qwen3_vl_rag.integrations.langchain import Qwen3SemanticChunker, Qwen3VLEmbeddings, Qwen3VLRerank
+    from qwen3_vl_rag.integrations.llama_index import Qwen3SemanticSplitter, Qwen3VLEmbedding
+    from qwen3_vl_rag.integrations.llama_index import Qwen3VLRerank as LlamaRerank
+
+    builds = [lambda: Qwen3VLEmbedding(str(tiny_text_path)), lambda: LlamaRerank(str(tiny_text_path)),
+              lambda: Qwen3VLEmbeddings(model_name=str(tiny_text_path)),
+              lambda: Qwen3VLRerank(model_name=str(tiny_text_path)),
+              lambda: Qwen3VLEmbedding(str(tiny_text_path), lazy=True).get_query_embedding("x")]
+    for build in builds:
+        with pytest.raises(ValueError, match="'qwen3' checkpoint"):
+            build()
+    for build in (lambda: Qwen3SemanticSplitter(str(tiny_vl_path)), lambda: Qwen3SemanticChunker(str(tiny_vl_path))):
+        with pytest.raises(ValueError, match="'qwen3_vl' checkpoint"):
+            build()
