@@ -68,3 +68,30 @@ def test_a_checkpoint_of_the_wrong_kind_is_refused_by_every_adapter(tiny_text_pa
     for build in (lambda: Qwen3SemanticSplitter(str(tiny_vl_path)), lambda: Qwen3SemanticChunker(str(tiny_vl_path))):
         with pytest.raises(ValueError, match="'qwen3_vl' checkpoint"):
             build()
+
+
+def _hub_cache(model_dir, cache, repo_id: str) -> None:
+    """Lay ``model_dir`` out as the Hugging Face cache holds ``repo_id`` (what a download would leave)."""
+    import shutil
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    revision = "0" * 40
+    shutil.copytree(model_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+
+
+def test_cache_folder_reaches_model_and_processor(tiny_vl_path, tiny_text_path, tmp_path):
+    """Issue 15 #5 through the adapters: a hub id found only in ``cache_folder`` loads offline, so the model, the
+    processor and the tokenizer all looked there (the suite runs with HF_HUB_OFFLINE=1)."""
+    from qwen3_vl_rag.integrations.langchain import Qwen3SemanticChunker, Qwen3VLEmbeddings
+    from qwen3_vl_rag.integrations.llama_index import Qwen3VLEmbedding, Qwen3VLRerank
+
+    _hub_cache(tiny_vl_path, tmp_path, "tiny-org/tiny-vl")
+    _hub_cache(tiny_text_path, tmp_path, "tiny-org/tiny-text")
+    embedding = Qwen3VLEmbedding("tiny-org/tiny-vl", cache_folder=str(tmp_path))
+    assert len(embedding.get_query_embedding("x")) == embedding.dimension
+    assert Qwen3VLRerank("tiny-org/tiny-vl", cache_dir=str(tmp_path)).postprocess_nodes([], query_str="q") == []
+    assert Qwen3VLEmbeddings(model_name="tiny-org/tiny-vl", cache_folder=str(tmp_path)).embed_query("x")
+    chunker = Qwen3SemanticChunker("tiny-org/tiny-text", cache_folder=str(tmp_path), max_tokens=16)
+    assert chunker.split_text("One sentence here. Another one there.")
