@@ -71,11 +71,13 @@ def base64_image(text: Any) -> str | None:
     That is how LangChain's ``Chroma.add_images`` (and ``qwen3_vl_rag.integrations.langchain.add_images``)
     store an image in ``page_content``: such a document is an image, never 2,000 characters of text.
     """
-    if not isinstance(text, str) or len(text) < 16:
+    if not isinstance(text, str):
         return None
     stripped = text.strip()
     if stripped.startswith("data:image/") and ";base64," in stripped[:64]:
         return stripped
+    if len(stripped) < 100:  # the smallest real image files encode to more; short words never count
+        return None
     head = stripped[:64]
     if not set(head) <= _BASE64_CHARS:
         return None
