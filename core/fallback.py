@@ -7,9 +7,18 @@
     ])
 
 Candidates are zero-argument factories (optionally with a name), tried in order on first use (or on
-``load()``); the first that returns is kept for the object's life. ``active`` names it and ``failures``
-lists why each earlier one failed (also logged once, as a warning). The backends write into different
-vector spaces: store ``identity`` with your vectors and check it (``core.identity.check_same_space``).
+``load()``, or on reading ``active``); the first that returns is kept for the object's life. ``active``
+names it and ``failures`` lists why each earlier one failed (also logged once, as a warning).
+
+Only a *load failure* moves on to the next candidate: the exception types in ``LOAD_ERRORS`` (missing
+files, no network, gated repos: ``OSError``; a missing package: ``ImportError``; out of memory or no
+such device: ``RuntimeError`` / ``MemoryError``; a checkpoint of the wrong kind or an unreadable config:
+``ValueError``; any of this package's own errors, ``Qwen3RagError``, e.g. a missing API key). Anything
+else raised by a factory (``NameError``, ``TypeError``, ``AttributeError``, ``KeyError``, ...) is a bug
+in the factory and propagates at once, unchanged. Pass ``catch=`` to choose the types yourself.
+
+The backends write into different vector spaces: store ``identity`` with your vectors and check it
+(``core.identity.check_same_space``).
 A text-only backend given an image or video raises an ``InputError`` naming the item.
 """
 
@@ -23,13 +32,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from .errors import InputError, NoBackendAvailable
+from .errors import InputError, NoBackendAvailable, Qwen3RagError
 from .identity import EmbeddingIdentity, identity_of
 from .inputs import ItemInput, parse_items
 
 logger = logging.getLogger(__name__)
 
 Factory = Callable[[], Any]
+
+# What "this backend cannot be loaded here" looks like; everything else is a bug and propagates.
+LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, ImportError, RuntimeError, MemoryError, ValueError,
+                                                Qwen3RagError)
 
 
 def _name_of(factory: Factory, position: int) -> str:
@@ -41,7 +54,8 @@ class FallbackEmbedder:
     """The embedder interface (``embed``, ``embed_queries``, ``embed_documents``, async twins,
     ``model_name``, ``dimension``, ``identity``) over the first candidate that loads."""
 
-    def __init__(self, candidates: Sequence[Factory | tuple[str, Factory]], *, eager: bool = False):
+    def __init__(self, candidates: Sequence[Factory | tuple[str, Factory]], *, eager: bool = False,
+                 catch: tuple[type[BaseException], ...] = LOAD_ERRORS):
         if not candidates:
             raise ValueError("FallbackEmbedder needs at least one candidate factory")
         self.candidates: list[tuple[str, Factory]] = []
@@ -50,8 +64,12 @@ class FallbackEmbedder:
             if not callable(factory):
                 raise TypeError(f"candidate {name!r} is not callable (pass a factory, e.g. a lambda)")
             self.candidates.append((str(name), factory))
+        if not isinstance(catch, tuple) or not all(isinstance(t, type) and issubclass(t, BaseException)
+                                                     for t in catch):
+            raise TypeError("catch must be a tuple of exception types")
+        self.catch = catch
         self.failures: list[tuple[str, str]] = []
-        self.active: str | None = None
+        self._active: str | None = None
         self._backend: Any = None
         self._lock = threading.Lock()
         if eager:
@@ -59,7 +77,7 @@ class FallbackEmbedder:
 
     def __repr__(self) -> str:
         names = [name for name, _ in self.candidates]
-        return f"{type(self).__name__}(candidates={names}, active={self.active!r})"
+        return f"{type(self).__name__}(candidates={names}, active={self._active!r})"
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> Any:
@@ -71,13 +89,13 @@ class FallbackEmbedder:
             for name, factory in self.candidates:
                 try:
                     backend = factory()
-                except Exception as exc:  # any failure to load means "try the next one"
+                except self.catch as exc:  # a load failure: try the next one (a bug in the factory propagates)
                     failures.append((name, f"{type(exc).__name__}: {exc}"))
                     continue
                 if backend is None:
                     failures.append((name, "the factory returned None"))
                     continue
-                self._backend, self.active, self.failures = backend, name, failures
+                self._backend, self._active, self.failures = backend, name, failures
                 if failures:
                     logger.warning("embedding backend %r in use; earlier candidates failed: %s", name,
                                    "; ".join(f"{n}: {r}" for n, r in failures))
@@ -86,6 +104,18 @@ class FallbackEmbedder:
                 return backend
             self.failures = failures
             raise NoBackendAvailable(failures)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a backend has been chosen yet (reading this loads nothing)."""
+        return self._backend is not None
+
+    @property
+    def active(self) -> str:
+        """The name of the backend in use; loads the candidates on first read (``NoBackendAvailable`` if none
+        loads), so it always answers which backend embeds."""
+        self.load()
+        return self._active  # type: ignore[return-value]
 
     @property
     def backend(self) -> Any:
@@ -113,7 +143,7 @@ class FallbackEmbedder:
                 failed = ""
                 if self.failures:
                     failed = f" (earlier candidates failed: {', '.join(n for n, _ in self.failures)})"
-                raise InputError(index, f"item has {kinds}, but the active embedding backend {self.active!r} "
+                raise InputError(index, f"item has {kinds}, but the active embedding backend {self._active!r} "
                                         f"({self.backend.model_name}) is text-only{failed}")
             rows, texts = groups.setdefault(item.instruction, ([], []))
             rows.append(index)

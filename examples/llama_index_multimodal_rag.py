@@ -6,41 +6,30 @@
     python examples/llama_index_multimodal_rag.py --tiny           # offline smoke run on random tiny models
 
 IngestionPipeline([Qwen3SemanticSplitter, Qwen3VLEmbedding]) chunks the .txt files and embeds the chunks
-and the .png images into one VectorStoreIndex; a text query retrieves from both, Qwen3VLRerank reorders.
+and the .png images into one Qwen3VLVectorStoreIndex (a VectorStoreIndex whose retriever also finds text
+nodes when the store is Qdrant, Chroma, ...); a text query retrieves from both, Qwen3VLRerank reorders.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
 from pathlib import Path
+
+from _load import go_offline_without_network, load, tiny_models
 
 DATA = Path(__file__).parent / "data"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
 
-def load(kind: str, build, source: str):
-    """Build one model; a model that cannot be loaded ends the run with one sentence."""
-    try:
-        return build()
-    except OSError as exc:
-        sys.exit(f"Could not load the {kind} '{source}' ({type(exc).__name__}): pass a local directory, allow "
-                 "downloads from the Hugging Face Hub, or use --tiny.")
-
-
 def load_models(args):
+    """Each model loads at construction: a missing one ends the run with one line saying why."""
     from qwen3_vl_rag.integrations.llama_index import Qwen3SemanticSplitter, Qwen3VLEmbedding, Qwen3VLRerank
 
-    if args.tiny:
-        from qwen3_vl_rag.testing import build_tiny_text_model, build_tiny_vl_model
-
-        args.model = args.reranker = str(build_tiny_vl_model(tempfile.mkdtemp()))
-        args.chunker_model = str(build_tiny_text_model(tempfile.mkdtemp()))
-    embed_model = load("embedding model", lambda: Qwen3VLEmbedding(args.model), args.model)
-    reranker = load("reranker", lambda: Qwen3VLRerank(args.reranker, top_n=args.top_n), args.reranker)
-    splitter = load("chunking model", lambda: Qwen3SemanticSplitter(args.chunker_model, max_tokens=args.max_tokens),
-                    args.chunker_model)
+    embed_model = load("embedding model", args.model, "--model",
+                       lambda: Qwen3VLEmbedding(args.model, dimensions=args.dimensions))
+    reranker = load("reranker", args.reranker, "--reranker", lambda: Qwen3VLRerank(args.reranker, top_n=args.top_n))
+    splitter = load("chunking model", args.chunker_model, "--chunker-model",
+                    lambda: Qwen3SemanticSplitter(args.chunker_model, max_tokens=args.max_tokens))
     return splitter, embed_model, reranker
 
 
@@ -69,21 +58,35 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=5, help="nodes retrieved from the index")
     parser.add_argument("--top-n", type=int, default=None, help="nodes kept after reranking (default: all)")
     parser.add_argument("--max-tokens", type=int, default=256, help="token bound per chunk (metadata included)")
+    parser.add_argument("--dimensions", type=int, default=None, help="Matryoshka size of the vectors (default: full)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of .txt and image files")
     parser.add_argument("--tiny", action="store_true", help="random tiny models: checks the plumbing only")
     args = parser.parse_args()
 
-    from llama_index.core import Settings, VectorStoreIndex
+    if not args.tiny:
+        go_offline_without_network([args.model, args.reranker, args.chunker_model])
+    with tiny_models(args.tiny) as tiny:
+        if tiny is not None:
+            args.model = args.reranker = tiny[0]  # one tiny Qwen3-VL checkpoint embeds and reranks
+            args.chunker_model = tiny[1]
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    from llama_index.core import Settings
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.core.schema import ImageNode
+
+    from qwen3_vl_rag.integrations.llama_index import Qwen3VLVectorStoreIndex
 
     splitter, embed_model, reranker = load_models(args)
     Settings.embed_model = embed_model  # never fall back to LlamaIndex's OpenAI default
 
     nodes = IngestionPipeline(transformations=[splitter, embed_model]).run(documents=read_documents(args.data))
-    index = VectorStoreIndex(nodes, embed_model=embed_model)
+    index = Qwen3VLVectorStoreIndex(nodes, embed_model=embed_model)
     images = sum(isinstance(n, ImageNode) for n in nodes)
-    print(f"indexed {len(nodes)} nodes ({len(nodes) - images} text chunks, {images} images) from {args.data}")
+    print(f"indexed {len(nodes)} nodes ({len(nodes) - images} text chunks, {images} images) from {args.data} "
+          f"({embed_model.dimension}-d vectors)")
     print(f"embedding: {embed_model.model_name}\nreranker:  {reranker.model}\nchunker:   {splitter.model_name}")
 
     hits = index.as_retriever(similarity_top_k=args.top_k).retrieve(args.query)

@@ -57,3 +57,165 @@ def document_item(text: str | None, image: Any = None, video: Any = None) -> Any
     if video is not None:
         item["video"] = video
     return item
+
+
+# -- the add_images convention: an image stored as base64 text -------------------------------------------------
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n\r")
+
+
+def base64_image(text: Any) -> str | None:
+    """``text`` itself when it is an image encoded as base64 (``data:image/...;base64,...`` or bare base64 whose
+    bytes start with an image file signature), else None.
+
+    That is how LangChain's ``Chroma.add_images`` (and ``qwen3_vl_rag.integrations.langchain.add_images``)
+    store an image in ``page_content``: such a document is an image, never 2,000 characters of text.
+    """
+    if not isinstance(text, str):
+        return None
+    stripped = text.strip()
+    if stripped.startswith("data:image/") and ";base64," in stripped[:64]:
+        return stripped
+    if len(stripped) < 100:  # the smallest real image files encode to more; short words never count
+        return None
+    head = stripped[:64]
+    if not set(head) <= _BASE64_CHARS:
+        return None
+    import base64
+    import binascii
+
+    try:
+        prefix = base64.b64decode(head[: len(head) // 4 * 4], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if prefix.startswith(_IMAGE_MAGIC) or (prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP"):
+        return stripped
+    return None
+
+
+# -- arguments users copy from the anchors (HuggingFaceEmbedding(s), SentenceTransformerRerank, ...) ----------
+# name an anchor uses -> the core model's keyword argument it means here
+MODEL_ARGUMENTS = {
+    "device": "device",
+    "max_length": "max_length",
+    "cache_folder": "cache_dir",
+    "cache_dir": "cache_dir",
+    "trust_remote_code": "trust_remote_code",
+    "revision": "revision",
+    "token": "token",
+    "local_files_only": "local_files_only",
+    "show_progress_bar": "show_progress",
+    "show_progress": "show_progress",
+}
+# one name per concept across both adapters; the other frameworks' spellings are aliases
+MODEL_KWARGS_ALIASES = {"embedder_kwargs": "model_kwargs", "reranker_kwargs": "model_kwargs"}
+INSTRUCTION_ALIASES = {"text_instruction": "document_instruction"}
+
+
+def take_model_arguments(owner: str, kwargs: dict[str, Any], *, instance: Any = None,
+                         instance_name: str = "embedder") -> dict[str, Any]:
+    """Fold the anchor-style loading arguments in ``kwargs`` (``device=``, ``max_length=``, ``cache_folder=``,
+    ``trust_remote_code=``, ``show_progress_bar=``, ``normalize=``, ...) into ``kwargs["model_kwargs"]``
+    (aliases ``embedder_kwargs`` / ``reranker_kwargs``); refused next to a ready ``instance``."""
+    kwargs = rename_aliases(owner, kwargs, MODEL_KWARGS_ALIASES)
+    check_normalize(kwargs.pop("normalize", None), owner)
+    arguments = {name: kwargs.pop(name) for name in list(kwargs) if name in MODEL_ARGUMENTS}
+    given = {k: v for k, v in arguments.items() if v is not None}
+    if instance is not None:
+        if given or kwargs.get("model_kwargs"):
+            named = ", ".join(sorted([*given, *(["model_kwargs"] if kwargs.get("model_kwargs") else [])]))
+            raise ValueError(f"{owner}: pass either {instance_name}= or loading arguments ({named}), not both: "
+                             f"configure the {instance_name} you pass instead")
+        return kwargs
+    kwargs["model_kwargs"] = model_kwargs_with(kwargs.get("model_kwargs"), arguments, owner)
+    return kwargs
+
+
+def model_kwargs_with(model_kwargs: dict[str, Any] | None, arguments: dict[str, Any],
+                      owner: str) -> dict[str, Any]:
+    """``model_kwargs`` for the core model with the anchor-style ``arguments`` (``device=``, ``max_length=``,
+    ``cache_folder=``, ...) folded in; None values are ignored; two spellings that disagree are refused."""
+    merged = dict(model_kwargs or {})
+    for name, value in arguments.items():
+        if value is None:
+            continue
+        target = MODEL_ARGUMENTS[name]
+        if target in merged and merged[target] != value:
+            raise ValueError(f"{owner}: {name}={value!r} disagrees with model_kwargs[{target!r}]="
+                             f"{merged[target]!r}; pass one of them")
+        merged[target] = value
+    if isinstance(merged.get("token"), str):  # a Hugging Face token: never printed (repr) nor serialised
+        from pydantic import SecretStr
+
+        merged["token"] = SecretStr(merged["token"])
+    return merged
+
+
+def core_kwargs(model_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``model_kwargs`` as the core model takes them (a ``SecretStr`` token revealed only here)."""
+    return {k: v.get_secret_value() if hasattr(v, "get_secret_value") else v for k, v in model_kwargs.items()}
+
+
+def check_normalize(normalize: Any, owner: str) -> None:
+    """Qwen3 embeddings are always unit vectors (cosine = dot product): only ``normalize=True`` is honoured."""
+    if normalize is not None and normalize is not True:
+        raise ValueError(f"{owner}: normalize={normalize!r} is not supported: Qwen3 embedding vectors are always "
+                         "L2-normalised (what the models were trained for); drop the argument")
+
+
+def refuse_unknown(owner: str, unknown: Any, accepted: Any, error: type[Exception] = TypeError) -> None:
+    """A ``TypeError`` (or ``error``) naming the arguments ``owner`` accepts, for arguments it would otherwise drop."""
+    unknown = sorted(unknown)
+    if unknown:
+        raise error(f"{owner} got unexpected argument(s) {', '.join(unknown)}; it accepts: "
+                        f"{', '.join(sorted(accepted))}")
+
+
+def rename_aliases(owner: str, kwargs: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """``kwargs`` with alias names replaced by the canonical ones (both given: refused)."""
+    out = dict(kwargs)
+    for alias, canonical in aliases.items():
+        if alias in out:
+            value = out.pop(alias)
+            if canonical in out and out[canonical] != value:
+                raise ValueError(f"{owner}: {alias}= is another name for {canonical}=; pass one of them")
+            out[canonical] = value
+    return out
+
+
+def jsonable_model_kwargs(model_kwargs: dict[str, Any], owner: str) -> dict[str, Any]:
+    """``model_kwargs`` as JSON values: a ``torch.dtype`` becomes its name (``"bfloat16"``, which the core
+    accepts back); a ``token`` is left out (a secret: set ``HF_TOKEN`` or pass ``token=`` again); anything else
+    that JSON cannot hold is refused with the key that holds it."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, value in model_kwargs.items():
+        if key == "token":
+            continue
+        if type(value).__name__ == "dtype" and type(value).__module__ == "torch":
+            value = str(value).removeprefix("torch.")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{owner}: model_kwargs[{key!r}] = {value!r} cannot be serialised ({exc}); "
+                            "pass a JSON value (a string, number, bool, list or dict) to make to_dict()/to_json() "
+                            "work") from None
+        out[key] = value
+    return out
+
+
+def default_token_counter(embedder: Any) -> Any:
+    """The batch token counter for a boundary ``embedder``: its tokenizer (or ``count_tokens``), the tokenizer of
+    the core model a Qwen3 adapter wraps (``.client`` / ``.embedder``), else the tokenizer-free
+    ``approximate_token_counter`` (one token per word, number, symbol or CJK character), so any framework
+    embedding object works; pass ``count_tokens=`` for exact counts with a foreign model."""
+    from qwen3_vl_rag.core.chunking import token_counter_for
+    from qwen3_vl_rag.core.chunking.tokens import approximate_token_counter
+
+    for candidate in (embedder, getattr(embedder, "embedder", None), getattr(embedder, "client", None)):
+        if candidate is None:
+            continue
+        if getattr(candidate, "tokenizer", None) is not None or callable(getattr(candidate, "count_tokens", None)):
+            return token_counter_for(candidate)
+    return approximate_token_counter

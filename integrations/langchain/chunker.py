@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -11,8 +12,21 @@ from langchain_text_splitters import TextSplitter
 
 from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker, token_counter_for
 
+from .._lazy import LazyModel
 from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL_NAME
-from ._lazy import LazyModel
+from .._shared import (
+    MODEL_ARGUMENTS,
+    MODEL_KWARGS_ALIASES,
+    core_kwargs,
+    default_token_counter,
+    refuse_unknown,
+    rename_aliases,
+    take_model_arguments,
+)
+
+# LangChain SemanticChunker / LlamaIndex SemanticSplitterNodeParser spellings -> this chunker's
+CHUNKER_ALIASES = {"breakpoint_threshold_type": "breakpoint_type", "breakpoint_threshold_amount": "breakpoint_amount",
+                   "embeddings": "embedder", "embed_model": "embedder"}
 
 
 class _BoundaryModel:
@@ -33,12 +47,16 @@ class Qwen3SemanticChunker(TextSplitter):
 
     A LangChain ``TextSplitter`` over :class:`qwen3_vl_rag.core.chunking.SemanticChunker`. The boundary
     model is a Qwen3-Embedding model loaded from ``model_name`` (default ``Qwen/Qwen3-Embedding-0.6B``)
-    on first use, or the ``embedder`` you pass (anything with ``embed_documents(texts)``, LangChain
-    embeddings included) with a batch token counter ``count_tokens`` (derived from
-    ``embedder.tokenizer`` when it has one). With ``add_start_index=True`` each chunk's
-    ``metadata["start_index"]`` is its exact offset in the source. With ``heading_path=True`` each chunk's
-    Markdown heading path is ``metadata["heading_path"]`` (``"A > B"``) and path + chunk fit ``max_tokens``;
-    ``page_content`` stays the exact source slice (``split_chunks`` gives ``Chunk.embedding_text``).
+    at construction (``lazy=True``: on first use), or the embeddings you pass, positionally as in
+    LangChain's ``SemanticChunker(embeddings)`` or as ``embedder=`` / ``embeddings=`` (anything with
+    ``embed_documents(texts)``, any LangChain ``Embeddings`` included), with a batch token counter
+    ``count_tokens`` (default: the embedder's tokenizer, else a tokenizer-free approximation). LangChain's
+    ``breakpoint_threshold_type`` / ``breakpoint_threshold_amount`` are accepted for ``breakpoint_type`` /
+    ``breakpoint_amount``; ``device``, ``max_length``, ``cache_folder``, ... reach the boundary model.
+    With ``add_start_index=True`` each chunk's ``metadata["start_index"]`` is its exact offset in the source.
+    With ``heading_path=True`` each chunk's Markdown heading path is ``metadata["heading_path"]`` (``"A > B"``)
+    and path + chunk fit ``max_tokens``; ``page_content`` stays the exact source slice (``split_chunks`` gives
+    ``Chunk.embedding_text``).
 
     Example:
         .. code-block:: python
@@ -51,7 +69,7 @@ class Qwen3SemanticChunker(TextSplitter):
 
     def __init__(
         self,
-        model_name: str | None = None,
+        model_name: Any = None,
         *,
         embedder: Any = None,
         count_tokens: Callable[[list[str]], Sequence[int]] | None = None,
@@ -59,16 +77,35 @@ class Qwen3SemanticChunker(TextSplitter):
         max_tokens: int = 512,
         min_tokens: int | None = None,
         buffer_size: int = 1,
-        breakpoint_type: str = "percentile",
+        breakpoint_type: str | None = None,  # None: "percentile"
         breakpoint_amount: float | None = None,
         batch_size: int = 64,
         add_start_index: bool = False,
         heading_path: bool = False,
+        lazy: bool = False,
+        **aliases: Any,
     ) -> None:
+        owner = type(self).__name__
+        accepted = {"model_name", "embedder", "count_tokens", "model_kwargs", "max_tokens", "min_tokens",
+                    "buffer_size", "breakpoint_type", "breakpoint_amount", "batch_size", "add_start_index", "lazy",
+                    "heading_path",
+                    *CHUNKER_ALIASES, *MODEL_ARGUMENTS, *MODEL_KWARGS_ALIASES}
+        refuse_unknown(owner, set(aliases) - accepted, accepted)
+        if model_name is not None and not isinstance(model_name, (str, os.PathLike)):  # SemanticChunker(embeddings)
+            if embedder is not None:
+                raise ValueError(f"{owner}: embeddings given twice (positionally and as embedder=)")
+            model_name, embedder = None, model_name
+        given = {"embedder": embedder, "breakpoint_type": breakpoint_type, "breakpoint_amount": breakpoint_amount,
+                 "model_kwargs": model_kwargs, **aliases}
+        resolved = rename_aliases(owner, {k: v for k, v in given.items() if v is not None}, CHUNKER_ALIASES)
+        embedder = resolved.pop("embedder", None)
+        breakpoint_type = resolved.pop("breakpoint_type", "percentile")
+        breakpoint_amount = resolved.pop("breakpoint_amount", None)
+        if embedder is not None and model_name is not None:
+            raise ValueError(f"{owner}: pass either embeddings (embedder=) or model_name=, not both")
+        model_kwargs = take_model_arguments(owner, resolved, instance=embedder).get("model_kwargs")
         if embedder is not None:
-            if model_name is not None or model_kwargs:
-                raise ValueError("pass either embedder= or model_name=/model_kwargs=, not both")
-            boundary_embedder, counter = embedder, count_tokens or token_counter_for(embedder)
+            boundary_embedder, counter = embedder, count_tokens or default_token_counter(embedder)
         else:
             model_name = model_name or DEFAULT_MODEL_NAME
             kwargs = dict(model_kwargs or {})
@@ -76,11 +113,13 @@ class Qwen3SemanticChunker(TextSplitter):
             def load() -> tuple[Any, Callable[[list[str]], Sequence[int]]]:
                 from qwen3_vl_rag.core import Qwen3TextEmbedder
 
-                model = Qwen3TextEmbedder(model_name, **kwargs)
+                model = Qwen3TextEmbedder(model_name, **core_kwargs(kwargs))
                 return model, count_tokens or token_counter_for(model)
 
-            lazy = _BoundaryModel(load)
-            boundary_embedder, counter = lazy, lazy.count_tokens
+            boundary = _BoundaryModel(load)
+            boundary_embedder, counter = boundary, boundary.count_tokens
+            if not lazy:
+                boundary.count_tokens([])  # load now: a missing model fails at construction
         self.model_name = model_name or getattr(embedder, "model_name", None)
         self.chunker = SemanticChunker(
             boundary_embedder, counter, max_tokens=max_tokens, min_tokens=min_tokens, buffer_size=buffer_size,

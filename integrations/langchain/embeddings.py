@@ -8,10 +8,21 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
 
-from .._shared import DEFAULT_EMBEDDING_MODEL
-from ._lazy import LazyModel
+from .._lazy import LazyModel
+from .._shared import (
+    DEFAULT_EMBEDDING_MODEL,
+    INSTRUCTION_ALIASES,
+    MODEL_ARGUMENTS,
+    MODEL_KWARGS_ALIASES,
+    base64_image,
+    core_kwargs,
+    jsonable_model_kwargs,
+    refuse_unknown,
+    rename_aliases,
+    take_model_arguments,
+)
 
 DEFAULT_MODEL_NAME = DEFAULT_EMBEDDING_MODEL
 
@@ -24,9 +35,15 @@ def _floats(vectors: Any) -> list[list[float]]:
 class Qwen3VLEmbeddings(BaseModel, Embeddings):
     """Qwen3-VL-Embedding vectors for LangChain: text, images, video and mixes in one space.
 
-    Wraps a ``qwen3_vl_rag.core`` embedder: a local ``Qwen3VLEmbedder`` built from ``model_name`` on
-    first use (constructing this object loads nothing), or any object with the same interface passed
-    as ``embedder`` (a ``RemoteEmbedder``, a ``Qwen3TextEmbedder``, an already loaded model).
+    Wraps a ``qwen3_vl_rag.core`` embedder: a local ``Qwen3VLEmbedder`` built from ``model_name`` at
+    construction (so a missing model fails here; ``lazy=True`` defers loading to first use), or any object
+    with the same interface passed as ``embedder`` (a ``RemoteEmbedder``, a ``Qwen3TextEmbedder``, ...).
+    The arguments of ``HuggingFaceEmbeddings`` / ``HuggingFaceEmbedding`` that mean the same thing here are
+    accepted (``device``, ``max_length``, ``cache_folder``, ``trust_remote_code``, ``show_progress``,
+    ``normalize=True``; ``text_instruction`` and ``embedder_kwargs`` as aliases); anything else is refused.
+
+    A text whose content is a base64-encoded image (how ``Chroma.add_images`` and :func:`add_images` store
+    an image in ``page_content``) is embedded as that image.
 
     Example:
         .. code-block:: python
@@ -55,8 +72,26 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
     """Instruction for queries; ``None`` uses the embedder's retrieval instruction."""
     document_instruction: str | None = None
     """Instruction for documents and images; ``None`` uses the official default (``Represent the user's input.``)."""
+    lazy: bool = False
+    """Load the model on first use instead of at construction."""
 
     _model: LazyModel = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_arguments(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        owner = cls.__name__
+        data = rename_aliases(owner, data, INSTRUCTION_ALIASES)
+        accepted = {*cls.model_fields, "model", *MODEL_ARGUMENTS, "normalize", *MODEL_KWARGS_ALIASES,
+                    *INSTRUCTION_ALIASES}
+        refuse_unknown(owner, set(data) - accepted, accepted, ValueError)
+        return take_model_arguments(owner, data, instance=data.get("embedder"))
+
+    @field_serializer("model_kwargs")
+    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
+        return jsonable_model_kwargs(value, type(self).__name__)
 
     @model_validator(mode="after")
     def _check_source(self) -> Qwen3VLEmbeddings:
@@ -72,16 +107,23 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
             self._model = LazyModel(value=self.embedder)
         else:
             self._model = LazyModel(self._load)
+            if not self.lazy:
+                self._model.get()
 
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLEmbedder
 
-        return Qwen3VLEmbedder(self.model_name, **self.model_kwargs)
+        return Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs))
 
     @property
     def client(self) -> Any:
         """The core embedder (loaded on first access)."""
         return self._model.get()
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors (``dimensions`` when set, else the model's full size; loads the model)."""
+        return int(self.dimensions or self.client.dimension)
 
     @property
     def identity(self) -> Any:
@@ -122,15 +164,15 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
 
     # -- LangChain Embeddings --------------------------------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts as documents."""
-        return self._embed(texts, query=False)
+        """Embed texts as documents (a base64-encoded image as that image: the ``add_images`` convention)."""
+        return self._embed(_documents(texts), query=False)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one text as a query (with the query instruction)."""
         return self._embed([text], query=True)[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return await self._aembed(texts, query=False)
+        return await self._aembed(_documents(texts), query=False)
 
     async def aembed_query(self, text: str) -> list[float]:
         return (await self._aembed([text], query=True))[0]
@@ -167,6 +209,15 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
 
     async def aembed_multimodal(self, items: list[Any], *, query: bool = False) -> list[list[float]]:
         return await self._aembed(_items(items), query=query)
+
+
+def _documents(texts: Sequence[str]) -> list[Any]:
+    """Texts as core items; one holding a base64-encoded image is that image."""
+    items: list[Any] = []
+    for text in texts:
+        image = base64_image(text)
+        items.append(text if image is None else {"image": image})
+    return items
 
 
 def _images(uris: Sequence[str]) -> list[dict[str, Any]]:

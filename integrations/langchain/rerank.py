@@ -8,20 +8,36 @@ from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, model_validator
 
 from qwen3_vl_rag.core.identity import check_documents_space
 
-from .._shared import DEFAULT_RERANK_MODEL, document_item, media_from_metadata
-from ._lazy import LazyModel
+from .._lazy import LazyModel
+from .._shared import (
+    DEFAULT_RERANK_MODEL,
+    MODEL_ARGUMENTS,
+    MODEL_KWARGS_ALIASES,
+    base64_image,
+    core_kwargs,
+    document_item,
+    jsonable_model_kwargs,
+    media_from_metadata,
+    refuse_unknown,
+    take_model_arguments,
+)
 
 DEFAULT_MODEL_NAME = DEFAULT_RERANK_MODEL
 
 
 def _item(document: Any) -> Any:
-    """A LangChain ``Document`` becomes its text plus the image / video its metadata names."""
+    """A LangChain ``Document`` becomes its text plus the image / video its metadata names; a ``page_content``
+    that is a base64-encoded image (``Chroma.add_images``, :func:`add_images`) is that image, not text."""
     if isinstance(document, Document):
-        return document_item(document.page_content, *media_from_metadata(document.metadata))
+        image, video = media_from_metadata(document.metadata)
+        stored = base64_image(document.page_content)
+        if stored is not None:
+            return document_item(None, image if image is not None else stored, video)
+        return document_item(document.page_content, image, video)
     return document  # already a core item (str, dict, image)
 
 
@@ -30,8 +46,12 @@ class Qwen3VLRerank(BaseDocumentCompressor):
 
     Documents may carry an image or a video in their metadata (``image``, ``image_path``,
     ``image_url``, ``video``, ``video_path``, ``video_url``, or ``file_path`` with a media extension);
-    the reranker then sees the text and the media together. Returned documents are copies with
-    ``metadata["relevance_score"]``; ``id`` and the rest of the metadata are kept.
+    the reranker then sees the text and the media together. A ``page_content`` holding a base64-encoded
+    image (how ``Chroma.add_images`` stores images) is scored as that image. The model loads at
+    construction (``lazy=True``: on first use); ``device``, ``max_length``, ``cache_folder``,
+    ``trust_remote_code``, ``show_progress`` are accepted as by ``HuggingFaceCrossEncoder`` /
+    ``SentenceTransformerRerank``, ``reranker_kwargs`` as an alias of ``model_kwargs``. Returned documents
+    are copies with ``metadata["relevance_score"]``; ``id`` and the rest of the metadata are kept.
 
     Example:
         .. code-block:: python
@@ -55,12 +75,29 @@ class Qwen3VLRerank(BaseDocumentCompressor):
     """A ready core reranker (``Qwen3VLReranker``, ``Qwen3Reranker`` or a remote one) instead of ``model_name``."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments for ``Qwen3VLReranker`` (e.g. ``torch_dtype``, ``attn_implementation``)."""
-    top_n: int | None = Field(default=3, ge=0)
-    """Documents kept by ``compress_documents``; ``None`` keeps all, reordered."""
+    top_n: int | None = Field(default=None, ge=0)
+    """Documents kept by ``compress_documents``; ``None`` (the default, as in the LlamaIndex adapter) keeps all,
+    reordered."""
     instruction: str | None = None
     """Task instruction; ``None`` uses the reranker's default."""
+    lazy: bool = False
+    """Load the model on first use instead of at construction."""
 
     _model: LazyModel = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_arguments(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        owner = cls.__name__
+        accepted = {*cls.model_fields, "model", *(set(MODEL_ARGUMENTS) - {"normalize"}), *MODEL_KWARGS_ALIASES}
+        refuse_unknown(owner, set(data) - accepted, accepted, ValueError)
+        return take_model_arguments(owner, data, instance=data.get("reranker"), instance_name="reranker")
+
+    @field_serializer("model_kwargs")
+    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
+        return jsonable_model_kwargs(value, type(self).__name__)
 
     @model_validator(mode="after")
     def _check_source(self) -> Qwen3VLRerank:
@@ -74,11 +111,13 @@ class Qwen3VLRerank(BaseDocumentCompressor):
 
     def model_post_init(self, __context: Any) -> None:
         self._model = LazyModel(value=self.reranker) if self.reranker is not None else LazyModel(self._load)
+        if not self.lazy:
+            self._model.get()
 
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLReranker
 
-        return Qwen3VLReranker(self.model_name, **self.model_kwargs)
+        return Qwen3VLReranker(self.model_name, **core_kwargs(self.model_kwargs))
 
     @property
     def client(self) -> Any:

@@ -13,9 +13,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .embedding import Qwen3VLEmbedding
+from .index import Qwen3VLVectorStoreIndex, index_retriever
 from .rerank import Qwen3VLRerank
 from .retriever import Qwen3VLTwoStageRetriever
 from .splitter import Qwen3SemanticSplitter
 
-__all__ = ["Qwen3SemanticSplitter", "Qwen3VLEmbedding", "Qwen3VLRerank"]
+__all__ = ["Qwen3SemanticSplitter", "Qwen3VLEmbedding", "Qwen3VLRerank", "Qwen3VLVectorStoreIndex", "index_retriever"]
 __all__ += ["Qwen3VLTwoStageRetriever"]  # two-stage Matryoshka retrieval (extra: qdrant)

@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.embeddings.base import Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.embeddings import MultiModalEmbedding
+from llama_index.core.indices import utils as index_utils
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, identity_of, space_label
 
-from .._shared import DEFAULT_EMBEDDING_MODEL
+from .._lazy import LazyModel
+from .._shared import (
+    DEFAULT_EMBEDDING_MODEL,
+    INSTRUCTION_ALIASES,
+    MODEL_ARGUMENTS,
+    MODEL_KWARGS_ALIASES,
+    core_kwargs,
+    jsonable_model_kwargs,
+    refuse_unknown,
+    rename_aliases,
+    take_model_arguments,
+)
 from ._nodes import has_media, node_item
 
 DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
-# One LlamaIndex batch of 32 chunks of up to 512 tokens is 16,384 tokens: exactly the core's default
-# token budget per forward pass (max_batch_tokens), so text batches fill the GPU; image batches split
-# into several passes inside the core. Larger batches only decode more media up front.
-DEFAULT_EMBED_BATCH_SIZE = 32
+# LlamaIndex hands the embedder embed_batch_size items per call, and the core splits each call into
+# forward passes bounded by tokens (max_batch_tokens, 16,384 by default) and rows (max_batch_size): the
+# core, not this number, bounds memory per pass. A small embed_batch_size (LlamaIndex's 10, or 32) would cap
+# a GPU forward pass at that many rows; 256 lets the core fill its budget (e.g. 64 rows of 256-token chunks)
+# while decoding at most 256 images up front.
+DEFAULT_EMBED_BATCH_SIZE = 256
+
+dispatcher = get_dispatcher(__name__)
+
+# VectorStoreIndex (from_documents, insert, insert_nodes, the constructor) embeds nodes through these two
+# functions, which pass only node *texts* to get_text_embedding_batch: an ImageNode would be embedded as its
+# metadata string. The embedding finds the nodes in their frame and embeds media nodes as media (issue 15).
+_INDEX_EMBED_CODES = (index_utils.embed_nodes.__code__, index_utils.async_embed_nodes.__code__)
 
 
 def _image_item(image: Any) -> dict:
@@ -32,13 +57,19 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     """Text, images, video and mixed inputs in one vector space (Qwen3-VL-Embedding-2B/8B).
 
     Wraps a core embedder: pass ``embedder=`` (a local ``Qwen3VLEmbedder``, a remote one, or anything
-    with the same interface) or a ``model_name`` (hub id or local directory) plus ``embedder_kwargs``
-    for the local ``Qwen3VLEmbedder``; the model loads at construction, so a missing model fails
-    here, not mid-ingestion. ``to_dict()`` holds the configuration, never the weights.
+    with the same interface) or a ``model_name`` (hub id or local directory) plus ``model_kwargs``
+    (alias ``embedder_kwargs``) for the local ``Qwen3VLEmbedder``. The model loads at construction, so a
+    missing model fails here, not mid-ingestion (``lazy=True``: on first use, as in the LangChain adapter).
+    ``HuggingFaceEmbedding``'s ``device``, ``max_length``, ``cache_folder``, ``trust_remote_code``,
+    ``show_progress_bar`` and ``normalize=True`` are accepted; anything unknown is refused.
+    ``to_dict()`` holds the configuration, never the weights (a wrapped remote embedder must be passed
+    again to ``from_dict``).
 
-    Queries get ``query_instruction``, texts and images ``text_instruction`` (``None``: the core's
-    defaults). As an ``IngestionPipeline`` step (``__call__``), image nodes are embedded as their image
-    (with their text when they have text) and text nodes as text, into the same space.
+    Queries get ``query_instruction``, documents (texts, images, video) ``document_instruction`` (alias
+    ``text_instruction``; ``None``: the core's defaults). Image nodes are embedded as their image (with their
+    text when they have text) and text nodes as text, into the same space, in every LlamaIndex idiom:
+    ``IngestionPipeline`` (``__call__``), ``VectorStoreIndex(nodes)``, ``VectorStoreIndex.from_documents``,
+    ``index.insert`` and ``MultiModalVectorStoreIndex``.
     """
 
     model_name: str = Field(default=DEFAULT_MODEL, description="Hub id or local path of the embedding model.")
@@ -49,36 +80,61 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     query_instruction: str | None = Field(
         default=None, description="Instruction for queries; None uses the model's retrieval instruction."
     )
-    text_instruction: str | None = Field(
+    document_instruction: str | None = Field(
         default=None, description="Instruction for documents (text, images, video); None: the official default."
     )
     dimensions: int | None = Field(default=None, description="Matryoshka size of the vectors; None: full size.")
-    embedder_kwargs: dict[str, Any] = Field(
+    model_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the local Qwen3VLEmbedder (device, dtype, ...)."
     )
+    lazy: bool = Field(default=False, description="Load the model on first use instead of at construction.")
+    embedder_class: str | None = Field(
+        default=None, description="Class of the embedder passed as embedder= (to_dict cannot hold it)."
+    )
 
-    _embedder: Any = PrivateAttr()
+    _model: Any = PrivateAttr()
 
-    def __init__(
-        self,
-        model_name: str | None = None,
-        *,
-        embedder: Any = None,
-        embedder_kwargs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model_name: str | None = None, *, embedder: Any = None, **kwargs: Any) -> None:
+        owner = type(self).__name__
+        kwargs = rename_aliases(owner, kwargs, INSTRUCTION_ALIASES)
+        accepted = {*type(self).model_fields, *MODEL_ARGUMENTS, "normalize", *MODEL_KWARGS_ALIASES,
+                    *INSTRUCTION_ALIASES} - {"embedder_class"}
+        refuse_unknown(owner, set(kwargs) - accepted, accepted)
+        kwargs = take_model_arguments(owner, kwargs, instance=embedder)
         if embedder is not None:
-            if embedder_kwargs:
-                raise ValueError("pass either embedder= or embedder_kwargs=, not both")
             if model_name is not None and model_name != embedder.model_name:
                 raise ValueError(f"model_name={model_name!r} conflicts with the embedder's {embedder.model_name!r}")
             model_name = embedder.model_name
-        super().__init__(model_name=model_name or DEFAULT_MODEL, embedder_kwargs=embedder_kwargs or {}, **kwargs)
-        if embedder is None:
-            from qwen3_vl_rag.core import Qwen3VLEmbedder
+            kwargs["embedder_class"] = type(embedder).__name__
+        super().__init__(model_name=model_name or DEFAULT_MODEL, **kwargs)
+        self._model = LazyModel(value=embedder) if embedder is not None else LazyModel(self._load)
+        if not self.lazy:
+            self._model.get()
 
-            embedder = Qwen3VLEmbedder(self.model_name, **self.embedder_kwargs)
-        self._embedder = embedder
+    def _load(self) -> Any:
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        return Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs))
+
+    @field_serializer("model_kwargs")
+    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
+        return jsonable_model_kwargs(value, type(self).__name__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> Qwen3VLEmbedding:
+        """Rebuild from ``to_dict()``. A configuration that wrapped a non-local embedder (``embedder_class``,
+        e.g. ``RemoteEmbedder``) needs it again as ``embedder=``: it is refused rather than loaded as a local
+        model named after the remote id."""
+        data = {**data, **kwargs}
+        wrapped = data.pop("embedder_class", None)
+        if data.get("embedder") is None and wrapped not in (None, "Qwen3VLEmbedder"):
+            raise ValueError(f"this {cls.__name__} wrapped a {wrapped}, which to_dict() does not hold (connections, "
+                             f"secrets): pass it again, {cls.__name__}.from_dict(data, embedder={wrapped}(...))")
+        if data.get("embedder") is not None:
+            data.pop("model_kwargs", None)
+            data.pop("lazy", None)
+        data.pop("class_name", None)
+        return cls(**data)
 
     @classmethod
     def class_name(cls) -> str:
@@ -86,27 +142,37 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
 
     @property
     def embedder(self) -> Any:
-        """The core embedder doing the work."""
-        return self._embedder
+        """The core embedder doing the work (loaded on first access with ``lazy=True``)."""
+        return self._model.get()
+
+    @property
+    def client(self) -> Any:
+        """The core embedder, under the LangChain adapter's name."""
+        return self.embedder
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors (``dimensions`` when set, else the model's full size)."""
+        return int(self.dimensions or self.embedder.dimension)
 
     # -- the two core calls everything goes through --------------------------------------------
     def _embed(self, items: Sequence[Any], instruction: str | None = None) -> list[Embedding]:
-        vectors = self._embedder.embed_documents(list(items), dimensions=self.dimensions,
-                                                 instruction=instruction or self.text_instruction)
+        vectors = self.embedder.embed_documents(list(items), dimensions=self.dimensions,
+                                                instruction=instruction or self.document_instruction)
         return vectors.tolist()
 
     async def _aembed(self, items: Sequence[Any], instruction: str | None = None) -> list[Embedding]:
-        vectors = await self._embedder.aembed_documents(list(items), dimensions=self.dimensions,
-                                                        instruction=instruction or self.text_instruction)
+        vectors = await self.embedder.aembed_documents(list(items), dimensions=self.dimensions,
+                                                       instruction=instruction or self.document_instruction)
         return vectors.tolist()
 
     # -- queries -----------------------------------------------------------------------------------
     def _get_query_embedding(self, query: str) -> Embedding:
-        vectors = self._embedder.embed_queries([query], instruction=self.query_instruction, dimensions=self.dimensions)
+        vectors = self.embedder.embed_queries([query], instruction=self.query_instruction, dimensions=self.dimensions)
         return vectors[0].tolist()
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        vectors = await self._embedder.aembed_queries(
+        vectors = await self.embedder.aembed_queries(
             [query], instruction=self.query_instruction, dimensions=self.dimensions
         )
         return vectors[0].tolist()
@@ -120,6 +186,21 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return self._embed(texts)
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
+        """LlamaIndex's batched text embedding; when ``VectorStoreIndex`` asks for the vectors of nodes that carry
+        media (``from_documents``, ``insert``), those nodes are embedded as their media, never as their text."""
+        nodes = _index_nodes(texts)
+        if nodes is not None:
+            return self._embed_nodes(nodes, show_progress)
+        return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
+
+    async def aget_text_embedding_batch(self, texts: list[str], show_progress: bool = False,
+                                        **kwargs: Any) -> list[Embedding]:
+        nodes = _index_nodes(texts)
+        if nodes is not None:
+            return await self._aembed_nodes(nodes, show_progress)
+        return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await self._aembed(texts)
@@ -137,13 +218,25 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     async def _aget_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
         return await self._aembed([_image_item(image) for image in img_file_paths])
 
+    def get_image_embedding_batch(self, img_file_paths: list[ImageType],
+                                  show_progress: bool = False) -> list[Embedding]:
+        """Batched image embedding with the embedding events and a progress bar that moves as batches finish."""
+        return self.get_multimodal_embeddings([_image_item(i) for i in img_file_paths], show_progress=show_progress)
+
+    async def aget_image_embedding_batch(self, img_file_paths: list[ImageType],
+                                         show_progress: bool = False) -> list[Embedding]:
+        return await self.aget_multimodal_embeddings([_image_item(i) for i in img_file_paths],
+                                                     show_progress=show_progress)
+
     # -- video and mixed items (no LlamaIndex API exists; VoyageAI / DashScope precedent) ----------
     def get_multimodal_embeddings(
         self, items: Sequence[Any], instruction: str | None = None, show_progress: bool = False
     ) -> list[Embedding]:
         """Vectors for core items: a text string, an image (PIL, BytesIO, Path, bytes) or a dict with
         ``text`` / ``image`` / ``video`` (any mix). Documents get ``text_instruction`` unless
-        ``instruction`` is given; batches of ``embed_batch_size`` with callback events."""
+        ``instruction`` is given; batches of ``embed_batch_size``, each with LlamaIndex's embedding events
+        (``EmbeddingStartEvent`` / ``EmbeddingEndEvent`` and the ``EMBEDDING`` callback event); the progress bar
+        advances when a batch is done."""
         result: list[Embedding] = []
         for batch in self._batches(items, show_progress):
             with self._event(batch) as event:
@@ -187,32 +280,42 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     # -- nodes (IngestionPipeline) ---------------------------------------------------------------------
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
         """Embed every node (as ``BaseEmbedding.__call__`` does): media nodes as media (+ text), others as text."""
-        media, texts = self._split(nodes)
-        if texts:
-            text_vectors = self.get_text_embedding_batch(
-                [n.get_content(metadata_mode=MetadataMode.EMBED) for n in texts], **kwargs
-            )
-            for node, vector in zip(texts, text_vectors):
-                node.embedding = vector
-        if media:
-            vectors = self.get_multimodal_embeddings([node_item(n) for n in media], **kwargs)
-            for node, vector in zip(media, vectors):
-                node.embedding = vector
-        return self._stamp(nodes)
+        for node, vector in zip(nodes, self._embed_nodes(nodes, kwargs.get("show_progress", False))):
+            node.embedding = vector
+        return nodes
 
     async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        for node, vector in zip(nodes, await self._aembed_nodes(nodes, kwargs.get("show_progress", False))):
+            node.embedding = vector
+        return nodes
+
+    def _embed_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False) -> list[Embedding]:
+        """One vector per node, in order: media nodes as media (+ text), the others as text; nodes stamped."""
         media, texts = self._split(nodes)
+        vectors: dict[int, Embedding] = {}
         if texts:
-            text_vectors = await self.aget_text_embedding_batch(
-                [n.get_content(metadata_mode=MetadataMode.EMBED) for n in texts], **kwargs
-            )
-            for node, vector in zip(texts, text_vectors):
-                node.embedding = vector
+            text_vectors = super().get_text_embedding_batch(
+                [n.get_content(metadata_mode=MetadataMode.EMBED) for n in texts], show_progress=show_progress)
+            vectors.update(zip(map(id, texts), text_vectors))
         if media:
-            vectors = await self.aget_multimodal_embeddings([node_item(n) for n in media], **kwargs)
-            for node, vector in zip(media, vectors):
-                node.embedding = vector
-        return self._stamp(nodes)
+            media_vectors = self.get_multimodal_embeddings([node_item(n) for n in media], show_progress=show_progress)
+            vectors.update(zip(map(id, media), media_vectors))
+        self._stamp(nodes)
+        return [vectors[id(n)] for n in nodes]
+
+    async def _aembed_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False) -> list[Embedding]:
+        media, texts = self._split(nodes)
+        vectors: dict[int, Embedding] = {}
+        if texts:
+            text_vectors = await super().aget_text_embedding_batch(
+                [n.get_content(metadata_mode=MetadataMode.EMBED) for n in texts], show_progress=show_progress)
+            vectors.update(zip(map(id, texts), text_vectors))
+        if media:
+            media_vectors = await self.aget_multimodal_embeddings([node_item(n) for n in media],
+                                                                  show_progress=show_progress)
+            vectors.update(zip(map(id, media), media_vectors))
+        self._stamp(nodes)
+        return [vectors[id(n)] for n in nodes]
 
     # -- vector-space identity --------------------------------------------------------------------------
     @property
@@ -220,7 +323,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         """The vector space these embeddings live in (``core.identity.EmbeddingIdentity``), or None if the
         wrapped embedder does not say."""
         try:
-            identity = identity_of(self._embedder)
+            identity = identity_of(self.embedder)
         except TypeError:
             return None
         return identity.with_dimension(self.dimensions) if self.dimensions else identity
@@ -246,13 +349,84 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         ids = {id(n) for n in media}
         return media, [n for n in nodes if id(n) not in ids]
 
-    def _batches(self, items: Sequence[Any], show_progress: bool) -> list[list[Any]]:
-        from llama_index.core.utils import get_tqdm_iterable
-
+    def _batches(self, items: Sequence[Any], show_progress: bool) -> Iterator[list[Any]]:
+        """Batches of ``embed_batch_size``; the progress bar (items) advances when the caller asks for the next
+        batch, i.e. after the previous one is embedded, and reaches 100% when the last one is done."""
         items = list(items)
-        starts = range(0, len(items), self.embed_batch_size)
-        return [items[i : i + self.embed_batch_size] for i in get_tqdm_iterable(starts, show_progress, "Embedding")]
+        bar = _progress_bar(len(items), show_progress)
+        try:
+            for start in range(0, len(items), self.embed_batch_size):
+                batch = items[start : start + self.embed_batch_size]
+                yield batch
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
 
-    def _event(self, batch: list[Any]) -> Any:
-        """The ``CBEventType.EMBEDDING`` callback event LlamaIndex's own batch methods emit."""
-        return self.callback_manager.event(CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: self.to_payload()})
+    @contextlib.contextmanager
+    def _event(self, batch: list[Any]) -> Iterator[Any]:
+        """The events LlamaIndex's own text batches emit: ``EmbeddingStartEvent`` / ``EmbeddingEndEvent`` on the
+        instrumentation dispatcher and the ``CBEventType.EMBEDDING`` callback event."""
+        model_dict = self.to_payload()
+        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
+        ended: dict[str, Any] = {}
+        with self.callback_manager.event(CBEventType.EMBEDDING,
+                                         payload={EventPayload.SERIALIZED: model_dict}) as event:
+            yield _EndRecorder(event, ended)
+        dispatcher.event(EmbeddingEndEvent(chunks=[_describe(item) for item in batch],
+                                           embeddings=ended.get("embeddings", [])))
+
+
+class _EndRecorder:
+    """Wraps a callback event so that its ``on_end`` payload also feeds the instrumentation end event."""
+
+    def __init__(self, event: Any, ended: dict[str, Any]) -> None:
+        self._event, self._ended = event, ended
+
+    def on_end(self, payload: dict[Any, Any] | None = None, **kwargs: Any) -> None:
+        self._ended["embeddings"] = list((payload or {}).get(EventPayload.EMBEDDINGS, []))
+        self._event.on_end(payload=payload, **kwargs)
+
+
+def _describe(item: Any) -> str:
+    """A short text for an item in ``EmbeddingEndEvent.chunks`` (which holds strings): the text, or the kinds."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        kinds = [k for k in ("image", "video") if item.get(k) is not None]
+        text = item.get("text") or ""
+        return f"[{'+'.join(kinds)}] {text}".strip() if kinds else str(text)
+    return f"[{type(item).__name__}]"
+
+
+def _progress_bar(total: int, show_progress: bool) -> Any:
+    if not show_progress or total == 0:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a core dependency
+        return None
+    return tqdm(total=total, desc="Embedding", unit="item")
+
+
+def _index_nodes(texts: Sequence[str]) -> list[BaseNode] | None:
+    """The nodes whose ``texts`` ``VectorStoreIndex`` is asking for, when some carry media; else None.
+
+    ``embed_nodes`` / ``async_embed_nodes`` (llama-index-core) build ``texts`` from the nodes without an
+    embedding, in order; they are found in the caller's frame and checked to match text for text.
+    """
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return None
+        if frame.f_code in _INDEX_EMBED_CODES:
+            nodes = frame.f_locals.get("nodes") or []
+            pending = [n for n in nodes if isinstance(n, BaseNode) and n.embedding is None]
+            if len(pending) != len(texts) or not any(has_media(n) for n in pending):
+                return None
+            if any(n.get_content(metadata_mode=MetadataMode.EMBED) != t for n, t in zip(pending, texts)):
+                return None
+            return pending
+        frame = frame.f_back
+    return None

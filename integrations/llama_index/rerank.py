@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
@@ -13,7 +13,16 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from qwen3_vl_rag.core.identity import check_documents_space
 
-from .._shared import DEFAULT_RERANK_MODEL
+from .._lazy import LazyModel
+from .._shared import (
+    DEFAULT_RERANK_MODEL,
+    MODEL_ARGUMENTS,
+    MODEL_KWARGS_ALIASES,
+    core_kwargs,
+    jsonable_model_kwargs,
+    refuse_unknown,
+    take_model_arguments,
+)
 from ._nodes import node_item, query_item
 
 DEFAULT_MODEL = DEFAULT_RERANK_MODEL
@@ -27,7 +36,10 @@ class Qwen3VLRerank(BaseNodePostprocessor):
     Text nodes are scored as text, image nodes as their image (``ImageNode`` image / path / URL, or
     ``metadata["file_path"]`` etc.) with their text; an image query is ``QueryBundle.image_path``.
     Pass ``reranker=`` (any object with the core reranker's ``score`` / ``ascore``) or a ``model``
-    name for a local ``Qwen3VLReranker`` built with ``reranker_kwargs``.
+    name for a local ``Qwen3VLReranker`` built with ``model_kwargs`` (alias ``reranker_kwargs``); it loads
+    at construction (``lazy=True``: on first use). ``SentenceTransformerRerank``'s ``device``,
+    ``max_length``, ``cache_folder`` / ``cache_dir``, ``trust_remote_code`` and ``show_progress_bar`` are
+    accepted; anything unknown is refused. ``top_n`` defaults to None (keep all, reordered) in both adapters.
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="Hub id or local path of the reranker model.")
@@ -36,34 +48,41 @@ class Qwen3VLRerank(BaseNodePostprocessor):
         default=False, description='Keep the retriever\'s score in metadata["retrieval_score"].'
     )
     instruction: str | None = Field(default=None, description="Task instruction; None: the official default.")
-    reranker_kwargs: dict[str, Any] = Field(
+    model_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the local Qwen3VLReranker (device, dtype, ...)."
     )
+    lazy: bool = Field(default=False, description="Load the model on first use instead of at construction.")
 
-    _reranker: Any = PrivateAttr()
+    _model: Any = PrivateAttr()
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        reranker: Any = None,
-        reranker_kwargs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model: str | None = None, *, reranker: Any = None, **kwargs: Any) -> None:
+        owner = type(self).__name__
+        if "model_name" in kwargs:  # the LangChain adapter's (and HuggingFace*'s) name for it
+            if model is not None:
+                raise ValueError(f"{owner}: model_name= is another name for model=; pass one of them")
+            model = kwargs.pop("model_name")
+        accepted = {*type(self).model_fields, "model_name", *MODEL_ARGUMENTS, *MODEL_KWARGS_ALIASES}
+        refuse_unknown(owner, set(kwargs) - accepted, accepted)
+        kwargs = take_model_arguments(owner, kwargs, instance=reranker, instance_name="reranker")
         if reranker is not None:
-            if reranker_kwargs:
-                raise ValueError("pass either reranker= or reranker_kwargs=, not both")
             if model is not None and model != reranker.model_name:
                 raise ValueError(f"model={model!r} conflicts with the reranker's {reranker.model_name!r}")
             model = reranker.model_name
         if kwargs.get("top_n") is not None and kwargs["top_n"] < 0:
             raise ValueError(f"top_n must be >= 0, got {kwargs['top_n']}")
-        super().__init__(model=model or DEFAULT_MODEL, reranker_kwargs=reranker_kwargs or {}, **kwargs)
-        if reranker is None:
-            from qwen3_vl_rag.core import Qwen3VLReranker
+        super().__init__(model=model or DEFAULT_MODEL, **kwargs)
+        self._model = LazyModel(value=reranker) if reranker is not None else LazyModel(self._load)
+        if not self.lazy:
+            self._model.get()
 
-            reranker = Qwen3VLReranker(self.model, **self.reranker_kwargs)
-        self._reranker = reranker
+    def _load(self) -> Any:
+        from qwen3_vl_rag.core import Qwen3VLReranker
+
+        return Qwen3VLReranker(self.model, **core_kwargs(self.model_kwargs))
+
+    @field_serializer("model_kwargs")
+    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
+        return jsonable_model_kwargs(value, type(self).__name__)
 
     @classmethod
     def class_name(cls) -> str:
@@ -71,8 +90,13 @@ class Qwen3VLRerank(BaseNodePostprocessor):
 
     @property
     def reranker(self) -> Any:
-        """The core reranker doing the work."""
-        return self._reranker
+        """The core reranker doing the work (loaded on first access with ``lazy=True``)."""
+        return self._model.get()
+
+    @property
+    def client(self) -> Any:
+        """The core reranker, under the LangChain adapter's name."""
+        return self.reranker
 
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
@@ -81,7 +105,7 @@ class Qwen3VLRerank(BaseNodePostprocessor):
         if not nodes:
             return self._end([])
         with self._event(nodes, query_bundle) as event:
-            scores = self._reranker.score(query, documents, instruction=self.instruction)
+            scores = self.reranker.score(query, documents, instruction=self.instruction)
             ranked = self._ranked(nodes, scores)
             event.on_end(payload={EventPayload.NODES: ranked})
         return self._end(ranked)
@@ -93,7 +117,7 @@ class Qwen3VLRerank(BaseNodePostprocessor):
         if not nodes:
             return self._end([])
         with self._event(nodes, query_bundle) as event:
-            scores = await self._reranker.ascore(query, documents, instruction=self.instruction)
+            scores = await self.reranker.ascore(query, documents, instruction=self.instruction)
             ranked = self._ranked(nodes, scores)
             event.on_end(payload={EventPayload.NODES: ranked})
         return self._end(ranked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.node_parser.node_utils import build_nodes_from_splits
 from llama_index.core.schema import BaseNode, Document, ImageDocument, MetadataMode
@@ -14,19 +14,47 @@ from llama_index.core.utils import get_tqdm_iterable
 from qwen3_vl_rag.core.chunking import token_counter_for
 
 from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL
+from .._shared import (
+    MODEL_ARGUMENTS,
+    MODEL_KWARGS_ALIASES,
+    core_kwargs,
+    default_token_counter,
+    jsonable_model_kwargs,
+    refuse_unknown,
+    rename_aliases,
+    take_model_arguments,
+)
 from ._nodes import has_media
 
 HEADING_PATH_KEY = "heading_path"
+
+# LlamaIndex SemanticSplitterNodeParser / LangChain SemanticChunker spellings -> this splitter's
+SPLITTER_ALIASES = {"breakpoint_threshold_type": "breakpoint_type", "breakpoint_threshold_amount": "breakpoint_amount",
+                    "embed_model": "embedder", "embeddings": "embedder"}
+
+
+class _LlamaIndexEmbedder:
+    """``embed_documents`` over a LlamaIndex ``BaseEmbedding`` (``embed_model=``), for the core chunker."""
+
+    def __init__(self, embed_model: Any) -> None:
+        self.embed_model = embed_model
+        self.model_name = getattr(embed_model, "model_name", None)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_model.get_text_embedding_batch(list(texts))
 
 
 class Qwen3SemanticSplitter(NodeParser):
     """Splits text where the meaning shifts, with a hard token bound and exact character offsets.
 
     Boundaries come from a text embedder (default ``Qwen/Qwen3-Embedding-0.6B`` via the core's
-    ``Qwen3TextEmbedder``, or ``embedder=`` any object with ``embed_documents``); tokens are counted
-    with ``count_tokens=`` or that embedder's tokenizer. Every chunk plus the node's metadata string
-    (``MetadataMode.EMBED``) fits in ``max_tokens``. Nodes carrying an image or video pass through
-    unsplit (an ``ImageDocument`` becomes one ``ImageNode``, as LlamaIndex builds it).
+    ``Qwen3TextEmbedder``, loaded at construction; ``lazy=True``: on first use), or ``embed_model=`` any
+    LlamaIndex embedding (as ``SemanticSplitterNodeParser`` takes it), or ``embedder=`` any object with
+    ``embed_documents``; tokens are counted with ``count_tokens=``, else that embedder's tokenizer, else a
+    tokenizer-free approximation. ``breakpoint_percentile_threshold`` (LlamaIndex) and
+    ``breakpoint_threshold_type`` / ``breakpoint_threshold_amount`` (LangChain) are accepted. Every chunk
+    plus the node's metadata string (``MetadataMode.EMBED``) fits in ``max_tokens``. Nodes carrying an
+    image or video pass through unsplit (an ``ImageDocument`` becomes one ``ImageNode``, as LlamaIndex builds it).
     """
 
     model_name: str = Field(default=DEFAULT_MODEL, description="Hub id or local path of the boundary model.")
@@ -46,9 +74,10 @@ class Qwen3SemanticSplitter(NodeParser):
         description="Put each chunk's Markdown heading path ('A > B') in metadata['heading_path'] (embedded "
         "with the chunk) and keep chunk + metadata within max_tokens.",
     )
-    embedder_kwargs: dict[str, Any] = Field(
+    model_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the local Qwen3TextEmbedder."
     )
+    lazy: bool = Field(default=False, description="Load the boundary model on first use, not at construction.")
 
     _embedder: Any = PrivateAttr()
     _count_tokens: Callable[[list[str]], Sequence[int]] = PrivateAttr()
@@ -59,28 +88,48 @@ class Qwen3SemanticSplitter(NodeParser):
         *,
         embedder: Any = None,
         count_tokens: Callable[[list[str]], Sequence[int]] | None = None,
-        embedder_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        owner = type(self).__name__
+        kwargs = rename_aliases(owner, {"embedder": embedder, **kwargs} if embedder is not None else kwargs,
+                                SPLITTER_ALIASES)
+        embedder = kwargs.pop("embedder", None)
+        percentile = kwargs.pop("breakpoint_percentile_threshold", None)
+        if percentile is not None:  # SemanticSplitterNodeParser's only threshold
+            if kwargs.get("breakpoint_type", "percentile") != "percentile" or kwargs.get("breakpoint_amount"):
+                raise ValueError(f"{owner}: breakpoint_percentile_threshold= conflicts with breakpoint_type/amount")
+            kwargs.update(breakpoint_type="percentile", breakpoint_amount=percentile)
+        accepted = {*type(self).model_fields, "embedder", "count_tokens", *SPLITTER_ALIASES,
+                    "breakpoint_percentile_threshold", *MODEL_ARGUMENTS, *MODEL_KWARGS_ALIASES}
+        refuse_unknown(owner, set(kwargs) - accepted, accepted)
+        kwargs = take_model_arguments(owner, kwargs, instance=embedder)
         if embedder is not None:
-            if embedder_kwargs:
-                raise ValueError("pass either embedder= or embedder_kwargs=, not both")
+            if hasattr(embedder, "get_text_embedding_batch") and not callable(getattr(embedder, "embed_documents",
+                                                                                       None)):
+                embedder = _LlamaIndexEmbedder(embedder)  # a LlamaIndex embed_model
             own_name = getattr(embedder, "model_name", None)
             if model_name is not None and own_name is not None and model_name != own_name:
                 raise ValueError(f"model_name={model_name!r} conflicts with the embedder's {own_name!r}")
             model_name = model_name or own_name
-        super().__init__(model_name=model_name or DEFAULT_MODEL, embedder_kwargs=embedder_kwargs or {}, **kwargs)
+        super().__init__(model_name=model_name or DEFAULT_MODEL, **kwargs)
         if embedder is None:
-            from qwen3_vl_rag.core import Qwen3TextEmbedder
-
-            embedder = Qwen3TextEmbedder(self.model_name, **self.embedder_kwargs)
+            embedder = _LazyTextEmbedder(self.model_name, self.model_kwargs, count_tokens)
+            if not self.lazy:
+                embedder.load()
+            self._count_tokens = count_tokens or embedder.count_tokens
+        else:
+            source = getattr(embedder, "embed_model", embedder)
+            self._count_tokens = count_tokens or default_token_counter(source)
         self._embedder = embedder
-        self._count_tokens = count_tokens or token_counter_for(embedder)
         self._chunker(self.max_tokens)  # validate the chunking options now
 
     @classmethod
     def class_name(cls) -> str:
         return "Qwen3SemanticSplitter"
+
+    @field_serializer("model_kwargs")
+    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
+        return jsonable_model_kwargs(value, type(self).__name__)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> Qwen3SemanticSplitter:
@@ -168,3 +217,34 @@ class Qwen3SemanticSplitter(NodeParser):
             if id(node) in spans and hasattr(node, "start_char_idx"):
                 node.start_char_idx, node.end_char_idx = spans[id(node)]
         return nodes
+
+
+class _LazyTextEmbedder:
+    """The default boundary model, a local ``Qwen3TextEmbedder``, loaded at construction or on first use."""
+
+    def __init__(self, model_name: str, model_kwargs: dict[str, Any],
+                 count_tokens: Callable[[list[str]], Sequence[int]] | None) -> None:
+        from .._lazy import LazyModel
+
+        self.model_name = model_name
+        self._model = LazyModel(self._build)
+        self._kwargs, self._count = dict(model_kwargs), count_tokens
+
+    def _build(self) -> Any:
+        from qwen3_vl_rag.core import Qwen3TextEmbedder
+
+        model = Qwen3TextEmbedder(self.model_name, **core_kwargs(self._kwargs))
+        return model, self._count or token_counter_for(model)
+
+    def load(self) -> Any:
+        return self._model.get()[0]
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.load().tokenizer
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        return self.load().embed_documents(texts)
+
+    def count_tokens(self, texts: list[str]) -> Sequence[int]:
+        return self._model.get()[1](texts)

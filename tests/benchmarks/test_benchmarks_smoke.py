@@ -220,3 +220,14 @@ def test_bench_input_guards(tmp_path):
     unguarded, guarded = data["decode"]
     assert unguarded["outcome"].startswith("decoded") and guarded["outcome"].startswith("refused")
     assert all(row["same_ids"] and row["tokens_kept"] == 512 for row in data["tokenize"])
+
+
+def test_bench_llama_index_batch(tmp_path, model_cache):
+    import bench_llama_index_batch
+
+    out = tmp_path / "li.json"
+    bench_llama_index_batch.main([*TINY, "--texts", "40", "--max-len", "32", "--batch-sizes", "4,64",
+                                  "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    small, large = data["results"]
+    assert small["max_rows"] <= 4 < large["max_rows"] and small["forward_passes"] > large["forward_passes"]

@@ -31,7 +31,7 @@ def test_first_that_loads_is_used_and_the_failures_are_recorded(vl_embedder, tex
 
     embedder = FallbackEmbedder([("local VL 8B", failing("no CUDA and 8B does not fit")), ("local text", text_factory),
                                  ("remote", lambda: pytest.fail("must not be reached"))])
-    assert calls == [] and embedder.active is None  # nothing loads before first use
+    assert calls == [] and not embedder.loaded  # nothing loads before first use
     with caplog.at_level(logging.WARNING, logger="qwen3_vl_rag.core.fallback"):
         first = embedder.embed_documents(["alpha", "beta"])
         embedder.embed_queries(["alpha"])
@@ -98,3 +98,48 @@ def test_fallback_refuses_to_mix_with_vectors_of_the_other_backend(vl_embedder, 
     embedder = FallbackEmbedder([failing("gone"), lambda: text_embedder])
     with pytest.raises(EmbeddingSpaceMismatch, match="cannot mix"):
         check_same_space(stored, embedder)
+
+
+def test_a_bug_in_a_factory_propagates_instead_of_falling_back(text_embedder):
+    """Issue 15 #6: a NameError in the user's factory is a bug, not a load failure; no silent fallback."""
+
+    def broken():
+        return Qwen3VLEmbedderr("model")  # noqa: F821 - the typo is the point
+
+    embedder = FallbackEmbedder([("local VL", broken), ("local text", lambda: text_embedder)])
+    with pytest.raises(NameError, match="Qwen3VLEmbedderr"):
+        embedder.embed(["x"])
+    assert not embedder.loaded
+    for error in (TypeError("bad argument"), AttributeError("no such attribute"), KeyError("k")):
+        def raising(error=error):
+            raise error
+
+        with pytest.raises(type(error)):
+            FallbackEmbedder([raising, lambda: text_embedder]).load()
+
+
+@pytest.mark.parametrize("error", [OSError("not found"), ImportError("no flash_attn"), RuntimeError("CUDA OOM"),
+                                   ValueError("a 'qwen3' checkpoint; Qwen3VLEmbedder needs 'qwen3_vl'"),
+                                   MemoryError()])
+def test_load_failures_move_on(error, text_embedder):
+    def raising():
+        raise error
+
+    embedder = FallbackEmbedder([("first", raising), ("second", lambda: text_embedder)])
+    assert embedder.active == "second" and embedder.failures[0][1].startswith(type(error).__name__)
+
+
+def test_catch_chooses_what_counts_as_a_load_failure(text_embedder):
+    embedder = FallbackEmbedder([failing("gone"), lambda: text_embedder], catch=(ImportError,))
+    with pytest.raises(OSError, match="gone"):
+        embedder.load()
+    with pytest.raises(TypeError, match="catch"):
+        FallbackEmbedder([lambda: text_embedder], catch=OSError)
+
+
+def test_active_tells_which_backend_is_used_before_any_embedding(text_embedder):
+    """Issue 15 #6: the README shows ``embedder.active`` answering which backend is used."""
+    embedder = FallbackEmbedder([("vl", failing("no GPU")), ("text", lambda: text_embedder)])
+    assert embedder.active == "text" and embedder.loaded
+    with pytest.raises(NoBackendAvailable):
+        _ = FallbackEmbedder([("only", failing("gone"))]).active

@@ -71,9 +71,11 @@ def test_built_from_a_model_directory_lazily(tiny_text_path, splitter, tmp_path)
     named = Qwen3SemanticChunker(str(tiny_text_path), max_tokens=24, add_start_index=True)
     assert named.model_name == str(tiny_text_path)
     assert named.split_text(TEXT) == splitter.split_text(TEXT)
-    missing = Qwen3SemanticChunker(str(tmp_path / "absent"), max_tokens=24)  # constructing loads nothing
+    missing = Qwen3SemanticChunker(str(tmp_path / "absent"), max_tokens=24, lazy=True)  # loads nothing yet
     with pytest.raises(OSError):
         missing.split_text(TEXT)
+    with pytest.raises(OSError):  # the default: the model loads at construction, a missing one fails there
+        Qwen3SemanticChunker(str(tmp_path / "absent"), max_tokens=24)
 
 
 def test_langchain_embeddings_as_the_boundary_model(vl_embedder, text_embedder):
@@ -86,8 +88,8 @@ def test_langchain_embeddings_as_the_boundary_model(vl_embedder, text_embedder):
 
 
 def test_argument_errors(text_embedder):
-    with pytest.raises(ValueError, match="count_tokens"):
-        Qwen3SemanticChunker(embedder=Qwen3VLEmbeddings(model="unused"))  # no tokenizer to count with
+    with pytest.raises(TypeError, match="accepts: .*breakpoint_threshold_type"):
+        Qwen3SemanticChunker(embedder=text_embedder, breakpoint_percentile=95)
     with pytest.raises(ValueError, match="not both"):
         Qwen3SemanticChunker("Qwen/Qwen3-Embedding-0.6B", embedder=text_embedder)
     with pytest.raises(ValueError):

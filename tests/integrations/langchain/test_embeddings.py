@@ -49,12 +49,14 @@ def _is_float_matrix(vectors, rows, dim):
 def test_constructing_loads_nothing_and_needs_no_network(tmp_path):
     with pytest.raises(Exception, match="socket"):  # pytest-socket really blocks the network here
         socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("127.0.0.1", 9))
-    hub = Qwen3VLEmbeddings(model="Qwen/Qwen3-VL-Embedding-8B", dimensions=1024,
+    hub = Qwen3VLEmbeddings(model="Qwen/Qwen3-VL-Embedding-8B", dimensions=1024, lazy=True,
                             model_kwargs={"attn_implementation": "flash_attention_2"})
     assert hub.model_name == "Qwen/Qwen3-VL-Embedding-8B"
-    missing = Qwen3VLEmbeddings(model_name=str(tmp_path / "no-such-model"))
-    with pytest.raises(OSError):  # the weights are looked for on first use only
+    missing = Qwen3VLEmbeddings(model_name=str(tmp_path / "no-such-model"), lazy=True)
+    with pytest.raises(OSError):  # with lazy=True the weights are looked for on first use only
         missing.embed_query("hello")
+    with pytest.raises(OSError):  # by default they load at construction (as in the LlamaIndex adapter)
+        Qwen3VLEmbeddings(model_name=str(tmp_path / "no-such-model"))
 
 
 def test_lazy_load_happens_once_across_threads():
@@ -87,7 +89,7 @@ def test_embedder_and_model_name_conflict(vl_embedder):
     with pytest.raises(ValidationError, match="not both"):
         Qwen3VLEmbeddings(embedder=vl_embedder, model_kwargs={"max_pixels": 1000})
     with pytest.raises(ValidationError):
-        Qwen3VLEmbeddings(model_nam="typo")  # extra="forbid"
+        Qwen3VLEmbeddings(model_nam="typo", lazy=True)  # unknown arguments are refused
     with pytest.raises(ValidationError):
         Qwen3VLEmbeddings(dimensions=0)
     with pytest.raises(ValidationError, match="interface"):

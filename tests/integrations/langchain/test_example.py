@@ -11,7 +11,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "langchain_multimod
 
 
 def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache: no weights
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),  # an empty cache: no weights
+           "TMPDIR": str(tmp_path / "tmp")}
     return subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, env=env,
                           timeout=300)
 
@@ -36,3 +38,13 @@ def test_without_weights_exits_with_one_sentence(tmp_path):
     message = done.stderr.strip()
     assert "Traceback" not in done.stderr and len(message.splitlines()) == 1
     assert message.startswith("Could not load the embedding model 'Qwen/Qwen3-VL-Embedding-2B'") and "--tiny" in message
+
+
+def test_offline_hub_id_says_how_to_fix_it_and_tiny_is_loud(tmp_path):
+    done = _run(tmp_path=tmp_path)
+    assert "not in the local Hugging Face cache" in done.stderr and "hf download" in done.stderr
+    tiny = _run("--tiny", "--dimensions", "8", "--query", "x", tmp_path=tmp_path)
+    assert tiny.returncode == 0, tiny.stderr
+    assert "WARNING: --tiny" in tiny.stderr and "(8-d vectors)" in tiny.stdout
+    leftovers = [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor")]  # torch cache
+    assert leftovers == []  # the tiny models' temporary folder is removed

@@ -100,7 +100,7 @@ def test_public_rerank_returns_index_and_score(vl_reranker, documents):
 
 
 def test_top_n_and_instruction(vl_reranker, documents):
-    assert len(Qwen3VLRerank(reranker=vl_reranker).compress_documents(documents, "q")) == 3  # default top_n
+    assert len(Qwen3VLRerank(reranker=vl_reranker).compress_documents(documents, "q")) == 5  # default: keep all
     assert len(Qwen3VLRerank(reranker=vl_reranker, top_n=None).compress_documents(documents, "q")) == 5
     instructed = Qwen3VLRerank(reranker=vl_reranker, top_n=None, instruction="Find hiking advice.")
     scores = {d.id: d.metadata["relevance_score"] for d in instructed.compress_documents(documents, "q")}
@@ -119,13 +119,15 @@ async def test_acompress_matches_compress(vl_reranker, documents):
 
 
 def test_loads_lazily_from_a_directory(tiny_vl_path, vl_reranker, documents, tmp_path):
-    reranker = Qwen3VLRerank(model_name=str(tiny_vl_path / "not-yet"), top_n=None)  # nothing loads here
+    reranker = Qwen3VLRerank(model_name=str(tiny_vl_path / "not-yet"), top_n=None, lazy=True)  # nothing loads
     reranker = Qwen3VLRerank(model_name=str(tiny_vl_path), top_n=None)
     scores = [d.metadata["relevance_score"] for d in reranker.compress_documents(documents, "solar")]
     assert scores == pytest.approx(sorted(vl_reranker.score("solar", TEXTS).tolist(), reverse=True), abs=1e-6)
-    missing = Qwen3VLRerank(model=str(tmp_path / "nothing-here"))
+    missing = Qwen3VLRerank(model=str(tmp_path / "nothing-here"), lazy=True)
     with pytest.raises(OSError):
         missing.compress_documents(documents, "solar")
+    with pytest.raises(OSError):
+        Qwen3VLRerank(model=str(tmp_path / "nothing-here"))
 
 
 def test_conflicting_arguments(vl_reranker):
@@ -134,7 +136,7 @@ def test_conflicting_arguments(vl_reranker):
     with pytest.raises(ValidationError):
         Qwen3VLRerank(reranker=object())
     with pytest.raises(ValidationError):
-        Qwen3VLRerank(top_k=3)
+        Qwen3VLRerank(top_k=3, lazy=True)
 
 
 def test_documents_from_two_embedding_spaces_are_refused(vl_embedder, vl_reranker):

@@ -11,7 +11,7 @@ from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings
 
 @pytest.mark.disable_socket  # pytest-socket: as LangChain partner packages run their unit tests
 class TestQwen3VLEmbeddingsUnit(EmbeddingsUnitTests):
-    """The released model id: constructing must neither download nor load anything."""
+    """The released model id with ``lazy=True``: constructing must neither download nor load anything."""
 
     @property
     def embeddings_class(self) -> type[Qwen3VLEmbeddings]:
@@ -19,7 +19,7 @@ class TestQwen3VLEmbeddingsUnit(EmbeddingsUnitTests):
 
     @property
     def embedding_model_params(self) -> dict:
-        return {"model_name": "Qwen/Qwen3-VL-Embedding-2B", "dimensions": 512}
+        return {"model_name": "Qwen/Qwen3-VL-Embedding-2B", "dimensions": 512, "lazy": True}
 
 
 class TestQwen3VLEmbeddingsIntegration(EmbeddingsIntegrationTests):

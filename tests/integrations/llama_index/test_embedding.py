@@ -175,7 +175,7 @@ def test_serialisation_round_trip_without_weights(embed_model, tiny_vl_path):
     assert "_embedder" not in data and "embedder" not in data
     copy = Qwen3VLEmbedding.from_dict(data)
     assert copy.embedder is not model.embedder
-    assert (copy.model_name, copy.dimensions, copy.query_instruction, copy.embedder_kwargs) == (
+    assert (copy.model_name, copy.dimensions, copy.query_instruction, copy.model_kwargs) == (
         str(tiny_vl_path), 32, "Find it.", {"device": "cpu", "torch_dtype": "float32"})
     assert close(copy.get_query_embedding("x"), model.get_query_embedding("x"))
     assert Qwen3VLEmbedding.from_json(model.to_json()).dimensions == 32

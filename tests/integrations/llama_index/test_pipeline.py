@@ -79,3 +79,15 @@ def test_example_without_weights_exits_with_one_sentence():
     assert "Traceback" not in result.stderr
     assert message.startswith("Could not load the embedding model '/nonexistent/qwen3-vl'")
     assert len(message.splitlines()) == 1
+
+
+def test_example_says_which_failure_and_the_fix(tiny_text_path):
+    """Issue 15: one line that tells a wrong kind of checkpoint from a missing one, and a loud --tiny run."""
+    wrong = run_example("--model", str(tiny_text_path))
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert "wrong kind of model" in wrong.stderr and "'qwen3' checkpoint" in wrong.stderr
+    missing = run_example("--model", "/nonexistent/qwen3-vl")
+    assert "no such directory" in missing.stderr
+    tiny = run_example("--tiny", "--dimensions", "16", "--top-k", "3")
+    assert tiny.returncode == 0, tiny.stderr
+    assert "WARNING: --tiny: random tiny models" in tiny.stderr and "(16-d vectors)" in tiny.stdout

@@ -99,7 +99,7 @@ def test_built_from_a_path_with_vl_counter_and_round_trip(tiny_text_path, vl_emb
     assert all(vl_counter([c])[0] <= 40 for c in custom.split_text(LONG))
     with pytest.raises(ValueError, match="breakpoint_type"):
         Qwen3SemanticSplitter(embedder=text_embedder, breakpoint_type="nonsense")
-    with pytest.raises(ValueError, match="count_tokens="):
+    with pytest.raises(TypeError, match="embed_documents"):
         Qwen3SemanticSplitter(embedder=object())
 
 

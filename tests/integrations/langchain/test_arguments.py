@@ -1,0 +1,56 @@
+"""LangChain adapters: the anchors' argument names (HuggingFaceEmbeddings, CrossEncoderReranker, SemanticChunker),
+the LlamaIndex adapters' names as aliases, the dimension, and serialisation with a torch dtype."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from qwen3_vl_rag.integrations.langchain import Qwen3SemanticChunker, Qwen3VLEmbeddings, Qwen3VLRerank
+
+TEXT = ("Mountains rise above the valley. Hikers climb at dawn. The summit is cold. Quarterly revenue grew. "
+        "Sales in Europe doubled. Costs stayed flat. Solar panels turn sunlight into electricity.")
+
+
+def test_embeddings_anchor_arguments_reach_the_model(tiny_vl_path, tmp_path):
+    embeddings = Qwen3VLEmbeddings(model_name=str(tiny_vl_path), device="cpu", max_length=16, show_progress=True,
+                                   cache_folder=str(tmp_path), normalize=True, text_instruction="Doc.",
+                                   embedder_kwargs={"torch_dtype": torch.float32})
+    core = embeddings.client
+    assert core.encoder.max_length == 16 and core.options.show_progress is True
+    assert embeddings.document_instruction == "Doc." and embeddings.dimension == core.dimension
+    data = json.loads(embeddings.model_dump_json())
+    assert data["model_kwargs"] == {"torch_dtype": "float32", "device": "cpu", "max_length": 16,
+                                    "show_progress": True, "cache_dir": str(tmp_path)}
+    with pytest.raises(ValueError, match="normalize=False"):
+        Qwen3VLEmbeddings(model_name=str(tiny_vl_path), normalize=False, lazy=True)
+    with pytest.raises(ValueError, match="unexpected argument.*encode_kwargs.*accepts:.*cache_folder"):
+        Qwen3VLEmbeddings(model_name=str(tiny_vl_path), encode_kwargs={"batch_size": 8}, lazy=True)
+
+
+def test_rerank_anchor_arguments(tiny_vl_path):
+    rerank = Qwen3VLRerank(model=str(tiny_vl_path), device="cpu", max_length=64, reranker_kwargs={"dtype": "float32"})
+    assert rerank.client.encoder.max_length < 100 and rerank.top_n is None
+    assert rerank.model_kwargs == {"dtype": "float32", "device": "cpu", "max_length": 64}
+
+
+def test_chunker_takes_embeddings_positionally_and_langchain_threshold_names():
+    """SemanticChunker(embeddings, breakpoint_threshold_type=..., breakpoint_threshold_amount=...) is the anchor;
+    a foreign embeddings object without a tokenizer falls back to the approximate token counter."""
+    chunker = Qwen3SemanticChunker(DeterministicFakeEmbedding(size=8), breakpoint_threshold_type="standard_deviation",
+                                   breakpoint_threshold_amount=1.0, buffer_size=1, max_tokens=16)
+    chunks = chunker.split_text(TEXT)
+    assert chunks and "".join(chunks).replace(" ", "") == TEXT.replace(" ", "")
+    assert (chunker.chunker.breakpoint_type, chunker.chunker.breakpoint_amount) == ("standard_deviation", 1.0)
+    with pytest.raises(ValueError, match="another name"):
+        Qwen3SemanticChunker(embedder=DeterministicFakeEmbedding(size=8), embeddings=DeterministicFakeEmbedding(size=4))
+
+
+def test_chunker_counts_with_the_qwen_embeddings_tokenizer(vl_embedder):
+    embeddings = Qwen3VLEmbeddings(embedder=vl_embedder)
+    chunker = Qwen3SemanticChunker(embeddings, max_tokens=12)
+    counter = vl_embedder.tokenizer
+    assert all(len(counter(c, add_special_tokens=False)["input_ids"]) <= 12 for c in chunker.split_text(TEXT))
