@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +14,8 @@ from ..engine.heads import RelevanceHead, pooled
 from ..engine.options import RuntimeOptions
 from ..engine.runner import BatchHook, Runner
 from ..engine.runtime import Runtime, resolve_runtime
+from ..identity import model_key
+from ..usage import Usage, UsageMeter, price_for
 from ..vectors import check_dimensions, truncate_and_normalize
 
 
@@ -62,6 +64,42 @@ class LocalModel:
     def _set_options(self, **changes: Any) -> None:
         self.runner.options = replace(self.runner.options, **changes)
 
+    kind = "embedding"  # for the price table (usage.price_for)
+
+    @property
+    def _meter(self) -> UsageMeter:
+        meter = self.__dict__.get("_usage_meter")
+        if meter is None:
+            meter = self.__dict__.setdefault("_usage_meter", UsageMeter())
+        return meter
+
+    @property
+    def usage(self) -> Usage:
+        """Requests (calls), items and tokens run so far, summed over every thread (thread-safe)."""
+        return self._meter.total
+
+    @property
+    def last_usage(self) -> Usage:
+        """The calling thread's last call."""
+        return self._meter.last
+
+    def reset_usage(self) -> Usage:
+        """Return the usage so far and start counting from zero."""
+        return self._meter.reset()
+
+    def estimated_cost(self, prices: Mapping[str, float] | None = None) -> float:
+        """USD for the tokens so far if hosted: ``prices`` per 1M tokens by model key or kind (the
+        specification's table by default: embedding $0.03, reranking $0.05)."""
+        return self.usage.cost(price_for(model_key(self.model_name), self.kind, prices))
+
+    def _count(self, encoded: Sequence[Encoded]) -> None:
+        """Record one call's usage: the tokens of every prompt the model runs (of which image / video)."""
+        image, video = self.runner.image_token_id, self.runner.video_token_id
+        tokens = sum(len(e.ids) for e in encoded)
+        image_tokens = sum(e.ids.count(image) for e in encoded) if image is not None else 0
+        video_tokens = sum(e.ids.count(video) for e in encoded) if video is not None else 0
+        self._meter.record(Usage(1, len(encoded), tokens, image_tokens, video_tokens, tokens))
+
     def on_batch(self, hook: BatchHook) -> Callable[[], None]:
         """Call ``hook(BatchStats)`` after every forward pass (rows, real/padded tokens, seconds).
 
@@ -93,6 +131,7 @@ class LocalEmbedder(LocalModel, EmbeddingAPI):
         """Unit vectors (N, D) float32 for N items, in input order, or an ``InputError`` naming a bad item."""
         check_dimensions(dimensions, self.hidden_size)
         encoded = self.encode(as_list(items, "items"), instruction)
+        self._count(encoded)
         if not encoded:
             return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
         raw = self.runner.run(encoded, pooled, show_progress=show_progress, desc="Embedding")
@@ -103,11 +142,13 @@ class LocalReranker(LocalModel, ScoringAPI):
     """P(yes) per (query, document) pair; subclasses define ``encode`` and set ``head``."""
 
     head: RelevanceHead
+    kind = "rerank"
 
     def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
                     show_progress: bool | None = None) -> np.ndarray:
         """P(yes) for many (query, document) pairs at once: float32 (N,), in input order."""
         encoded = self.encode(as_list(pairs, "pairs"), instruction)
+        self._count(encoded)
         return self._score(encoded, show_progress)
 
     def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None) -> np.ndarray:

@@ -109,6 +109,7 @@ class Qwen3VLReranker(LocalReranker):
         """
         pairs = as_list(pairs, "pairs")
         encoded = self.encode(pairs, instruction)
+        self._count(encoded)
         if not self.reuse_query_prefix:
             return self._score(encoded, show_progress)
         groups: dict[Any, list[int]] = {}

@@ -218,7 +218,7 @@ class RemoteEmbedder(EmbeddingAPI):
     def _finish(self, request: _Request, body: Any) -> np.ndarray:
         vectors = parse_embeddings(body, len(request.rows), self.client.endpoint("/embeddings"))
         with self._lock:
-            self.usage.add(body.get("usage"))
+            self.usage.add(body.get("usage"), len(request.rows))
         return vectors
 
     def _send(self, request: _Request, dimensions: int | None) -> np.ndarray:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import mimetypes
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,27 +20,14 @@ from ..errors import InputError, MediaError
 from ..formats.defaults import EMPTY_ITEM_TEXT
 from ..inputs import Item
 from ..media import MediaOptions, load_image
+from ..usage import Usage
 from .errors import RemoteResponseError
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 
-@dataclass
-class TokenUsage:
-    """Tokens the server reported, summed over requests (``usage`` of the OpenAI-style answers)."""
-
-    prompt_tokens: int = 0
-    total_tokens: int = 0
-    requests: int = 0
-
-    def add(self, usage: Any) -> None:
-        self.requests += 1
-        if isinstance(usage, dict):
-            prompt = usage.get("prompt_tokens")
-            total = usage.get("total_tokens", prompt)
-            self.prompt_tokens += int(prompt or 0)
-            self.total_tokens += int(total or 0)
+TokenUsage = Usage  # the server-reported tokens, summed over requests (the name of the first release)
 
 
 def png_data_uri(image: PILImage.Image) -> str:

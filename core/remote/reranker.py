@@ -132,7 +132,7 @@ class RemoteReranker(ScoringAPI):
     def _finish(self, variant: str, body: Any, expected: int) -> np.ndarray:
         scores = parse_scores(body, expected, self.client.endpoint(variant.split(":")[0]))
         with self._lock:
-            self.usage.add(body.get("usage"))
+            self.usage.add(body.get("usage"), expected)
             if self.endpoint != variant:
                 if self.endpoint is None and variant != "/rerank":
                     logger.info("%s has no /rerank; using %s", self.client.base_url, variant)
