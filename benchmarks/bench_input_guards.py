@@ -82,9 +82,10 @@ def run_decode(mode: str, side: int, limit: int) -> dict:
 
 
 def tokenize_rows(chars: int, max_tokens: int, repeats: int) -> list[dict]:
+    from qwen3_vl_rag import testing
     from qwen3_vl_rag.core.inputs import tokenize_capped
 
-    tokenizer = C._tokenizer(real_vocab=True, append_eos=False)
+    tokenizer = testing.tokenizer(real_vocab=C._real_vocab_available())
     words = C.word_list(tokenizer, 5000)
     text, i = [], 0
     while sum(map(len, text)) + len(text) < chars:

@@ -196,8 +196,8 @@ def _package_requirements() -> list[str]:
 
 def test_readme_has_snippets_in_the_framework_sections():
     sections = {s.section: s.extras for s in readme_snippets(README.read_text(encoding="utf-8"))}
-    assert sections["LlamaIndex"] == {"llama-index"}
-    assert sections["LangChain"] == {"langchain"}
+    assert sections["LlamaIndex"] == {"llama-index", "stores"}
+    assert sections["LangChain"] == {"langchain", "stores"}
     assert sections["Remote backends (vLLM, OpenRouter)"] == {"remote"}
     assert sections["Quickstart"] == frozenset()
 

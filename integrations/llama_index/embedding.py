@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.embeddings.base import Embedding
@@ -16,6 +17,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 
+from qwen3_vl_rag.core.errors import InputError
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, identity_of, space_label
 
 from .._lazy import LazyModel
@@ -156,14 +158,20 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         return int(self.dimensions or self.embedder.dimension)
 
     # -- the two core calls everything goes through --------------------------------------------
-    def _embed(self, items: Sequence[Any], instruction: str | None = None) -> list[Embedding]:
-        vectors = self.embedder.embed_documents(list(items), dimensions=self.dimensions,
-                                                instruction=instruction or self.document_instruction)
+    def _embed(self, items: Sequence[Any], instruction: str | None = None,
+               indices: list[int] | None = None) -> list[Embedding]:
+        indices = _claim(len(items)) if indices is None else indices
+        with _caller_indices(indices):
+            vectors = self.embedder.embed_documents(list(items), dimensions=self.dimensions,
+                                                    instruction=instruction or self.document_instruction)
         return vectors.tolist()
 
-    async def _aembed(self, items: Sequence[Any], instruction: str | None = None) -> list[Embedding]:
-        vectors = await self.embedder.aembed_documents(list(items), dimensions=self.dimensions,
-                                                       instruction=instruction or self.document_instruction)
+    async def _aembed(self, items: Sequence[Any], instruction: str | None = None,
+                      indices: list[int] | None = None) -> list[Embedding]:
+        indices = _claim(len(items)) if indices is None else indices
+        with _caller_indices(indices):
+            vectors = await self.embedder.aembed_documents(list(items), dimensions=self.dimensions,
+                                                           instruction=instruction or self.document_instruction)
         return vectors.tolist()
 
     # -- queries -----------------------------------------------------------------------------------
@@ -193,17 +201,21 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         nodes = _index_nodes(texts)
         if nodes is not None:
             return self._embed_nodes(nodes, show_progress)
-        return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
+        with _stream(range(len(texts))):
+            return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
 
     async def aget_text_embedding_batch(self, texts: list[str], show_progress: bool = False,
                                         **kwargs: Any) -> list[Embedding]:
         nodes = _index_nodes(texts)
         if nodes is not None:
             return await self._aembed_nodes(nodes, show_progress)
-        return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
+        with _stream(range(len(texts))):
+            return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
 
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await self._aembed(texts)
+    def _aget_text_embeddings(self, texts: list[str]) -> Awaitable[list[Embedding]]:  # type: ignore[override]
+        # Not ``async``: LlamaIndex creates every batch's coroutine in order, then gathers them, so the caller's
+        # indices of this batch are claimed now, while the order is known.
+        return self._aembed(texts, indices=_claim(len(texts)))
 
     # -- images (ImageType: path / URL / data-URI string or BytesIO; PIL images work too) --------
     def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
@@ -233,16 +245,17 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         self, items: Sequence[Any], instruction: str | None = None, show_progress: bool = False
     ) -> list[Embedding]:
         """Vectors for core items: a text string, an image (PIL, BytesIO, Path, bytes) or a dict with
-        ``text`` / ``image`` / ``video`` (any mix). Documents get ``text_instruction`` unless
+        ``text`` / ``image`` / ``video`` (any mix). Documents get ``document_instruction`` unless
         ``instruction`` is given; batches of ``embed_batch_size``, each with LlamaIndex's embedding events
         (``EmbeddingStartEvent`` / ``EmbeddingEndEvent`` and the ``EMBEDDING`` callback event); the progress bar
         advances when a batch is done."""
         result: list[Embedding] = []
-        for batch in self._batches(items, show_progress):
-            with self._event(batch) as event:
-                vectors = self._embed(batch, instruction)
-                event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
-            result.extend(vectors)
+        with _stream(range(len(items)), keep_outer=True):
+            for batch in self._batches(items, show_progress):
+                with self._event(batch) as event:
+                    vectors = self._embed(batch, instruction)
+                    event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
+                result.extend(vectors)
         return result
 
     async def aget_multimodal_embeddings(
@@ -250,11 +263,12 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     ) -> list[Embedding]:
         """Async :meth:`get_multimodal_embeddings`; batches run one after another (the model is serial)."""
         result: list[Embedding] = []
-        for batch in self._batches(items, show_progress):
-            with self._event(batch) as event:
-                vectors = await self._aembed(batch, instruction)
-                event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
-            result.extend(vectors)
+        with _stream(range(len(items)), keep_outer=True):
+            for batch in self._batches(items, show_progress):
+                with self._event(batch) as event:
+                    vectors = await self._aembed(batch, instruction)
+                    event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
+                result.extend(vectors)
         return result
 
     def get_multimodal_embedding(self, item: Any, instruction: str | None = None) -> Embedding:
@@ -293,6 +307,13 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         """One vector per node, in order: media nodes as media (+ text), the others as text; nodes stamped."""
         media, texts = self._split(nodes)
         vectors: dict[int, Embedding] = {}
+        with _stream(_node_order(nodes, texts, media)):
+            self._embed_split(texts, media, vectors, show_progress)
+        self._stamp(nodes)
+        return [vectors[id(n)] for n in nodes]
+
+    def _embed_split(self, texts: list[BaseNode], media: list[BaseNode], vectors: dict[int, Embedding],
+                     show_progress: bool) -> None:
         if texts:
             text_vectors = super().get_text_embedding_batch(
                 [n.get_content(metadata_mode=MetadataMode.EMBED) for n in texts], show_progress=show_progress)
@@ -300,12 +321,17 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         if media:
             media_vectors = self.get_multimodal_embeddings([node_item(n) for n in media], show_progress=show_progress)
             vectors.update(zip(map(id, media), media_vectors))
-        self._stamp(nodes)
-        return [vectors[id(n)] for n in nodes]
 
     async def _aembed_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False) -> list[Embedding]:
         media, texts = self._split(nodes)
         vectors: dict[int, Embedding] = {}
+        with _stream(_node_order(nodes, texts, media)):
+            await self._aembed_split(texts, media, vectors, show_progress)
+        self._stamp(nodes)
+        return [vectors[id(n)] for n in nodes]
+
+    async def _aembed_split(self, texts: list[BaseNode], media: list[BaseNode], vectors: dict[int, Embedding],
+                            show_progress: bool) -> None:
         if texts:
             text_vectors = await super().aget_text_embedding_batch(
                 [n.get_content(metadata_mode=MetadataMode.EMBED) for n in texts], show_progress=show_progress)
@@ -314,8 +340,6 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             media_vectors = await self.aget_multimodal_embeddings([node_item(n) for n in media],
                                                                   show_progress=show_progress)
             vectors.update(zip(map(id, media), media_vectors))
-        self._stamp(nodes)
-        return [vectors[id(n)] for n in nodes]
 
     # -- vector-space identity --------------------------------------------------------------------------
     @property
@@ -387,6 +411,53 @@ class _EndRecorder:
     def on_end(self, payload: dict[Any, Any] | None = None, **kwargs: Any) -> None:
         self._ended["embeddings"] = list((payload or {}).get(EventPayload.EMBEDDINGS, []))
         self._event.on_end(payload=payload, **kwargs)
+
+
+# -- the caller's indices --------------------------------------------------------------------------------
+# LlamaIndex hands the embedder ``embed_batch_size`` items at a time, and a pipeline step splits nodes into
+# text and media; the core names a bad item by its index in what it was given. A call's "stream" lists, in the
+# order its batches reach the core, each item's index in the caller's list, so errors name that index.
+_STREAM: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("qwen3_embedding_stream", default=None)
+
+
+@contextlib.contextmanager
+def _stream(order: Iterable[int], keep_outer: bool = False) -> Iterator[None]:
+    """Batches embedded inside take their caller indices from ``order`` (unless ``keep_outer`` and a call
+    further up already set them)."""
+    if keep_outer and _STREAM.get() is not None:
+        yield
+        return
+    token = _STREAM.set([list(order), 0])
+    try:
+        yield
+    finally:
+        _STREAM.reset(token)
+
+
+def _claim(n: int) -> list[int]:
+    """The caller indices of the next ``n`` items of the current stream (0..n-1 outside one)."""
+    state = _STREAM.get()
+    if state is None or state[1] + n > len(state[0]):
+        return list(range(n))
+    order, cursor = state
+    state[1] = cursor + n
+    return order[cursor:cursor + n]
+
+
+@contextlib.contextmanager
+def _caller_indices(indices: list[int]) -> Iterator[None]:
+    """Re-raise a core ``InputError`` with the caller's index of the bad item."""
+    try:
+        yield
+    except InputError as exc:
+        if 0 <= exc.index < len(indices) and indices[exc.index] != exc.index:
+            raise InputError(indices[exc.index], exc.reason) from exc
+        raise
+
+
+def _node_order(nodes: Sequence[BaseNode], texts: list[BaseNode], media: list[BaseNode]) -> list[int]:
+    position = {id(n): i for i, n in enumerate(nodes)}
+    return [position[id(n)] for n in texts] + [position[id(n)] for n in media]
 
 
 def _describe(item: Any) -> str:

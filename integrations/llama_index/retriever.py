@@ -29,15 +29,15 @@ DEFAULT_TOP_K = 10
 def core_embedder(embedder: Any) -> tuple[Any, str | None]:
     """(core embedder, query instruction) from a core embedder or a :class:`Qwen3VLEmbedding`.
 
-    A ``Qwen3VLEmbedding`` with ``dimensions`` or ``text_instruction`` set is refused: the index stores
+    A ``Qwen3VLEmbedding`` with ``dimensions`` or ``document_instruction`` set is refused: the index stores
     the embedder's full vectors with the default document instruction, so either setting would be lost.
     """
     from .embedding import Qwen3VLEmbedding
 
     if isinstance(embedder, Qwen3VLEmbedding):
-        if embedder.dimensions is not None or embedder.text_instruction is not None:
+        if embedder.dimensions is not None or embedder.document_instruction is not None:
             raise ValueError("a two-stage index stores full-size vectors with the default document instruction: "
-                             "pass a Qwen3VLEmbedding without dimensions= and text_instruction= (or its core "
+                             "pass a Qwen3VLEmbedding without dimensions= and document_instruction= (or its core "
                              "embedder)")
         return embedder.embedder, embedder.query_instruction
     return embedder, None

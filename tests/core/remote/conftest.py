@@ -300,7 +300,7 @@ def vllm_servers(tiny_vl_path, tiny_text_path, tmp_path_factory):
     if not VLLM_PYTHON.exists():
         pytest.skip(f"no vLLM environment at {VLLM_VENV}: build it with `bash scripts/setup_vllm_env.sh` "
                     "(or set QWEN3_VL_RAG_VLLM_VENV)")
-    from qwen3_vl_rag.core.remote.reranker import RERANK_CHAT_TEMPLATE
+    from qwen3_vl_rag.core.remote import RERANK_CHAT_TEMPLATE
 
     workdir = tmp_path_factory.mktemp("vllm")
     template = workdir / "qwen3_vl_reranker.jinja"

@@ -17,10 +17,6 @@ from ...conftest import random_image  # noqa: E402
 from ...core.adversarial import ForwardCounter, bomb_png, gray16  # noqa: E402
 
 N, BAD = 20, 17
-# Issue 13 item 7 (adapter batches reported batch-relative indices) is fixed on another branch; these
-# cases hold the promise and pass once it is merged.
-BATCH_RELATIVE = pytest.mark.xfail(reason="issue 13 item 7: batch-relative index, fixed on the adapters branch",
-                                   raises=AssertionError, strict=False)
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +43,18 @@ def _unit(vectors, n: int) -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
 
 
-@BATCH_RELATIVE
 def test_text_batch_surrogate(embed_model, vl_embedder):
     texts = _texts()
     texts[BAD] = "bad \ud800 text"
     _raises_at(lambda: embed_model.get_text_embedding_batch(texts), BAD, "not valid Unicode")
 
 
-@BATCH_RELATIVE
 def test_image_batch_missing_file(embed_model, vl_embedder, tmp_path):
     images = [random_image(i % 3) for i in range(N)]
     images[BAD] = str(tmp_path / "missing.png")
     _raises_at(lambda: embed_model.get_image_embedding_batch(images), BAD, "file not found")
 
 
-@BATCH_RELATIVE
 @pytest.mark.parametrize("bad, reason", [(bomb_png(20000, 20000), "decoding limit"), ({"image": ""}, "empty string"),
                                          ({"video": ""}, "empty string"), ({"text": 3}, "'text' must be")],
                          ids=["bomb", "empty-image", "empty-video", "text-int"])
@@ -71,7 +64,6 @@ def test_multimodal_batch(embed_model, vl_embedder, bad, reason):
     _raises_at(lambda: embed_model.get_multimodal_embeddings(items), BAD, reason)
 
 
-@BATCH_RELATIVE
 def test_pipeline_step_names_the_node(embed_model, vl_embedder, tmp_path):
     nodes = [TextNode(text=t) for t in _texts()]
     nodes[BAD] = ImageNode(image_path=str(tmp_path / "missing.png"), text="caption")
