@@ -260,8 +260,8 @@ class Runner:
             for batch, inputs, batch_lengths in prepared:
                 sizes = (len(batch), sum(batch_lengths), int(inputs["input_ids"].numel()))
                 if self.on_cuda:  # no sync per batch: results and timings are collected at the end
-                    start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
-                    end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+                    start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
+                    end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
                     start.record()
                     rows = head(self.forward(inputs, batch_lengths))
                     end.record()
