@@ -16,7 +16,7 @@ import numpy as np
 
 from .identity import EmbeddingIdentity
 
-Pair = tuple  # (query, document): items as the embedder accepts them, or strings for text rerankers
+Pair = tuple[Any, Any]  # (query, document): items as the embedder accepts them, or strings for text rerankers
 
 
 def as_list(values: Iterable[Any], what: str) -> list[Any]:

@@ -185,7 +185,7 @@ class FallbackEmbedder:
         async_method = getattr(backend, "a" + method, None)
         if async_method is not None and self._multimodal():
             args = {"instruction": instruction}
-            return await async_method(items, dimensions=dimensions, **args)
+            return cast(np.ndarray, await async_method(items, dimensions=dimensions, **args))
         return await asyncio.to_thread(self._run, method, items, instruction, dimensions)
 
     # -- public API ------------------------------------------------------------------------------

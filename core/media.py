@@ -79,7 +79,7 @@ def check_pixels(width: int, height: int, limit: int = MAX_DECODE_PIXELS) -> Non
                          f"{limit:,} pixels (MAX_DECODE_PIXELS); downscale it first")
 
 
-def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS):
+def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS) -> PILImage.Image:
     from PIL import Image, UnidentifiedImageError
 
     if not data:
@@ -101,7 +101,7 @@ def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS):
     return image
 
 
-def to_8bit(image):
+def to_8bit(image: PILImage.Image) -> PILImage.Image:
     """8-bit images unchanged; 16-bit (``I;16*``), 32-bit integer (``I``) and float (``F``) grayscale
     scaled to 8-bit ``L`` by their value range (PIL's RGB conversion would clip them to {0, 255})."""
     from PIL import Image
@@ -156,7 +156,7 @@ def _fetch_url(url: str, allow_urls: bool) -> bytes:
         raise MediaError(f"could not fetch {_describe(url)} ({exc})") from exc
 
 
-def open_image(source: Any, allow_urls: bool = False, limit: int = MAX_DECODE_PIXELS):
+def open_image(source: Any, allow_urls: bool = False, limit: int = MAX_DECODE_PIXELS) -> PILImage.Image:
     """Decode an image source to an 8-bit PIL image (not yet resized); at most ``limit`` pixels."""
     from PIL import Image
 
@@ -166,7 +166,7 @@ def open_image(source: Any, allow_urls: bool = False, limit: int = MAX_DECODE_PI
     return to_8bit(image)
 
 
-def _open_source(source: Any, allow_urls: bool, limit: int):
+def _open_source(source: Any, allow_urls: bool, limit: int) -> PILImage.Image:
     from PIL import Image
 
     if isinstance(source, Image.Image):
@@ -268,7 +268,7 @@ def video_reader() -> str:
 
     backend = vision_process.get_video_reader_backend()
     if backend != "torchvision":
-        return backend
+        return cast(str, backend)
     if vision_process.VIDEO_READER_BACKENDS.get("torchvision") is read_video_pyav:
         return "pyav"
     import torchvision.io
@@ -284,7 +284,7 @@ def video_reader() -> str:
     return "pyav"
 
 
-def read_video_pyav(ele: dict) -> tuple[Any, dict, float]:
+def read_video_pyav(ele: dict[str, Any]) -> tuple[Any, dict[str, Any], float]:
     """qwen-vl-utils' decord reader, with PyAV decoding: the same frame count (``smart_nframes``), the
     same indices (``linspace(start, end, n).round()``), TCHW uint8 frames, the same metadata."""
     import av
@@ -383,7 +383,7 @@ def probe_image(source: Any, allow_urls: bool = False,
         raise MediaError(f"unsupported image type {type(source).__name__}")
     try:
         with Image.open(header_of) as image:
-            size = image.size
+            size: tuple[int, int] = image.size
     except UnidentifiedImageError as exc:
         raise MediaError(f"{what} is not an image (unknown format)") from exc
     except Image.DecompressionBombError as exc:  # PIL's own cap, above ours
@@ -405,4 +405,4 @@ def image_tokens(size: tuple[int, int], options: MediaOptions) -> int:
                                                      max_pixels=options.max_pixels)
     except ValueError as exc:  # aspect ratio over 200
         raise MediaError(f"image cannot be resized: {exc}") from exc
-    return (resized_height // 32) * (resized_width // 32)
+    return cast(int, (resized_height // 32) * (resized_width // 32))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 
@@ -22,4 +24,4 @@ def truncate_and_normalize(vectors: np.ndarray, dimensions: int | None) -> np.nd
         vectors = vectors[:, :dimensions]
     vectors = vectors.astype(np.float32, copy=False)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+    return cast(np.ndarray, vectors / np.maximum(norms, np.finfo(np.float32).tiny))

@@ -65,7 +65,8 @@ def cut_candidates(
     levels: list[list[int]] = [sorted(heading_joints), sorted(joints)]
     if structured:
         blank = _positions(_BLANK_LINE, text, start, end)
-        top, other = [], []
+        top: list[int] = []
+        other: list[int] = []
         line_starts = [m.end() for m in re.finditer(r"\n", text[start:end])]
         indents = []
         for offset in line_starts:

@@ -52,7 +52,7 @@ class ModelSpec:
     kind: str = "auto"
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in ("auto", "vl", "text"):
             raise ValueError(f"kind must be 'auto', 'vl' or 'text', got {self.kind!r}")
 
@@ -66,7 +66,7 @@ class ModelSpec:
         key = model_key(self.model)
         return "vl" if "-vl-" in key or key.startswith("qwen3-vl") else "text"
 
-    def build(self):
+    def build(self) -> Any:
         """Load the embedder (in the worker that calls it)."""
         from .. import Qwen3TextEmbedder, Qwen3VLEmbedder
 
@@ -117,11 +117,11 @@ class EmbedBatch:
         self.keep_columns = tuple(keep_columns)
         self._embedder = None
 
-    def __getstate__(self) -> dict:  # ship the description, never loaded weights
+    def __getstate__(self) -> dict[str, Any]:  # ship the description, never loaded weights
         return {**self.__dict__, "_embedder": None}
 
     @property
-    def embedder(self):
+    def embedder(self) -> Any:
         """The embedder, loaded on first use (once per worker)."""
         if self._embedder is None:
             self._embedder = self.factory.build() if isinstance(self.factory, ModelSpec) else self.factory()
@@ -129,7 +129,7 @@ class EmbedBatch:
 
     @property
     def identity(self) -> EmbeddingIdentity:
-        identity = self.embedder.identity
+        identity: EmbeddingIdentity = self.embedder.identity
         return identity.with_dimension(self.dimensions) if self.dimensions else identity
 
     @property
@@ -150,7 +150,7 @@ class EmbedBatch:
                         f"got {type(batch).__name__}")
 
     # -- the work ----------------------------------------------------------------------------------
-    def embed_table(self, table) -> Any:
+    def embed_table(self, table: Any) -> Any:
         """``table`` (pyarrow) -> a pyarrow table ``id, [keep_columns], vector, error`` with the identity
         in its schema metadata; one output row per input row, in order."""
         import pyarrow as pa
@@ -195,7 +195,7 @@ class EmbedBatch:
                 raise _RowError(f"cannot read text file {row[TEXT_FILE]!r}: {exc}") from exc
         if text is not None and not isinstance(text, str):
             raise _RowError(f"'text' must be a string, got {type(text).__name__}")
-        media = {key: row.get(key) for key in (IMAGE, VIDEO) if row.get(key) is not None}
+        media: dict[str, Any] = {key: row.get(key) for key in (IMAGE, VIDEO) if row.get(key) is not None}
         if not text and not media:
             raise _RowError("row has no text, image or video to embed")
         for key in media:
@@ -254,7 +254,7 @@ def _local_path(value: str) -> str:
     return value[len("file://"):] if isinstance(value, str) and value.startswith("file://") else value
 
 
-def identity_from_schema(schema) -> EmbeddingIdentity:
+def identity_from_schema(schema: Any) -> EmbeddingIdentity:
     """The embedding identity stored in a table's (or a parquet file's) schema metadata."""
     metadata = schema.metadata or {}
     if IDENTITY_METADATA_KEY not in metadata:

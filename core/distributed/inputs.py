@@ -11,6 +11,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..inputs import VIDEO_FILE_SUFFIXES
 from .batch import ID, IMAGE, INPUT_COLUMNS, TEXT_FILE, VIDEO
@@ -24,11 +25,11 @@ MANIFEST_SUFFIXES = (".parquet", ".jsonl", ".ndjson")
 class InputTable:
     """The rows of a job (``table``) and the files that were passed over because their type is unknown."""
 
-    table: object  # pyarrow.Table
+    table: Any  # pyarrow.Table
     skipped: list[str] = field(default_factory=list)
 
 
-def read_inputs(source: str | os.PathLike) -> InputTable:
+def read_inputs(source: str | os.PathLike[str]) -> InputTable:
     """Rows to embed from ``source``: a directory (recursively; images, videos and text files by suffix,
     ``id`` = the path relative to it), a glob pattern (``id`` = the path relative to the pattern's fixed
     prefix) or a manifest (``.parquet``, ``.jsonl``) with an ``id`` column and any of ``text``,
@@ -66,7 +67,7 @@ def _fixed_prefix(pattern: str) -> Path:
 def _files_table(files: list[Path], root: Path) -> InputTable:
     import pyarrow as pa
 
-    columns: dict[str, list] = {ID: [], TEXT_FILE: [], IMAGE: [], VIDEO: []}
+    columns: dict[str, list[str | None]] = {ID: [], TEXT_FILE: [], IMAGE: [], VIDEO: []}
     skipped = []
     for file in files:
         suffix = file.suffix.lower()
@@ -84,7 +85,7 @@ def _files_table(files: list[Path], root: Path) -> InputTable:
     return InputTable(pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()}), skipped)
 
 
-def _manifest(path: Path):
+def _manifest(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -20,7 +20,7 @@ from .shards import (
 )
 
 
-def embed_local(source: str | os.PathLike, output: str | os.PathLike | None = None, *,
+def embed_local(source: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
                 model: str | ModelFactory, dimensions: int | None = None, instruction: str | None = None,
                 batch_size: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
                 sink: Callable[[Any], Any] | None = None, overwrite: bool = False, progress: bool = True,
@@ -55,7 +55,7 @@ def embed_local(source: str | os.PathLike, output: str | os.PathLike | None = No
                        output=str(output) if output is not None else None, skipped_files=inputs.skipped)
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="shard", desc="embedding", disable=not enabled)

@@ -35,7 +35,7 @@ from .shards import (
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": a local Ray binds 127.0.0.1 only (read at import)
 
 
-def import_ray(local: bool = False):
+def import_ray(local: bool = False) -> Any:
     """Import Ray (and Ray Data) or say how to install it. ``local``: the caller will start a one-machine
     cluster, so keep it on the loopback interface. Ray reads that switch when it is first imported."""
     if local and "ray" not in sys.modules:
@@ -73,7 +73,7 @@ def _binds_network_address() -> bool:
 class _GroupShardWorker(ShardWorker):
     """For ``groupby(_shard).map_groups``: a group is a whole shard, so its size is the group's size."""
 
-    def __call__(self, table) -> Any:
+    def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
         return super().__call__(table.append_column(SHARD_ROWS, pa.array([table.num_rows] * table.num_rows,
@@ -86,7 +86,7 @@ class _HashShard:
     def __init__(self, num_shards: int, done: set[int]):
         self.num_shards, self.done = num_shards, frozenset(done)
 
-    def __call__(self, table) -> Any:
+    def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
         shards = [zlib.crc32(str(v).encode("utf-8", "surrogatepass")) % self.num_shards
@@ -95,7 +95,7 @@ class _HashShard:
         return table.filter(pa.array([s not in self.done for s in shards])) if self.done else table
 
 
-def embed_dataset(source: Any, output: str | os.PathLike | None = None, *, model: str | ModelFactory,
+def embed_dataset(source: Any, output: str | os.PathLike[str] | None = None, *, model: str | ModelFactory,
                   dimensions: int | None = None, instruction: str | None = None, num_actors: int = 1,
                   num_gpus: float = 0.0, num_cpus: float | None = None, batch_size: int | None = None,
                   shard_size: int = DEFAULT_SHARD_SIZE, max_restarts: int = 3, max_task_retries: int = 3,
@@ -171,7 +171,7 @@ def embed_dataset(source: Any, output: str | os.PathLike | None = None, *, model
                        mode="ray", skipped_files=skipped_files)
 
 
-def _cpus_per_actor(ray, num_actors: int, num_gpus: float, num_cpus: float | None) -> float:
+def _cpus_per_actor(ray: Any, num_actors: int, num_gpus: float, num_cpus: float | None) -> float:
     total = float(ray.cluster_resources().get("CPU", 0))
     if num_gpus:
         return 1.0 if num_cpus is None else num_cpus
@@ -188,7 +188,7 @@ class _bounded_restarts_args(warnings.catch_warnings):
     remote-args route works but warns that it goes away in 2.64. Bounding them matters more (Ray's
     default retries forever), so the warning is silenced here only."""
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         result = super().__enter__()
         warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated.*")
         return result

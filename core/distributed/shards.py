@@ -32,7 +32,7 @@ class JobMismatch(ValueError):
     """An output directory holds shards of a different job (other model, input or shard size)."""
 
 
-def shard_path(output: str | os.PathLike, shard: int) -> Path:
+def shard_path(output: str | os.PathLike[str], shard: int) -> Path:
     return Path(output, f"part-{shard:06d}.parquet")
 
 
@@ -59,7 +59,7 @@ def job_record(batch: EmbedBatch, *, shard_size: int, rows: int, ids_fingerprint
             "ids_fingerprint": ids_fingerprint}
 
 
-def prepare_output(output: str | os.PathLike, record: dict[str, Any], overwrite: bool = False) -> set[int]:
+def prepare_output(output: str | os.PathLike[str], record: dict[str, Any], overwrite: bool = False) -> set[int]:
     """Create ``output`` and its job record; return the shards already written there."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def position_shards(table, shard_size: int, skip: set[int] = frozenset()) -> list:
+def position_shards(table: Any, shard_size: int, skip: set[int] | frozenset[int] = frozenset()) -> list[Any]:
     """``table`` cut into consecutive shards of ``shard_size`` rows (the last may be shorter), each with the
     ``_shard`` / ``_shard_rows`` columns; shards in ``skip`` are left out."""
     import pyarrow as pa
@@ -117,7 +117,7 @@ class ShardWorker:
             raise ValueError("give an output directory, a sink, or both")
         self.batch, self.output, self.sink, self.batch_size = batch, output, sink, batch_size
 
-    def __call__(self, table) -> Any:
+    def __call__(self, table: Any) -> Any:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -130,7 +130,7 @@ class ShardWorker:
             summaries.append(self.run_shard(int(shard), part.drop_columns([SHARD, SHARD_ROWS])))
         return pa.Table.from_pylist(summaries, schema=_summary_schema())
 
-    def run_shard(self, shard: int, part) -> dict[str, Any]:
+    def run_shard(self, shard: int, part: Any) -> dict[str, Any]:
         import pyarrow as pa
 
         start = time.perf_counter()
@@ -148,14 +148,14 @@ class ShardWorker:
                 "seconds": time.perf_counter() - start, "path": path}
 
 
-def _summary_schema():
+def _summary_schema() -> Any:
     import pyarrow as pa
 
     return pa.schema([("shard", pa.int64()), ("rows", pa.int64()), ("errors", pa.int64()),
                       ("seconds", pa.float64()), ("path", pa.string())])
 
 
-def _write_parquet_atomic(table, path: Path) -> None:
+def _write_parquet_atomic(table: Any, path: Path) -> None:
     import pyarrow.parquet as pq
 
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -186,7 +186,7 @@ class EmbedReport:
         return {**asdict(self), "skipped_files": len(self.skipped_files), "items_per_s": self.items_per_s}
 
 
-def read_output(output: str | os.PathLike, columns: Sequence[str] | None = None):
+def read_output(output: str | os.PathLike[str], columns: Sequence[str] | None = None) -> Any:
     """All shards of ``output`` as one pyarrow table (identity in its schema metadata)."""
     import pyarrow as pa
     import pyarrow.parquet as pq

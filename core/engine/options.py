@@ -34,7 +34,7 @@ class RuntimeOptions:
     device: str | None = None
     dtype: Any = None  # torch.dtype, a name ("bfloat16", "fp16", ...) or "auto"
     attn_implementation: str | None = None
-    device_map: str | dict | None = None
+    device_map: str | dict[str, Any] | None = None
     max_batch_tokens: int | None = None
     max_batch_size: int | None = None
     max_batch_patches: int | None = None

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -144,8 +144,10 @@ class Runner:
     def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None) -> list[list[int]]:
         o = self.options
         floor = CUDA_FILL_FLOOR if self.on_cuda else 0
-        return token_budget_batches(lengths, o.max_batch_tokens, o.max_batch_size, width=self.width,
-                                    patches=patches, max_batch_patches=o.max_batch_patches, fill_floor=floor)
+        # resolve_options filled both limits
+        return token_budget_batches(lengths, cast(int, o.max_batch_tokens), cast(int, o.max_batch_size),
+                                    width=self.width, patches=patches, max_batch_patches=o.max_batch_patches,
+                                    fill_floor=floor)
 
     def collate(self, batch: Sequence[Encoded]) -> tuple[dict[str, Any], list[int]]:
         """Model inputs on the device (pending media loaded; padded to the bucket; pinned on CUDA)."""
@@ -174,7 +176,7 @@ class Runner:
             items = list(workers.map(load, [encoded[i] for i in batch]))
             return self.collate(items)
 
-        pending: deque[tuple[list[int], Future]] = deque()
+        pending: deque[tuple[list[int], Future[tuple[dict[str, Any], list[int]]]]] = deque()
         upcoming = iter(batches)
         with ThreadPoolExecutor(1, thread_name_prefix="qwen3-rag-batch") as feeder:
             def submit() -> None:
@@ -258,7 +260,8 @@ class Runner:
             for batch, inputs, batch_lengths in prepared:
                 sizes = (len(batch), sum(batch_lengths), int(inputs["input_ids"].numel()))
                 if self.on_cuda:  # no sync per batch: results and timings are collected at the end
-                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
+                    end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
                     start.record()
                     rows = head(self.forward(inputs, batch_lengths))
                     end.record()

@@ -21,14 +21,14 @@ class Runtime:
     device: str
     dtype: Any  # torch.dtype
     attn_implementation: str
-    device_map: str | None
+    device_map: str | dict[str, Any] | None
 
 
 def _flash_attn_available() -> bool:
     return importlib.util.find_spec("flash_attn") is not None
 
 
-def _as_dtype(dtype: Any):
+def _as_dtype(dtype: Any) -> Any:
     import torch
 
     if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
@@ -43,7 +43,7 @@ def resolve_runtime(
     device: str | None = None,
     dtype: Any = None,
     attn_implementation: str | None = None,
-    device_map: str | dict | None = None,
+    device_map: str | dict[str, Any] | None = None,
 ) -> Runtime:
     """Pick the fastest settings this machine supports, honouring what the caller asked for when possible."""
     import torch

@@ -67,7 +67,8 @@ class VLEncoder:
                              f"{list(expected_tokens)} (a file changed during the call?)")
         return {"pixel_values": out["pixel_values"], "image_grid_thw": grid}
 
-    def _videos(self, sources: Sequence[tuple[Any, float | None, int | None]]):
+    def _videos(self, sources: Sequence[tuple[Any, float | None, int | None]]
+                ) -> tuple[Any, Any, list[tuple[list[float], int]]]:
         if not sources:
             return None, None, []
         pixel_parts, grids, layouts = [], [], []

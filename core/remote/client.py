@@ -25,10 +25,10 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import SecretStr
 
@@ -36,6 +36,8 @@ from .errors import AuthenticationError, RemoteError, RemoteResponseError
 
 if TYPE_CHECKING:
     import httpx
+    from httpx import AsyncClient as _AsyncClient
+    from httpx import Response as _Response
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +140,12 @@ class RemoteClient:
         self.max_concurrency = int(max_concurrency)
         self.deadline = float(deadline) if deadline is not None else None
         self.extra_headers = dict(headers or {})
-        self._client = None
+        self._client: httpx.Client | None = None
         # One AsyncClient per event loop (it belongs to the loop it runs on), each with the async generator
         # that closes it when the loop shuts down (asyncio.run closes async generators before the loop).
-        self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
         self._slots = threading.BoundedSemaphore(self.max_concurrency)  # requests in flight, all paths
         self._lock = threading.Lock()
 
@@ -176,7 +180,7 @@ class RemoteClient:
                 self._client = httpx.Client(timeout=self.timeout, limits=limits)
             return self._client
 
-    async def _async_client(self):
+    async def _async_client(self) -> httpx.AsyncClient:
         httpx = _httpx()
 
         loop = asyncio.get_running_loop()
@@ -189,7 +193,7 @@ class RemoteClient:
             closer = _close_at_loop_shutdown(client)
             self._async[loop] = (client, closer)
         await closer.asend(None)  # registered with the loop: closed by its shutdown_asyncgens()
-        return client
+        return cast("_AsyncClient", client)
 
     def close(self) -> None:
         """Close the sync connection pool (async ones close with their event loop, or with ``aclose``)."""
@@ -295,7 +299,8 @@ class RemoteClient:
         return RemoteError(f"{endpoint}: deadline of {self.deadline:g} s reached ({why}); gave up after "
                            f"{attempts} attempt(s)", endpoint=endpoint)
 
-    def _attempt_sync(self, client, path: str, payload: dict[str, Any], budget: float):
+    def _attempt_sync(self, client: httpx.Client, path: str, payload: dict[str, Any],
+                      budget: float) -> httpx.Response:
         """One request whose whole exchange, body included, ends within ``budget`` seconds."""
         httpx = _httpx()
 
@@ -307,10 +312,11 @@ class RemoteClient:
                 chunks.append(chunk)
                 if time.monotonic() - started > budget:  # a server trickling bytes within each read timeout
                     raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=response.request)
-            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks),
-                                  request=response.request)
+            return cast("_Response", httpx.Response(response.status_code, headers=response.headers,
+                                                         content=b"".join(chunks), request=response.request))
 
-    async def _attempt_async(self, client, path: str, payload: dict[str, Any], budget: float):
+    async def _attempt_async(self, client: httpx.AsyncClient, path: str, payload: dict[str, Any],
+                             budget: float) -> httpx.Response:
         httpx = _httpx()
 
         request = client.build_request("POST", self.url(path), json=payload, headers=self._headers(),
@@ -321,12 +327,12 @@ class RemoteClient:
             raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=request) from None
 
     @staticmethod
-    async def _send_async(client, request):
+    async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
         response = await client.send(request)
         await response.aread()
         return response
 
-    def _outcome(self, path: str, response, attempt: int) -> tuple[bool, Any, float]:
+    def _outcome(self, path: str, response: httpx.Response, attempt: int) -> tuple[bool, Any, float]:
         """(done, result, delay): the decoded answer, or the delay before the next attempt; raises if final."""
         if response.is_success:
             return True, self._decode(path, response), 0.0
@@ -440,7 +446,7 @@ class RemoteClient:
         finally:
             _CALL_STARTED.reset(token)
 
-    async def amap(self, fn: Callable[[T], Any], items: Sequence[T]) -> list:
+    async def amap(self, fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         """``await fn(x)`` for every item concurrently (``apost`` bounds the requests in flight), in order,
         under one ``deadline`` counted from this call."""
         token = _CALL_STARTED.set(_CALL_STARTED.get() or time.monotonic())
@@ -456,7 +462,7 @@ class RemoteClient:
             raise
 
 
-async def _close_at_loop_shutdown(client) -> AsyncIterator[None]:
+async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
     """Suspended once; ``loop.shutdown_asyncgens()`` (``asyncio.run`` calls it) resumes it to close ``client``."""
     try:
         yield

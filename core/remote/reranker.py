@@ -168,7 +168,7 @@ class RemoteReranker(ScoringAPI):
             return self._finish(variant, body, len(documents))
         raise error  # type: ignore[misc]
 
-    def _prepare(self, pairs: Sequence[Any], instruction: str | None):
+    def _prepare(self, pairs: Sequence[Any], instruction: str | None) -> list[_Group]:
         instruction = check_instruction(instruction) or self.default_instruction
         groups = [(q, docs, rows, own or instruction) for q, docs, rows, own in self._groups(pairs)]
         return groups

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from ..identity import EmbeddingIdentity, EmbeddingSpaceMismatch, identity_of
+from ..errors import EmbeddingSpaceMismatch
+from ..identity import EmbeddingIdentity, identity_of
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
 
 HALFVEC_INDEX_LIMIT = 4000  # pgvector's HNSW limit for halfvec (vector: 2000)
@@ -73,6 +74,7 @@ class PgvectorTwoStage:
             raise ValueError(f"table must be a plain SQL identifier (letters, digits, _), got {self.table!r}")
         if self.coarse_dimension is None:
             object.__setattr__(self, "coarse_dimension", default_coarse_dimension(self.full_dimension))
+        assert self.coarse_dimension is not None  # for the type checker: set just above
         if not 1 <= self.coarse_dimension < self.full_dimension:
             raise ValueError(f"coarse_dimension must be between 1 and {self.full_dimension - 1}, got "
                              f"{self.coarse_dimension}")
@@ -148,7 +150,7 @@ class PgvectorTwoStage:
     def candidates_for(self, k: int) -> int:
         return candidate_count(k, self.oversample, self.min_candidates)
 
-    def search_sql(self, vector: Any, k: int = 10, candidates: int | None = None) -> list[tuple[str, dict]]:
+    def search_sql(self, vector: Any, k: int = 10, candidates: int | None = None) -> list[tuple[str, dict[str, Any]]]:
         """``[(SET LOCAL hnsw.ef_search, {}), (the two-stage SELECT, params)]``: run both in one transaction.
 
         The SELECT returns ``(id, score, payload)``, best first; score is the full-vector cosine similarity.

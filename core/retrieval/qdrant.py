@@ -17,12 +17,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from ..errors import InputError
-from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, EmbeddingSpaceMismatch, identity_of, space_label
+from ..errors import EmbeddingSpaceMismatch, InputError
+from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, identity_of, space_label
 from ..vectors import truncate_and_normalize
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
 from .layout import Layout
@@ -49,7 +49,7 @@ class Hit:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _qdrant():
+def _qdrant() -> tuple[Any, Any]:
     try:
         from qdrant_client import QdrantClient, models
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -131,7 +131,7 @@ class TwoStageIndex:
         if full_dimension != self.identity.dimension:
             raise ValueError(f"the embedder's dimension ({full_dimension}) differs from its identity's "
                              f"({self.identity.dimension})")
-        self.client = client if client is not None else make_client(location, api_key)
+        self.client = client if client is not None else make_client(cast(str, location), api_key)
         self.collection_name = collection_name
         self.oversample, self.min_candidates, self.hnsw_ef = float(oversample), int(min_candidates), int(hnsw_ef)
         self.query_instruction = query_instruction
@@ -261,7 +261,8 @@ class TwoStageIndex:
         self.client.delete(self.collection_name, points_selector=models.PointIdsList(
             points=[point_id(i) for i in ids]))
 
-    def _check_rows(self, n: int, ids: Sequence[Any] | None, payloads: Sequence[Any] | None):
+    def _check_rows(self, n: int, ids: Sequence[Any] | None,
+                    payloads: Sequence[Any] | None) -> tuple[list[Any], list[Any]]:
         ids = [str(uuid.uuid4()) for _ in range(n)] if ids is None else list(ids)
         payloads = [None] * n if payloads is None else list(payloads)
         if len(ids) != n or len(payloads) != n:
