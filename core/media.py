@@ -79,13 +79,12 @@ def check_pixels(width: int, height: int, limit: int = MAX_DECODE_PIXELS) -> Non
                          f"{limit:,} pixels (MAX_DECODE_PIXELS); downscale it first")
 
 
-def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS) -> PILImage.Image:
+def _open_header(file: Any, what: str, limit: int) -> PILImage.Image:
+    """``Image.open`` (reads the header only), every failure a ``MediaError``; the size checked against ``limit``."""
     from PIL import Image, UnidentifiedImageError
 
-    if not data:
-        raise MediaError(f"{what} is empty (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only
+        image = Image.open(file)
     except UnidentifiedImageError as exc:
         raise MediaError(f"{what} is not an image (unknown format)") from exc
     except Image.DecompressionBombError as exc:  # PIL's own cap, above ours
@@ -94,6 +93,13 @@ def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS) -> PILIm
     except Exception as exc:  # noqa: BLE001 (a decoder may raise anything; all mean "corrupt")
         raise MediaError(f"{what} is a corrupt image ({type(exc).__name__}: {exc})") from exc
     check_pixels(*image.size, limit)
+    return image
+
+
+def _open_bytes(data: bytes, what: str, limit: int = MAX_DECODE_PIXELS) -> PILImage.Image:
+    if not data:
+        raise MediaError(f"{what} is empty (0 bytes)")
+    image = _open_header(io.BytesIO(data), what, limit)
     try:
         image.load()
     except Exception as exc:  # noqa: BLE001 (OSError, ValueError, SyntaxError, struct.error, ...)
@@ -340,7 +346,7 @@ def probe_image(source: Any, allow_urls: bool = False,
     stay paths (re-read when their batch is prepared); streams and URLs are read once and kept as their
     compressed bytes; PIL images and arrays are returned as they are.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if isinstance(source, Image.Image):
         check_pixels(*source.size, limit)
@@ -381,17 +387,8 @@ def probe_image(source: Any, allow_urls: bool = False,
             header_of, what = path, _describe(source)
     else:
         raise MediaError(f"unsupported image type {type(source).__name__}")
-    try:
-        with Image.open(header_of) as image:
-            size: tuple[int, int] = image.size
-    except UnidentifiedImageError as exc:
-        raise MediaError(f"{what} is not an image (unknown format)") from exc
-    except Image.DecompressionBombError as exc:  # PIL's own cap, above ours
-        raise MediaError(f"{what} declares more pixels than the decoding limit of {limit:,} (MAX_DECODE_PIXELS): "
-                         f"{exc}") from None
-    except Exception as exc:  # noqa: BLE001 (a decoder may raise anything; all mean "corrupt")
-        raise MediaError(f"{what} is a corrupt image ({type(exc).__name__}: {exc})") from exc
-    check_pixels(*size, limit)
+    with _open_header(header_of, what, limit) as image:
+        size: tuple[int, int] = image.size
     return source, size
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class LocalModel:
         meter = self.__dict__.get("_usage_meter")
         if meter is None:
             meter = self.__dict__.setdefault("_usage_meter", UsageMeter())
-        return meter
+        return cast(UsageMeter, meter)
 
     @property
     def usage(self) -> Usage:

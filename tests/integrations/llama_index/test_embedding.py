@@ -123,12 +123,15 @@ def test_concurrent_async_calls_never_overlap_forward_passes(vl_embedder, image_
                 *(model.aget_query_embedding(f"q{i}") for i in range(3)),
             )
 
-        asyncio.run(run())
+        results = asyncio.run(run())
     finally:
         for handle in handles:
             handle.remove()
-    assert state["passes"] >= 6
-    assert state["peak"] == 1
+    # Waiting calls share forward passes (the engine merges them), so there may be fewer passes than calls.
+    assert state["passes"] >= 1 and state["peak"] == 1
+    texts, images, *queries = results
+    assert np.allclose(texts, vl_embedder.embed_documents([f"text {i}" for i in range(6)]), atol=1e-5)
+    assert len(images) == len(image_paths) and len(queries) == 3
 
 
 def test_call_embeds_image_nodes_as_images_and_text_nodes_as_text(embed_model, vl_embedder, image_paths):
