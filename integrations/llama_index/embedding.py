@@ -254,7 +254,8 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             for batch in self._batches(items, show_progress):
                 with self._event(batch) as event:
                     vectors = self._embed(batch, instruction)
-                    event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
+                    event.on_end(payload={EventPayload.CHUNKS: [_chunk_text(i) for i in batch],
+                                          EventPayload.EMBEDDINGS: vectors})
                 result.extend(vectors)
         return result
 
@@ -267,7 +268,8 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             for batch in self._batches(items, show_progress):
                 with self._event(batch) as event:
                     vectors = await self._aembed(batch, instruction)
-                    event.on_end(payload={EventPayload.CHUNKS: batch, EventPayload.EMBEDDINGS: vectors})
+                    event.on_end(payload={EventPayload.CHUNKS: [_chunk_text(i) for i in batch],
+                                          EventPayload.EMBEDDINGS: vectors})
                 result.extend(vectors)
         return result
 
@@ -458,6 +460,17 @@ def _caller_indices(indices: list[int]) -> Iterator[None]:
 def _node_order(nodes: Sequence[BaseNode], texts: list[BaseNode], media: list[BaseNode]) -> list[int]:
     position = {id(n): i for i, n in enumerate(nodes)}
     return [position[id(n)] for n in texts] + [position[id(n)] for n in media]
+
+
+def _chunk_text(item: Any) -> str:
+    """The text an item embeds, for the callback payload's chunks (strings: ``TokenCountingHandler`` counts
+    them with its tokenizer; an image alone has none). ``usage`` on the core embedder counts every token."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        text = item.get("text") or ""
+        return "".join(text) if isinstance(text, (list, tuple)) else str(text)
+    return ""
 
 
 def _describe(item: Any) -> str:

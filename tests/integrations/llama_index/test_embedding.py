@@ -206,3 +206,16 @@ def test_multimodal_vector_store_index_builds_and_retrieves(embed_model, image_p
     assert sorted(hit.node.image_path for hit in hits if isinstance(hit.node, ImageNode)) == sorted(image_paths)
     assert all(isinstance(hit.score, float) for hit in hits)
 
+
+
+def test_token_counting_handler_sees_text_tokens_and_survives_images(vl_embedder, image_paths):
+    """Regression: the callback payload held image items (dicts), and TokenCountingHandler crashed on them."""
+    from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+
+    handler = TokenCountingHandler(tokenizer=lambda text: text.split())
+    model = Qwen3VLEmbedding(embedder=vl_embedder, callback_manager=CallbackManager([handler]))
+    model.get_text_embedding_batch(["one two three", "four five"])
+    assert handler.total_embedding_token_count == 5
+    model.get_image_embedding_batch(image_paths)
+    model.get_multimodal_embeddings([{"image": image_paths[0], "text": "six seven"}])
+    assert handler.total_embedding_token_count == 7
