@@ -209,8 +209,8 @@ class Runner:
             self._queue.append(job)
         with self.lock:
             if job.result is None and job.error is None:
-                with self._queue_lock:
-                    jobs = [j for j in self._queue if j.head is head]
+                with self._queue_lock:  # this call, and every waiting one with the same head
+                    jobs = [job] + [j for j in self._queue if j.head is head and j is not job]
                     self._queue = [j for j in self._queue if j.head is not head]
                 self._run_jobs(jobs)
         if job.error is not None:
