@@ -1,8 +1,9 @@
 """The user API, written once: embedding (``embed`` / ``embed_queries`` / ``embed_documents``) and scoring
 (``score_pairs`` / ``score`` / ``rerank``), each with an async twin.
 
-Local, remote and fallback backends implement two methods, ``embed`` (and ``score_pairs`` for
-rerankers); everything else comes from here, so every backend behaves the same in every adapter.
+Local and remote backends implement ``embed`` (and ``score_pairs`` for rerankers; remote ones also
+their async twins, which do real async I/O); everything else comes from here, so every backend behaves
+the same in every adapter. ``FallbackEmbedder`` delegates each of these methods to its active backend.
 ``Embedder`` and ``Reranker`` are the Protocols the adapters type against.
 """
 
