@@ -219,3 +219,19 @@ def default_token_counter(embedder: Any) -> Any:
         if getattr(candidate, "tokenizer", None) is not None or callable(getattr(candidate, "count_tokens", None)):
             return token_counter_for(candidate)
     return approximate_token_counter
+
+
+def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | None]:
+    """(core embedder, query instruction) for a two-stage index, from a core embedder or a framework adapter
+    of ``adapter_type`` (both have ``client``, ``dimensions``, ``document_instruction``, ``query_instruction``).
+
+    An adapter with ``dimensions`` or ``document_instruction`` set is refused: the index stores the embedder's
+    full vectors with the default document instruction, so either setting would be lost.
+    """
+    if not isinstance(embedder, adapter_type):
+        return embedder, None
+    if embedder.dimensions is not None or embedder.document_instruction is not None:
+        raise ValueError("a two-stage index stores full-size vectors with the default document instruction: "
+                         f"pass {adapter_type.__name__} without dimensions= and document_instruction= (or its core "
+                         "embedder)")
+    return embedder.client, embedder.query_instruction

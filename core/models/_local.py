@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +26,12 @@ class LocalModel:
     runtime: Runtime
     runner: Runner
     _requested: RuntimeOptions  # what the caller asked for; the runner fills in the rest
+    _meter: UsageMeter
 
     def _resolve(self, model_name_or_path: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Take the runtime options out of ``kwargs``; return what is left for ``from_pretrained``."""
         self.model_name = str(model_name_or_path)
+        self._meter = UsageMeter()
         self._requested, model_kwargs = RuntimeOptions.split(kwargs)
         o = self._requested
         self.runtime = resolve_runtime(o.device, o.dtype, o.attn_implementation, o.device_map)
@@ -65,13 +67,6 @@ class LocalModel:
         self.runner.options = replace(self.runner.options, **changes)
 
     kind = "embedding"  # for the price table (usage.price_for)
-
-    @property
-    def _meter(self) -> UsageMeter:
-        meter = self.__dict__.get("_usage_meter")
-        if meter is None:
-            meter = self.__dict__.setdefault("_usage_meter", UsageMeter())
-        return cast(UsageMeter, meter)
 
     @property
     def usage(self) -> Usage:

@@ -19,27 +19,13 @@ from pydantic import ConfigDict, Field, model_validator
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY
 from qwen3_vl_rag.core.retrieval import TwoStageIndex
 
+from .._shared import two_stage_embedder
+from .embeddings import Qwen3VLEmbeddings
 from .rerank import _item as document_to_item  # one rule for what a document is, shared with the reranker
 
 CONTENT_KEY = "page_content"  # the payload layout of langchain-qdrant
 METADATA_KEY = "metadata"
 
-
-def core_embedder(embedder: Any) -> tuple[Any, str | None]:
-    """(core embedder, query instruction) from a core embedder or a :class:`Qwen3VLEmbeddings`.
-
-    ``Qwen3VLEmbeddings`` with ``dimensions`` or ``document_instruction`` set is refused: the index stores
-    the embedder's full vectors with the default document instruction, so either setting would be lost.
-    """
-    from .embeddings import Qwen3VLEmbeddings
-
-    if isinstance(embedder, Qwen3VLEmbeddings):
-        if embedder.dimensions is not None or embedder.document_instruction is not None:
-            raise ValueError("a two-stage index stores full-size vectors with the default document instruction: "
-                             "pass Qwen3VLEmbeddings without dimensions= and document_instruction= (or its core "
-                             "embedder)")
-        return embedder.client, embedder.query_instruction
-    return embedder, None
 
 
 def add_documents(index: TwoStageIndex, documents: Sequence[Document], ids: Sequence[str] | None = None, *,
@@ -102,7 +88,7 @@ class Qwen3VLTwoStageRetriever(BaseRetriever):
                        **kwargs: Any) -> Qwen3VLTwoStageRetriever:
         """Build a ``TwoStageIndex`` at ``location`` with ``embedding`` (``Qwen3VLEmbeddings`` or a core
         embedder), add ``documents`` and return a retriever over it (``kwargs`` go to the retriever)."""
-        embedder, query_instruction = core_embedder(embedding)
+        embedder, query_instruction = two_stage_embedder(embedding, Qwen3VLEmbeddings)
         index_kwargs = dict(index_kwargs or {})
         if query_instruction is not None:
             index_kwargs.setdefault("query_instruction", query_instruction)

@@ -21,26 +21,12 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY
 from qwen3_vl_rag.core.retrieval import TwoStageIndex
 
+from .._shared import two_stage_embedder
 from ._nodes import node_item, query_item
+from .embedding import Qwen3VLEmbedding
 
 DEFAULT_TOP_K = 10
 
-
-def core_embedder(embedder: Any) -> tuple[Any, str | None]:
-    """(core embedder, query instruction) from a core embedder or a :class:`Qwen3VLEmbedding`.
-
-    A ``Qwen3VLEmbedding`` with ``dimensions`` or ``document_instruction`` set is refused: the index stores
-    the embedder's full vectors with the default document instruction, so either setting would be lost.
-    """
-    from .embedding import Qwen3VLEmbedding
-
-    if isinstance(embedder, Qwen3VLEmbedding):
-        if embedder.dimensions is not None or embedder.document_instruction is not None:
-            raise ValueError("a two-stage index stores full-size vectors with the default document instruction: "
-                             "pass a Qwen3VLEmbedding without dimensions= and document_instruction= (or its core "
-                             "embedder)")
-        return embedder.embedder, embedder.query_instruction
-    return embedder, None
 
 
 def add_nodes(index: TwoStageIndex, nodes: Sequence[BaseNode], *, batch_size: int = 64) -> list[str]:
@@ -130,7 +116,7 @@ class Qwen3VLTwoStageRetriever(BaseRetriever):
     ) -> Qwen3VLTwoStageRetriever:
         """Build a ``TwoStageIndex`` at ``location`` with ``embed_model`` (a ``Qwen3VLEmbedding`` or a core
         embedder), add ``nodes`` and return a retriever over it (``kwargs`` go to the retriever)."""
-        embedder, query_instruction = core_embedder(embed_model)
+        embedder, query_instruction = two_stage_embedder(embed_model, Qwen3VLEmbedding)
         index_kwargs = dict(index_kwargs or {})
         if query_instruction is not None:
             index_kwargs.setdefault("query_instruction", query_instruction)

@@ -13,8 +13,8 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 from pydantic import ValidationError
 
+from qwen3_vl_rag.integrations._lazy import LazyModel
 from qwen3_vl_rag.integrations.langchain import Qwen3VLEmbeddings
-from qwen3_vl_rag.integrations.langchain._lazy import LazyModel
 
 from ...conftest import random_image
 
