@@ -12,6 +12,9 @@ one is recorded in the JSON and the next one runs):
 - ``images``: mixed-size images on the 2B shape: official at 10 per call (needs qwen-vl-utils) vs the package.
 - ``rerank``: 1x100 and 20x50 pairs on the 2B shape: official one pair per forward vs ``Qwen3VLReranker``
   with ``reuse_query_prefix`` on and off.
+- ``kernels``: the 2B text job under each engine variant of ``KERNEL_VARIANTS`` (SDPA kernel sets, shape
+  buckets off), twice each: the first pass meets every shape for the first time (what a user's job sees,
+  cuDNN planning included), the second runs on warm shapes.
 
 Per row: wall time, throughput, MFU (FLOPs on real tokens / wall / the bf16 ``torch.matmul`` rate measured in
 this run), GPU-busy share (package: forward seconds of its ``on_batch`` hook / wall; others: CUDA events
@@ -48,9 +51,19 @@ from bench_rerank import OfficialReranker, make_workloads  # noqa: E402
 OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{{").replace("}", "}}")
                    + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
 # rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
-EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "embed_8b": 150}
+EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "kernels": 90, "embed_8b": 150}
+# engine variants the ``kernels`` section compares on the same texts (constructor keywords; "math" keeps every
+# set runnable on a CPU, where the suite's smoke test runs them)
+KERNEL_VARIANTS = {
+    "defaults": {},
+    "sdpa all kernels (cudnn first)": {"sdpa_kernels": ("cudnn", "flash", "efficient", "math")},
+    "sdpa efficient+math": {"sdpa_kernels": ("efficient", "math")},
+    "sdpa math only": {"sdpa_kernels": ("math",)},
+    "no shape buckets": {"shape_buckets": False},
+}
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
-SECTIONS = ("embed_2b", "images", "rerank", "embed_8b")  # the 8B shape last: the costliest, cannot starve the rest
+# the 8B shape last: the costliest, it cannot starve the rest
+SECTIONS = ("embed_2b", "images", "rerank", "kernels", "embed_8b")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
     "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64},
@@ -659,11 +672,48 @@ class Suite:
                     r["ratio_vs_official_best"] = o["wall"] / p["wall"]
         return info
 
+    # (d) engine variants on the same texts ------------------------------------------------------------------
+
+    def run_kernels(self) -> dict:
+        """Each ``KERNEL_VARIANTS`` entry on the 2B text job: a cold pass (new shapes) and a warm one."""
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        path = self.checkpoint_2b()
+        texts = self.corpus(self.args.texts)
+        reference: np.ndarray | None = None
+        lengths: list[int] | None = None
+        flops = float("nan")
+        for name, options in KERNEL_VARIANTS.items():
+            if self.over_budget():
+                self.skip("kernels", name, "time budget exceeded")
+                continue
+            try:
+                package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, **options)
+                if lengths is None:
+                    prompts = [package.render_prompt(t) for t in texts]
+                    lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
+                    flops = C.useful_flops(lengths, C.text_flop_params(_config(path)))
+                package.embed_documents(texts[:4])  # loads kernels, not the corpus's shapes
+                self.sync()
+                for run in ("cold", "warm"):
+                    vec, wall, busy, batches = self.package_run(package, partial(package.embed_documents, texts))
+                    vec = np.asarray(vec, dtype=np.float32)
+                    reference = vec if reference is None else reference
+                    self.row("kernels", f"{name} ({run})", wall, busy, flops, sum(lengths), "tokens",
+                             self.memory.read(), forwards=len(batches), options={k: list(v) if isinstance(v, tuple)
+                                                                                 else v for k, v in options.items()},
+                             agreement_min_cosine=min_cosine(vec, reference), agreement_vs="defaults (cold)")
+                del package
+            except Exception as exc:  # noqa: BLE001 - a kernel set this device lacks: record it, go on
+                self.skip("kernels", name, f"failed: {exc!r}")
+            free_memory()
+        return {"texts": len(texts), "variants": list(KERNEL_VARIANTS)}
+
     # driver -----------------------------------------------------------------------------------------------
 
     def run(self, sections: list[str]) -> None:
         runners = {"embed_2b": self.run_embed_2b, "embed_8b": self.run_embed_8b, "images": self.run_images,
-                   "rerank": self.run_rerank}
+                   "rerank": self.run_rerank, "kernels": self.run_kernels}
         try:
             self.measure_peak()
         except Exception as exc:  # noqa: BLE001

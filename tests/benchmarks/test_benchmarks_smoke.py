@@ -107,6 +107,7 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     for workload in ("1x10", "2x5"):
         expected += [(f"rerank {workload}", p) for p in ("official", "package reuse_query_prefix=True",
                                                           "package reuse_query_prefix=False")]
+    expected += [("kernels", f"{variant} ({run})") for variant in gpu_suite.KERNEL_VARIANTS for run in ("cold", "warm")]
     for key in expected:
         r = rows[key]
         assert "skipped" not in r, (key, r)
