@@ -12,9 +12,10 @@ one is recorded in the JSON and the next one runs):
 - ``images``: mixed-size images on the 2B shape: official at 10 per call (needs qwen-vl-utils) vs the package.
 - ``rerank``: 1x100 and 20x50 pairs on the 2B shape: official one pair per forward vs ``Qwen3VLReranker``
   with ``reuse_query_prefix`` on and off.
-- ``kernels``: the 2B text job under each engine variant of ``KERNEL_VARIANTS`` (SDPA kernel sets, shape
-  buckets off), twice each: the first pass meets every shape for the first time (what a user's job sees,
-  cuDNN planning included), the second runs on warm shapes.
+- ``variants``: the 2B text job and the 20x50 rerank under each engine variant of ``ENGINE_VARIANTS`` (SDPA
+  kernel sets, shape buckets off, the batch planner's ``batch_overhead_tokens``); the text job twice: the
+  first pass meets every shape for the first time (what a user's job sees, cuDNN planning included), the
+  second runs on warm shapes.
 
 Per row: wall time, throughput, MFU (FLOPs on real tokens / wall / the bf16 ``torch.matmul`` rate measured in
 this run), GPU-busy share (package: forward seconds of its ``on_batch`` hook / wall; others: CUDA events
@@ -51,19 +52,21 @@ from bench_rerank import OfficialReranker, make_workloads  # noqa: E402
 OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{{").replace("}", "}}")
                    + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
 # rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
-EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "kernels": 90, "embed_8b": 150}
-# engine variants the ``kernels`` section compares on the same texts (constructor keywords; "math" keeps every
-# set runnable on a CPU, where the suite's smoke test runs them)
-KERNEL_VARIANTS = {
+EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "embed_8b": 150}
+# engine variants the ``variants`` section compares on the same work (constructor keywords; "math" keeps every
+# kernel set runnable on a CPU, where the suite's smoke test runs them)
+ENGINE_VARIANTS = {
     "defaults": {},
     "sdpa all kernels (cudnn first)": {"sdpa_kernels": ("cudnn", "flash", "efficient", "math")},
     "sdpa efficient+math": {"sdpa_kernels": ("efficient", "math")},
     "sdpa math only": {"sdpa_kernels": ("math",)},
     "no shape buckets": {"shape_buckets": False},
+    "batch_overhead_tokens 512": {"batch_overhead_tokens": 512},
+    "batch_overhead_tokens 8192": {"batch_overhead_tokens": 8192},
 }
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
 # the 8B shape last: the costliest, it cannot starve the rest
-SECTIONS = ("embed_2b", "images", "rerank", "kernels", "embed_8b")
+SECTIONS = ("embed_2b", "images", "rerank", "variants", "embed_8b")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
     "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64},
@@ -672,48 +675,64 @@ class Suite:
                     r["ratio_vs_official_best"] = o["wall"] / p["wall"]
         return info
 
-    # (d) engine variants on the same texts ------------------------------------------------------------------
+    # (d) engine variants on the same work -------------------------------------------------------------------
 
-    def run_kernels(self) -> dict:
-        """Each ``KERNEL_VARIANTS`` entry on the 2B text job: a cold pass (new shapes) and a warm one."""
-        from qwen3_vl_rag.core import Qwen3VLEmbedder
+    def run_variants(self) -> dict:
+        """Each ``ENGINE_VARIANTS`` entry: the 2B text job (a cold pass, new shapes, and a warm one) and the
+        20x50 rerank (one ``score`` call per query)."""
+        from qwen3_vl_rag.core import Qwen3VLEmbedder, Qwen3VLReranker
 
         path = self.checkpoint_2b()
+        fp = C.text_flop_params(_config(path))
         texts = self.corpus(self.args.texts)
-        reference: np.ndarray | None = None
-        lengths: list[int] | None = None
-        flops = float("nan")
-        for name, options in KERNEL_VARIANTS.items():
+        shape = self.args.rerank.split(",")[-1].strip()
+        pairs = rerank_workloads(self.tok, [shape], self.args)[shape]
+        reference: dict[str, np.ndarray] = {}
+        for name, options in ENGINE_VARIANTS.items():
             if self.over_budget():
-                self.skip("kernels", name, "time budget exceeded")
+                self.skip("variants", name, "time budget exceeded")
                 continue
+            shown = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
             try:
                 package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, **options)
-                if lengths is None:
-                    prompts = [package.render_prompt(t) for t in texts]
-                    lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
-                    flops = C.useful_flops(lengths, C.text_flop_params(_config(path)))
+                prompts = [package.render_prompt(t) for t in texts]
+                lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
                 package.embed_documents(texts[:4])  # loads kernels, not the corpus's shapes
                 self.sync()
                 for run in ("cold", "warm"):
                     vec, wall, busy, batches = self.package_run(package, partial(package.embed_documents, texts))
                     vec = np.asarray(vec, dtype=np.float32)
-                    reference = vec if reference is None else reference
-                    self.row("kernels", f"{name} ({run})", wall, busy, flops, sum(lengths), "tokens",
-                             self.memory.read(), forwards=len(batches), options={k: list(v) if isinstance(v, tuple)
-                                                                                 else v for k, v in options.items()},
-                             agreement_min_cosine=min_cosine(vec, reference), agreement_vs="defaults (cold)")
+                    reference.setdefault("texts", vec)  # the first variant's first pass: the defaults
+                    self.row("variants", f"texts: {name} ({run})", wall, busy, C.useful_flops(lengths, fp),
+                             sum(lengths), "tokens", self.memory.read(), forwards=len(batches), options=shown,
+                             padding_efficiency=sum(b.real_tokens for b in batches)
+                             / sum(b.padded_tokens for b in batches),
+                             agreement_min_cosine=min_cosine(vec, reference["texts"]), agreement_vs="defaults")
                 del package
+                free_memory()
+                reranker = Qwen3VLReranker(str(path), device=self.device, torch_dtype=self.dtype, **options)
+                score_by_query(reranker, pairs[:4])  # warm-up
+                self.sync()
+                scores, wall, busy, batches = self.package_run(reranker, partial(score_by_query, reranker, pairs))
+                reference.setdefault("rerank", scores)
+                real = sum(b.real_tokens for b in batches)
+                prompts = [reranker.render_prompt(q, d) for q, d in pairs]
+                lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
+                self.row("variants", f"rerank {shape}: {name}", wall, busy, C.useful_flops(lengths, fp), len(pairs),
+                         "pairs", self.memory.read(), forwards=len(batches), options=shown,
+                         padding_efficiency=real / sum(b.padded_tokens for b in batches),
+                         agreement_max_abs_diff=float(np.max(np.abs(np.asarray(scores) - reference["rerank"]))))
+                del reranker
             except Exception as exc:  # noqa: BLE001 - a kernel set this device lacks: record it, go on
-                self.skip("kernels", name, f"failed: {exc!r}")
+                self.skip("variants", name, f"failed: {exc!r}")
             free_memory()
-        return {"texts": len(texts), "variants": list(KERNEL_VARIANTS)}
+        return {"texts": len(texts), "rerank": shape, "variants": list(ENGINE_VARIANTS)}
 
     # driver -----------------------------------------------------------------------------------------------
 
     def run(self, sections: list[str]) -> None:
         runners = {"embed_2b": self.run_embed_2b, "embed_8b": self.run_embed_8b, "images": self.run_images,
-                   "rerank": self.run_rerank, "kernels": self.run_kernels}
+                   "rerank": self.run_rerank, "variants": self.run_variants}
         try:
             self.measure_peak()
         except Exception as exc:  # noqa: BLE001

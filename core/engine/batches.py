@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-MIN_FILL = 0.85  # a batch closes before a sequence shorter than this share of its longest row
-
 
 def bucket_length(length: int) -> int:
     """The padded length for a batch whose longest row is ``length``: a multiple of 8 up to 64, then the
@@ -28,43 +26,50 @@ def bucket_length(length: int) -> int:
         size *= 2
 
 
-def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int,
-                         min_fill: float = MIN_FILL, width: Callable[[int], int] | None = None,
-                         patches: Sequence[int] | None = None, max_batch_patches: int | None = None,
-                         fill_floor: int = 0) -> list[list[int]]:
-    """Group indices into batches whose padded size (rows x padded length) stays within ``max_batch_tokens``.
+def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int, *,
+                         batch_cost: int = 0, width: Callable[[int], int] | None = None,
+                         patches: Sequence[int] | None = None,
+                         max_batch_patches: int | None = None) -> list[list[int]]:
+    """Group indices into the batches that cost least: padded tokens (rows x padded length) plus
+    ``batch_cost`` per batch, within ``max_batch_size`` rows, ``max_batch_tokens`` padded tokens and
+    ``max_batch_patches`` vision patches (``patches`` per sequence) per batch.
 
-    Longest sequences come first, so an out-of-memory error shows on the first batch, not the last. A
-    sequence longer than the budget gets a batch of its own. A sequence shorter than ``min_fill`` x the
-    batch's longest row starts a new batch, so every row is at least ``min_fill`` real tokens: in the
-    long tail of a corpus, where lengths fall fast, the budget alone leaves batches 70% full. ``width``
-    maps the longest row to the padded length (``bucket_length`` when shapes are bucketed). ``patches``
-    (vision patches per sequence) are bounded by ``max_batch_patches`` per batch: pixels and the vision
-    tower's activations grow with patches, not with language tokens. ``fill_floor``: the ``min_fill`` rule
-    applies only once a batch holds that many padded tokens (on a GPU a small batch costs its launches,
-    not its padding, so short tails are better merged). The caller restores input order.
+    ``batch_cost`` is what one more forward pass costs, in padded tokens (its launches, its small-matrix
+    inefficiency): a batch is split where the padding saved exceeds it. ``width`` maps the longest row to
+    the padded length (``bucket_length`` when shapes are bucketed). The sequences are sorted by length and
+    cut into contiguous runs, exactly optimally (dynamic programming over the cut points; with this cost, an
+    optimal grouping is contiguous in length order). Longest sequences come first, so an out-of-memory error
+    shows on the first batch, not the last. A sequence over a limit on its own gets a batch of its own. The
+    caller restores input order.
     """
     if max_batch_tokens < 1 or max_batch_size < 1:
         raise ValueError("max_batch_tokens and max_batch_size must be >= 1")
+    import numpy as np
+
     pad_to = width or (lambda n: n)
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    padded = np.array([pad_to(lengths[i]) for i in order], dtype=np.int64)  # a batch's width: its first row's
+    item_patches = [patches[i] if patches is not None else 0 for i in order]
+    seen_patches = np.concatenate([[0], np.cumsum(item_patches, dtype=np.int64)])  # patches of the first i
+    best = np.zeros(len(order) + 1)  # best[i]: least cost of the first i sequences
+    cut = np.zeros(len(order) + 1, dtype=np.int64)  # where the last batch of that grouping starts
+    for end in range(1, len(order) + 1):
+        first = max(0, end - max_batch_size)
+        rows = end - np.arange(first, end)
+        tokens = rows * padded[first:end]
+        fits = tokens <= max_batch_tokens
+        if max_batch_patches is not None:
+            fits &= seen_patches[end] - seen_patches[first:end] <= max_batch_patches
+        fits[-1] = True  # one sequence always runs
+        cost = np.where(fits, best[first:end] + tokens + batch_cost, np.inf)
+        start = int(np.argmin(cost))
+        best[end], cut[end] = cost[start], first + start
     batches: list[list[int]] = []
-    current: list[int] = []
-    current_patches = 0
-    for index in order:
-        longest = lengths[current[0]] if current else lengths[index]
-        item_patches = patches[index] if patches is not None else 0
-        over_patches = max_batch_patches is not None and current_patches + item_patches > max_batch_patches
-        if current and (len(current) + 1 > max_batch_size or (len(current) + 1) * pad_to(longest) > max_batch_tokens
-                        or (lengths[index] < min_fill * longest and len(current) * pad_to(longest) >= fill_floor)
-                        or over_patches):
-            batches.append(current)
-            current, current_patches = [], 0
-        current.append(index)
-        current_patches += item_patches
-    if current:
-        batches.append(current)
-    return batches
+    end = len(order)
+    while end > 0:
+        batches.append(order[int(cut[end]):end])
+        end = int(cut[end])
+    return batches[::-1]
 
 
 @dataclass

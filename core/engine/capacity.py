@@ -24,6 +24,11 @@ CUDA_BATCH_PATCHES = 65536
 CUDA_BATCH_SIZE = 256
 CUDA_MIN_TOKENS, CUDA_MAX_TOKENS = 16384, 262144
 MEMORY_SHARE = 0.25
+# One more forward pass, in padded tokens (the batch planner splits a batch where the padding saved exceeds it).
+# CUDA: the issue's H100 profile of the 2B shape (uniform 64-token rows) ran at MFU 0.20 with 2,048 tokens
+# per pass and 0.40 from 16,384: a pass costs about 2,048 tokens' compute on top of its own.
+CUDA_BATCH_OVERHEAD_TOKENS = 2048
+CPU_BATCH_OVERHEAD_TOKENS = 256  # measured: benchmarks/bench_embed.py --overheads
 
 
 def bytes_per_token(config: Any, dtype_bytes: int) -> int:

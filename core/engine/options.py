@@ -21,6 +21,8 @@ class RuntimeOptions:
     - ``device``, ``dtype``, ``attn_implementation``, ``device_map``: placement and kernels.
     - ``max_batch_tokens`` / ``max_batch_size``: padded tokens and rows per forward pass (``engine.capacity``).
     - ``max_batch_patches``: image / video patches per forward pass (pixels and vision activations).
+    - ``batch_overhead_tokens``: what one more forward pass costs, in padded tokens; batches are split
+      where the padding saved exceeds it (``engine.batches.token_budget_batches``).
     - ``shape_buckets``: pad each batch's length up to one of a few sizes, so the GPU's kernels see few
       distinct shapes (cuDNN plans per shape); default on CUDA only.
     - ``sdpa_kernels``: the scaled-dot-product-attention kernels allowed with ``attn_implementation="sdpa"``,
@@ -38,6 +40,7 @@ class RuntimeOptions:
     max_batch_tokens: int | None = None
     max_batch_size: int | None = None
     max_batch_patches: int | None = None
+    batch_overhead_tokens: int | None = None
     shape_buckets: bool | None = None
     sdpa_kernels: tuple[str, ...] | None = None
     host_workers: int | None = None
@@ -45,10 +48,12 @@ class RuntimeOptions:
     show_progress: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("max_batch_tokens", "max_batch_size", "max_batch_patches", "host_workers", "prefetch_batches"):
+        for name in ("max_batch_tokens", "max_batch_size", "max_batch_patches", "host_workers", "prefetch_batches",
+                     "batch_overhead_tokens"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            least = 0 if name == "batch_overhead_tokens" else 1
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
         if self.sdpa_kernels is not None:
             unknown = set(self.sdpa_kernels) - set(SDPA_KERNELS)
             if unknown or not self.sdpa_kernels:

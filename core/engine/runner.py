@@ -27,14 +27,20 @@ import numpy as np
 
 from ..errors import InputError, MediaError
 from .batches import Encoded, bucket_length, collate, token_budget_batches
-from .capacity import CPU_BATCH_PATCHES, CUDA_BATCH_PATCHES, device_batch_limits, free_device_bytes
+from .capacity import (
+    CPU_BATCH_OVERHEAD_TOKENS,
+    CPU_BATCH_PATCHES,
+    CUDA_BATCH_OVERHEAD_TOKENS,
+    CUDA_BATCH_PATCHES,
+    device_batch_limits,
+    free_device_bytes,
+)
 from .heads import last_token
 from .options import RuntimeOptions
 from .runtime import Runtime, input_device
 
 Head = Callable[[Any], Any]  # last-position hidden states (B, H) -> one row per sequence (a tensor, same device)
 DEFAULT_CUDA_SDPA_KERNELS = ("flash", "efficient", "math")
-CUDA_FILL_FLOOR = 32768  # padded tokens: below this a GPU batch is launch-bound, so length variety is merged
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,15 @@ def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> Ru
                                                      free_device_bytes(input_device(model)))
         tokens, rows = tokens or auto_tokens, rows or auto_rows
     patches = options.max_batch_patches or (CUDA_BATCH_PATCHES if on_cuda else CPU_BATCH_PATCHES)
+    overhead = options.batch_overhead_tokens
+    if overhead is None:
+        overhead = CUDA_BATCH_OVERHEAD_TOKENS if on_cuda else CPU_BATCH_OVERHEAD_TOKENS
     kernels = options.sdpa_kernels
     if kernels is None and on_cuda and runtime.attn_implementation == "sdpa":
         kernels = DEFAULT_CUDA_SDPA_KERNELS
     return replace(
         options, max_batch_tokens=tokens, max_batch_size=rows, max_batch_patches=patches,
+        batch_overhead_tokens=overhead,
         shape_buckets=on_cuda if options.shape_buckets is None else options.shape_buckets,
         sdpa_kernels=kernels, host_workers=options.host_workers or min(8, os.cpu_count() or 1),
     )
@@ -142,12 +152,10 @@ class Runner:
         return str(self.device).startswith("cuda")
 
     def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None) -> list[list[int]]:
-        o = self.options
-        floor = CUDA_FILL_FLOOR if self.on_cuda else 0
-        # resolve_options filled both limits
+        o = self.options  # resolve_options filled every limit
         return token_budget_batches(lengths, cast(int, o.max_batch_tokens), cast(int, o.max_batch_size),
-                                    width=self.width, patches=patches, max_batch_patches=o.max_batch_patches,
-                                    fill_floor=floor)
+                                    batch_cost=cast(int, o.batch_overhead_tokens), width=self.width,
+                                    patches=patches, max_batch_patches=o.max_batch_patches)
 
     def collate(self, batch: Sequence[Encoded]) -> tuple[dict[str, Any], list[int]]:
         """Model inputs on the device (pending media loaded; padded to the bucket; pinned on CUDA)."""

@@ -89,6 +89,23 @@ def test_bench_memory(tmp_path, model_cache):
     assert isinstance(data["target_met"], bool) and "peak_growth_largest_vs_smallest" in data
 
 
+def test_bench_batching(tmp_path, model_cache):
+    import bench_batching
+
+    out = tmp_path / "batching.json"
+    bench_batching.main([*TINY, "--texts", "16", "--max-tokens", "48", "--repeats", "2", "--overheads", "0,256,100000",
+                         "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    measured = {r["batch_overhead_tokens"]: r for r in data["measured"]}
+    assert measured[256]["default"] and measured[256]["speed_vs_default"] == 1.0
+    # a pass dearer than any padding: one pass of all 16 texts; free passes: never more padding than that
+    assert measured[100000]["forwards"] == 1 and measured[0]["forwards"] > 1
+    assert measured[0]["padding_efficiency"] >= measured[100000]["padding_efficiency"]
+    planned = {(r["workload"], r["batch_overhead_tokens"]): r for r in data["planned"]}
+    assert planned[("rerank 20x50", 100000)]["forwards"] == 20  # one pass per query call
+    assert all(0 < r["padding_efficiency"] <= 1 for r in data["planned"])
+
+
 def test_gpu_suite_tiny_on_cpu(tmp_path):
     """The GPU suite end to end on the CPU with tiny shapes: every section's rows, agreements and ratios."""
     import gpu_suite
@@ -107,7 +124,9 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     for workload in ("1x10", "2x5"):
         expected += [(f"rerank {workload}", p) for p in ("official", "package reuse_query_prefix=True",
                                                           "package reuse_query_prefix=False")]
-    expected += [("kernels", f"{variant} ({run})") for variant in gpu_suite.KERNEL_VARIANTS for run in ("cold", "warm")]
+    for variant in gpu_suite.ENGINE_VARIANTS:
+        expected += [("variants", f"texts: {variant} ({run})") for run in ("cold", "warm")]
+        expected += [("variants", f"rerank 2x5: {variant}")]
     for key in expected:
         r = rows[key]
         assert "skipped" not in r, (key, r)
@@ -118,6 +137,9 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
             assert r["agreement_max_abs_diff"] <= 1e-4, key
         if r["path"].startswith("package"):
             assert r["ratio_vs_official_best"] > 0, key
+    rerank_variants = [r for r in data["rows"] if r["section"] == "variants" and r["path"].startswith("rerank")]
+    assert len(rerank_variants) == len(gpu_suite.ENGINE_VARIANTS)
+    assert all(r["agreement_max_abs_diff"] <= 1e-4 and r["wall_s"] > 0 for r in rerank_variants)
     assert data["matmul_peak_flops"] > 0 and all(r["useful_flops"] > 0 for r in data["rows"] if "useful_flops" in r)
     st = [r for r in data["rows"] if r["path"].startswith("sentence-transformers")]
     assert st, "an ST row, or a skip row saying why"
