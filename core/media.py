@@ -378,7 +378,7 @@ def _container_metadata(location: str, backend: str) -> tuple[int, float, tuple[
             size = (int(width), int(height))
         return len(reader), float(reader.get_avg_fps()), size
     if backend == "torchcodec":
-        from torchcodec.decoders import VideoDecoder
+        from torchcodec.decoders import VideoDecoder  # type: ignore[import-not-found, unused-ignore]
 
         metadata = VideoDecoder(location).metadata
         return int(metadata.num_frames), float(metadata.average_fps), (int(metadata.width), int(metadata.height))
@@ -387,9 +387,11 @@ def _container_metadata(location: str, backend: str) -> tuple[int, float, tuple[
 
 def _header_size(location: str) -> tuple[int, int] | None:
     """(width, height) from the stream header (PyAV), or None without PyAV."""
-    if importlib.util.find_spec("av") is None:
-        return None
-    return _pyav_metadata(location, count=False)[2]
+    return _pyav_metadata(location, count=False)[2] if has_pyav() else None
+
+
+def has_pyav() -> bool:
+    return importlib.util.find_spec("av") is not None
 
 
 def _pyav_metadata(location: str, count: bool = True) -> tuple[int, float, tuple[int, int]]:
@@ -422,7 +424,7 @@ def video_reader() -> str:
 
     if hasattr(torchvision.io, "read_video"):
         return "torchvision"
-    if importlib.util.find_spec("av") is None:
+    if not has_pyav():
         raise MediaError("no video reader is installed: decord and torchcodec are missing and this torchvision "
                          "has no read_video; install PyAV (pip install av) or decord (pip install "
                          "'qwen3-vl-rag[video]', x86_64 only)")

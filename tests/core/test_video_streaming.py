@@ -20,11 +20,18 @@ pytest.importorskip("av", reason="PyAV writes the test videos (dev extra)")
 OPTIONS = dict(min_pixels=4 * 32 * 32, max_pixels=1280 * 32 * 32, fps=2.0, num_frames=64, max_frames=64)
 
 
-@pytest.fixture(params=["reader", "pyav"])
+@pytest.fixture(params=["reader", "reader-without-pyav", "pyav"])
 def backend(request, monkeypatch):
-    """The installed reader (decord where it is), and PyAV as on an ARM machine (neither decord nor torchcodec)."""
+    """The installed reader (decord where it is), with and without PyAV (the video extra installs decord
+    alone: PyAV's absence is faked), and PyAV as on an ARM machine (neither decord nor torchcodec)."""
     from qwen_vl_utils import vision_process
 
+    from qwen3_vl_rag.core import media
+
+    if request.param == "reader-without-pyav":
+        if video_reader() == "pyav":
+            pytest.skip("the installed reader is PyAV")
+        monkeypatch.setattr(media, "has_pyav", lambda: False)
     if request.param == "pyav":
         monkeypatch.setattr(vision_process, "get_video_reader_backend", lambda: "torchvision")
         monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, "torchvision",
