@@ -260,8 +260,12 @@ def load_video(probe: VideoProbe, options: MediaOptions) -> LoadedVideo:
     """
     from qwen_vl_utils import fetch_video
 
-    if probe.is_frame_list:
-        video: Any = [open_image(frame, options.allow_urls, options.decode_limit) for frame in probe.source]
+    if probe.is_frame_list:  # sampling repeats the frames of a short list: each is decoded once
+        opened: dict[int, Any] = {}
+        for frame in probe.source:
+            if id(frame) not in opened:
+                opened[id(frame)] = open_image(frame, options.allow_urls, options.decode_limit)
+        video: Any = [opened[id(frame)] for frame in probe.source]
         what = "(frames)"
     else:
         video, what = probe.source, _describe(probe.source)

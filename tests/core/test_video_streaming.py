@@ -160,6 +160,26 @@ def test_a_frame_that_fails_to_decode_later_names_its_item(vl_embedder):
     assert "truncated" in error.value.reason or "corrupt" in error.value.reason, error.value
 
 
+def test_each_frame_of_a_short_list_is_read_once(vl_embedder, tmp_path):
+    """Sampling repeats the frames of a list shorter than num_frames; each file is still read once."""
+    from pathlib import Path
+
+    reads: list[str] = []
+
+    class CountingPath(type(Path())):
+        def read_bytes(self):
+            reads.append(self.name)
+            return super().read_bytes()
+
+    frames = []
+    for i in range(3):
+        random_image(i, size=(64, 64)).save(tmp_path / f"frame{i}.png")
+        frames.append(CountingPath(tmp_path / f"frame{i}.png"))
+    assert len(sample_frame_list(frames, vl_embedder.encoder.media.num_frames, 64)) > 3
+    vl_embedder.embed([{"video": [frames]}])  # a list of one frame list (a bare list of paths is a list of files)
+    assert sorted(reads) == ["frame0.png", "frame1.png", "frame2.png"]
+
+
 def test_a_mixed_call_gives_each_item_its_own_vector(tiny_vl_path, tmp_path):
     embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=3)
     clip = str(write_video(tmp_path / "clip.mp4", frames=12, fps=4, size=(96, 64)))
