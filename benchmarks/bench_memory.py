@@ -9,6 +9,8 @@ Target: the peak at the largest N within 10% of the peak at the smallest.
 
 ``--images N`` (the streaming case): N images of 1280x720 in ONE ``embed_documents`` call, with the tiny
 test model; reported: the peak RSS above the RSS of the loaded model (target: at most 1.5 GiB, whatever N).
+``--videos N``: N and then 5N short clips (4 frames of 1280x720) in ONE call each, same report plus the growth
+per added clip (target: at most 1.5 GiB above the model at 5N; a decoded clip holds ~100 MB while in flight).
 
     python benchmarks/bench_memory.py                                   # CPU, random bench model
     python benchmarks/bench_memory.py --model Qwen/Qwen3-VL-Embedding-2B --device cuda
@@ -87,6 +89,8 @@ def worker(args) -> dict:
     embedder = cls(args.model_path, **kwargs)
     if args.images:
         return image_worker(embedder, args)
+    if args.videos:
+        return video_worker(embedder, args)
     tokenizer = embedder.encoder.tokenizer if args.embedder == "vl" else embedder.tokenizer
     embedder.embed_documents(short_texts(tokenizer, 64, seed=args.seed + 1))  # warm-up: allocator, pools
     texts = short_texts(tokenizer, args.n, seed=args.seed)
@@ -130,14 +134,66 @@ def image_worker(embedder, args) -> dict:
             "images_per_s": args.images / wall, "rss_samples": sampler.samples}
 
 
-def image_case(args, model_path: str, forwarded: list[str]) -> dict:
+def make_videos(directory: Path, n: int, seed: int = 0, size=(1280, 720), frames: int = 4, fps: int = 4) -> list[Path]:
+    """``n`` distinct mpeg4 clips of ``frames`` frames (moving colour fields + noise), written with PyAV."""
+    import av
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    paths = []
+    for i in range(n):
+        path = directory / f"clip{i:04d}.mp4"
+        phase = rng.uniform(0, 6.28, 3)
+        with av.open(str(path), mode="w") as container:
+            stream = container.add_stream("mpeg4", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            for t in range(frames):
+                waves = [127 + 100 * np.sin(x / (17 + 13 * c) + y / 23 + phase[c] + t / 3) for c in range(3)]
+                pixels = np.stack(waves, -1)
+                frame = np.clip(pixels + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        paths.append(path)
+    return paths
+
+
+def video_worker(embedder, args) -> dict:
+    """One call over ``args.n`` short 1280x720 clips: peak RSS above the loaded model's."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_videos(Path(tmp), args.n, args.seed)
+        embedder.embed_documents([{"video": str(paths[0])}])  # warm-up: allocator, pools
+        gc.collect()
+        before = rss()
+        sampler = PeakSampler(args.interval)
+        sampler.start()
+        t = time.perf_counter()
+        vectors = embedder.embed_documents([{"video": str(p)} for p in paths])
+        wall = time.perf_counter() - t
+        sampler.stop()
+    return {"n": args.n, "rss_before_bytes": before, "peak_rss_bytes": sampler.peak,
+            "growth_bytes": sampler.peak - before, "output_bytes": int(vectors.nbytes), "wall_s": wall,
+            "videos_per_s": args.n / wall, "rss_samples": sampler.samples}
+
+
+def _media_worker(args, model_path: str, forwarded: list[str]) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), *forwarded, "--worker", "--model-path", model_path,
            "--device", args.device]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"image worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    case = json.loads(lines[-1][len("RESULT "):])
+        raise RuntimeError(f"media worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def image_case(args, model_path: str, forwarded: list[str]) -> dict:
+    case = _media_worker(args, model_path, forwarded)
     mib = 1024 * 1024
     table = C.print_table(
         [{"images": case["n"], "rss_model_MiB": case["rss_before_bytes"] / mib,
@@ -153,6 +209,26 @@ def image_case(args, model_path: str, forwarded: list[str]) -> dict:
     return data
 
 
+def video_case(args, model_path: str, forwarded: list[str]) -> dict:
+    cases = [_media_worker(args, model_path, [*forwarded, "--n", str(n)]) for n in (args.videos, 5 * args.videos)]
+    mib = 1024 * 1024
+    small, large = cases
+    per_video = (large["growth_bytes"] - small["growth_bytes"]) / (large["n"] - small["n"])
+    table = C.print_table(
+        [{"videos": c["n"], "rss_model_MiB": c["rss_before_bytes"] / mib, "peak_rss_MiB": c["peak_rss_bytes"] / mib,
+          "above_model_MiB": c["growth_bytes"] / mib, "videos_per_s": c["videos_per_s"]} for c in cases],
+        ["videos", "rss_model_MiB", "peak_rss_MiB", "above_model_MiB", "videos_per_s"],
+        title=f"bench_memory: {small['n']} and {large['n']} clips of 4 frames of 1280x720 in one call, {args.device}: "
+              f"{per_video / mib:+.1f} MiB per added clip (target: <= {IMAGE_TARGET_BYTES / mib:.0f} MiB above the "
+              f"model at {large['n']})",
+    )
+    data = {"benchmark": "memory-videos", "machine": C.machine_info(args.device), "model": model_path,
+            "cases": cases, "growth_per_added_video_bytes": per_video,
+            "target_met": large["growth_bytes"] <= IMAGE_TARGET_BYTES, "table": table, "args": vars(args)}
+    C.write_json(data, args.out, "memory_videos")
+    return data
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--embedder", default="vl", choices=["vl", "text"])
@@ -162,6 +238,7 @@ def parse_args(argv=None):
     p.add_argument("--sizes", default="5000,20000")
     p.add_argument("--max-batch-size", type=int, default=None, help="package setting (default: its own)")
     p.add_argument("--images", type=int, default=0, help="the streaming case: N 1280x720 images in one call")
+    p.add_argument("--videos", type=int, default=0, help="N, then 5N short 1280x720 clips in one call")
     p.add_argument("--interval", type=float, default=0.005, help="RSS sampling period (s)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -185,12 +262,12 @@ def main(argv=None) -> dict:
 
     args.device = args.device or C.default_device()
     forwarded = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--worker",)]
-    if args.images:
+    if args.images or args.videos:
         from qwen3_vl_rag import testing
 
         path = args.model or str(testing.build_tiny_vl_model(Path(C.bench_model_dir("vl", testing.TINY, False,
                                                                                      args.model_cache))))
-        return image_case(args, path, forwarded)
+        return image_case(args, path, forwarded) if args.images else video_case(args, path, forwarded)
     model_path = C.bench_model_path(args, args.embedder, args.model)
     cases = []
     for n in [int(x) for x in args.sizes.split(",")]:

@@ -17,6 +17,7 @@ import io
 import logging
 import re
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -65,6 +66,27 @@ class LoadedVideo:
     frames: Any
     fps: float
     frame_indices: list[int]
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """A video as ``load_video`` will return it, found without decoding a frame (see ``probe_video``).
+
+    ``source`` is what ``load_video`` reads later: a file location or URL, or the sampled frames (as
+    ``probe_image`` returned them); ``request`` holds qwen-vl-utils' sampling options for it. The rest is
+    the layout the prompt needs: the sampled frame indices, the fps their timestamps use, and the
+    (height, width) of every frame after resizing.
+    """
+
+    source: Any
+    request: dict[str, Any]
+    frame_indices: list[int]
+    fps: float
+    size: tuple[int, int]
+
+    @property
+    def is_frame_list(self) -> bool:
+        return isinstance(self.source, list)
 
 
 def _describe(source: Any) -> str:
@@ -231,39 +253,164 @@ def sample_frame_list(frames: list[Any], num_frames: int, max_frames: int) -> li
     return [frames[i] for i in indices][:max_frames]
 
 
-def load_video(
-    source: Any, options: MediaOptions, fps: float | None = None, max_frames: int | None = None
-) -> LoadedVideo:
-    """Load a video file or a frame list into resized frames, bounded by ``total_pixels`` either way."""
+def load_video(probe: VideoProbe, options: MediaOptions) -> LoadedVideo:
+    """Decode and resize the frames ``probe`` planned, exactly as qwen-vl-utils' ``fetch_video`` does.
+
+    A ``MediaError`` if the video cannot be read or does not match the probe (a file changed since).
+    """
     from qwen_vl_utils import fetch_video
 
-    if isinstance(source, (list, tuple)):
-        frames = [open_image(frame, options.allow_urls, options.decode_limit) for frame in source]
-        sizes = [frame.size for frame in frames]
-        if len(set(sizes)) > 1:
-            other = next(i for i, size in enumerate(sizes) if size != sizes[0])
-            raise MediaError(f"video frames differ in size: frame 0 is {sizes[0][0]}x{sizes[0][1]}, frame {other} "
-                             f"is {sizes[other][0]}x{sizes[other][1]}; every frame of a video must have one size")
-        sampled = sample_frame_list(frames, options.num_frames, options.max_frames)
-        request = {"video": sampled, "total_pixels": options.total_pixels}
+    if probe.is_frame_list:  # sampling repeats the frames of a short list: each is decoded once
+        opened: dict[int, Any] = {}
+        for frame in probe.source:
+            if id(frame) not in opened:
+                opened[id(frame)] = open_image(frame, options.allow_urls, options.decode_limit)
+        video: Any = [opened[id(frame)] for frame in probe.source]
+        what = "(frames)"
     else:
-        request = {
-            "video": _video_location(source, options.allow_urls),
-            "fps": fps or options.fps,
-            "max_frames": max_frames or options.max_frames,
-            "total_pixels": options.total_pixels,  # the official code drops this for files
-        }
+        video, what = probe.source, _describe(probe.source)
         video_reader()
     try:
-        video, metadata = fetch_video(request, image_patch_size=16, return_video_metadata=True)
+        frames, metadata = fetch_video({"video": video, **probe.request}, image_patch_size=16,
+                                       return_video_metadata=True)
     except MediaError:
         raise
     except Exception as exc:  # decoders raise many types; all mean "this video cannot be read"
-        raise MediaError(f"video {_describe(source) if not isinstance(source, (list, tuple)) else '(frames)'} "
-                         f"cannot be read ({type(exc).__name__}: {exc})") from exc
-    if video.shape[0] == 0:
+        raise MediaError(f"video {what} cannot be read ({type(exc).__name__}: {exc})") from exc
+    loaded = LoadedVideo(frames=frames, fps=float(metadata["fps"]), frame_indices=list(metadata["frames_indices"]))
+    got = (loaded.frame_indices, loaded.fps, tuple(frames.shape[2:]))
+    if got != (probe.frame_indices, probe.fps, probe.size):
+        raise MediaError(f"video {what} decoded as frames {got[0]} at {got[1]:g} fps of {got[2]}, where its "
+                         f"container promised frames {probe.frame_indices} at {probe.fps:g} fps of {probe.size} "
+                         "(a file changed during the call?)")
+    return loaded
+
+
+def probe_video(source: Any, options: MediaOptions, fps: float | None = None,
+                max_frames: int | None = None) -> VideoProbe:
+    """What ``load_video`` will make of a video file, URL or frame list, read without decoding pixels.
+
+    A file's frame count and fps come from the reader qwen-vl-utils will decode it with (decord and
+    torchcodec read their index; PyAV its header, or counts the demuxed packets when the container
+    declares no count), its frame size from the stream header; the sampled frames and the resized size
+    then follow from qwen-vl-utils' own rules (``smart_nframes``, ``calculate_video_frame_range``,
+    ``smart_resize``). A frame list needs only its frames' headers (``probe_image``).
+    """
+    if isinstance(source, (list, tuple)):
+        return _probe_frame_list(source, options)
+    import torch
+    from qwen_vl_utils.vision_process import calculate_video_frame_range, smart_nframes
+
+    location = _video_location(source, options.allow_urls)
+    request = {
+        "fps": fps or options.fps,
+        "max_frames": max_frames or options.max_frames,
+        "total_pixels": options.total_pixels,  # the official code drops this for files
+    }
+    backend = video_reader()
+    try:
+        total, video_fps, (width, height) = _container_metadata(location, backend)
+        start, end, count = calculate_video_frame_range(request, total, video_fps)
+        nframes = smart_nframes(request, total_frames=count, video_fps=video_fps)
+        size = _resized_frame(height, width, nframes, options.total_pixels)
+    except MediaError:
+        raise
+    except Exception as exc:  # decoders raise many types; all mean "this video cannot be read"
+        raise MediaError(f"video {_describe(source)} cannot be read ({type(exc).__name__}: {exc})") from exc
+    indices = torch.linspace(start, end, nframes).round().long().tolist()  # as every qwen-vl-utils reader
+    return VideoProbe(location, request, indices, video_fps, size)
+
+
+# qwen-vl-utils' fetch_video gives a frame list no timing: its frames are 0, 1, ... at this fps.
+FRAME_LIST_FPS = 2.0
+
+
+def _probe_frame_list(frames: Sequence[Any], options: MediaOptions) -> VideoProbe:
+    from qwen_vl_utils.vision_process import FRAME_FACTOR, IMAGE_MAX_TOKEN_NUM, IMAGE_MIN_TOKEN_NUM, ceil_by_factor
+
+    if not frames:
         raise MediaError("video has no frames")
-    return LoadedVideo(frames=video, fps=float(metadata["fps"]), frame_indices=list(metadata["frames_indices"]))
+    probed = [probe_image(frame, options.allow_urls, options.decode_limit) for frame in frames]
+    sizes = [size for _, size in probed]
+    if len(set(sizes)) > 1:
+        other = next(i for i, size in enumerate(sizes) if size != sizes[0])
+        raise MediaError(f"video frames differ in size: frame 0 is {sizes[0][0]}x{sizes[0][1]}, frame {other} "
+                         f"is {sizes[other][0]}x{sizes[other][1]}; every frame of a video must have one size")
+    sampled = sample_frame_list([source for source, _ in probed], options.num_frames, options.max_frames)
+    nframes = ceil_by_factor(len(sampled), FRAME_FACTOR)  # fetch_video repeats the last frame to an even count
+    # fetch_video first resizes each frame as an image, with a 64-pixel factor (it passes its 32-pixel
+    # factor where fetch_image expects the 16-pixel patch), then the whole clip to the video budget.
+    factor = 64
+    width, height = sizes[0]
+    try:
+        height, width = _smart_resize(height, width, factor, IMAGE_MIN_TOKEN_NUM * factor**2,
+                                      IMAGE_MAX_TOKEN_NUM * factor**2)
+        size = _resized_frame(height, width, nframes, options.total_pixels)
+    except ValueError as exc:  # aspect ratio over 200
+        raise MediaError(f"video (frames) cannot be read (ValueError: {exc})") from exc
+    return VideoProbe(sampled, {"total_pixels": options.total_pixels}, list(range(nframes)), FRAME_LIST_FPS, size)
+
+
+def _smart_resize(height: int, width: int, factor: int, min_pixels: float, max_pixels: float) -> tuple[int, int]:
+    from qwen_vl_utils import smart_resize
+
+    return cast("tuple[int, int]", smart_resize(height, width, factor=factor, min_pixels=min_pixels,
+                                                max_pixels=max_pixels))
+
+
+def _resized_frame(height: int, width: int, nframes: int, total_pixels: int) -> tuple[int, int]:
+    """fetch_video's frame size (height, width): 32-pixel multiples, 128-768 tokens, ``total_pixels`` per clip."""
+    from qwen_vl_utils.vision_process import FRAME_FACTOR, VIDEO_MAX_TOKEN_NUM, VIDEO_MIN_TOKEN_NUM
+
+    factor = 32
+    min_pixels = VIDEO_MIN_TOKEN_NUM * factor * factor
+    max_pixels = max(min(VIDEO_MAX_TOKEN_NUM * factor * factor, total_pixels / nframes * FRAME_FACTOR),
+                     int(min_pixels * 1.05))
+    return _smart_resize(height, width, factor, min_pixels, max_pixels)
+
+
+def _container_metadata(location: str, backend: str) -> tuple[int, float, tuple[int, int]]:
+    """(frame count, fps, (width, height)) of a video file as ``backend`` will read it; no frame is decoded
+    except with decord when PyAV is missing (decord tells no size: its first frame does)."""
+    if backend == "decord":
+        import decord
+
+        reader = decord.VideoReader(location)
+        size = _header_size(location)
+        if size is None:
+            height, width = reader[0].shape[:2]
+            size = (int(width), int(height))
+        return len(reader), float(reader.get_avg_fps()), size
+    if backend == "torchcodec":
+        from torchcodec.decoders import VideoDecoder  # type: ignore[import-not-found, unused-ignore]
+
+        metadata = VideoDecoder(location).metadata
+        return int(metadata.num_frames), float(metadata.average_fps), (int(metadata.width), int(metadata.height))
+    return _pyav_metadata(location)  # PyAV reads for "pyav" and for torchvision's read_video alike
+
+
+def _header_size(location: str) -> tuple[int, int] | None:
+    """(width, height) from the stream header (PyAV), or None without PyAV."""
+    return _pyav_metadata(location, count=False)[2] if has_pyav() else None
+
+
+def has_pyav() -> bool:
+    return importlib.util.find_spec("av") is not None
+
+
+def _pyav_metadata(location: str, count: bool = True) -> tuple[int, float, tuple[int, int]]:
+    """(frame count, fps, (width, height)) from the container; a container that declares no frame count
+    (Matroska, WebM) has its packets counted (demuxed, not decoded: milliseconds)."""
+    import av
+
+    path = location[7:] if location.startswith("file://") else location
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        total = stream.frames
+        if count and not total:
+            total = sum(1 for packet in container.demux(stream) if packet.size)
+        return total, fps, (int(stream.codec_context.width), int(stream.codec_context.height))
 
 
 def video_reader() -> str:
@@ -281,7 +428,7 @@ def video_reader() -> str:
 
     if hasattr(torchvision.io, "read_video"):
         return "torchvision"
-    if importlib.util.find_spec("av") is None:
+    if not has_pyav():
         raise MediaError("no video reader is installed: decord and torchcodec are missing and this torchvision "
                          "has no read_video; install PyAV (pip install av) or decord (pip install "
                          "'qwen3-vl-rag[video]', x86_64 only)")
@@ -299,10 +446,7 @@ def read_video_pyav(ele: dict[str, Any]) -> tuple[Any, dict[str, Any], float]:
 
     path = ele["video"]
     path = path[7:] if path.startswith("file://") else path
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        video_fps = float(stream.average_rate or stream.guessed_rate or 0)
-        total = stream.frames or sum(1 for _ in container.decode(stream))  # no count in the header: count
+    total, video_fps, _ = _pyav_metadata(path)
     if not total:
         raise MediaError("video has no frames")
     start, end, count = calculate_video_frame_range(ele, total, video_fps)

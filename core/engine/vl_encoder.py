@@ -1,7 +1,8 @@
 """Turn Qwen3-VL prompts with media into token ids and pixel tensors (shared by the VL embedder and reranker).
 
-Every item is validated, every image header read and every prompt tokenized before any model work, so
-a bad item fails the call up front with its index; pixels are decoded later, batch by batch.
+Every item is validated, every image header and video container read and every prompt tokenized before
+any model work, so a bad item fails the call up front with its index; pixels are decoded later, batch by
+batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..errors import InputError, MediaError, PromptTooLong
 from ..formats.chat import PROMPT_SUFFIX
 from ..formats.truncation import truncate_ids
 from ..formats.vision import VISION_TOKENS, expand_vision, video_timestamps
-from ..media import MediaOptions, image_tokens, load_image, load_video, probe_image
+from ..media import MediaOptions, VideoProbe, image_tokens, load_image, load_video, probe_image, probe_video
 from .batches import Encoded
 
 
@@ -67,46 +68,69 @@ class VLEncoder:
                              f"{list(expected_tokens)} (a file changed during the call?)")
         return {"pixel_values": out["pixel_values"], "image_grid_thw": grid}
 
-    def _videos(self, sources: Sequence[tuple[Any, float | None, int | None]]
-                ) -> tuple[Any, Any, list[tuple[list[float], int]]]:
+    def _probe_videos(self, sources: Sequence[tuple[Any, float | None, int | None]]
+                      ) -> tuple[list[VideoProbe], Any, list[tuple[list[float], int]]]:
+        """(probes to load later, their patch grid, their prompt layouts), from the containers alone."""
         if not sources:
-            return None, None, []
-        pixel_parts, grids, layouts = [], [], []
-        for source, fps, max_frames in sources:
-            video = load_video(source, self.media, fps, max_frames)
+            return [], None, []
+        import torch
+
+        probes = [probe_video(source, self.media, fps, max_frames) for source, fps, max_frames in sources]
+        vp = self.processor.video_processor
+        grid = torch.tensor([[len(p.frame_indices) // vp.temporal_patch_size, p.size[0] // vp.patch_size,
+                              p.size[1] // vp.patch_size] for p in probes], dtype=torch.long)
+        layouts = [(video_timestamps(p.frame_indices, p.fps), int(g[1] * g[2]) // self.merge)
+                   for p, g in zip(probes, grid)]
+        return probes, grid, layouts
+
+    def _load_videos(self, probes: Sequence[VideoProbe], expected_grid: Any) -> dict[str, Any]:
+        """Decode, resize and patchify videos (run when their batch is prepared)."""
+        import torch
+
+        pixel_parts, grids = [], []
+        for probe in probes:
+            video = load_video(probe, self.media)
             out = self.processor.video_processor(
                 videos=[video.frames], do_resize=False, do_sample_frames=False, return_tensors="pt",
                 **self._video_kwargs,
             )
-            grid = out["video_grid_thw"]
             pixel_parts.append(out["pixel_values_videos"])
-            grids.append(grid)
-            per_frame = int(grid[0, 1] * grid[0, 2]) // self.merge
-            layouts.append((video_timestamps(video.frame_indices, video.fps), per_frame))
-        import torch
+            grids.append(out["video_grid_thw"])
+        grid = torch.cat(grids)
+        if not torch.equal(grid, expected_grid):
+            raise MediaError(f"the decoded video has the patch grid {grid.tolist()} where its container promised "
+                             f"{expected_grid.tolist()} (a file changed during the call?)")
+        return {"pixel_values_videos": torch.cat(pixel_parts), "video_grid_thw": grid}
 
-        return torch.cat(pixel_parts), torch.cat(grids), layouts
+    def _load_media(self, image_sources: Sequence[Any], image_tokens: Sequence[int],
+                    video_probes: Sequence[VideoProbe], video_grid: Any) -> dict[str, Any]:
+        """The pixel fields of one sequence (its ``Encoded.pending``)."""
+        fields = self._load_images(image_sources, image_tokens) if image_sources else {}
+        if video_probes:
+            fields.update(self._load_videos(video_probes, video_grid))
+        return fields
 
     def encode(self, requests: Sequence[PromptRequest]) -> list[Encoded]:
         """Check every item's media, expand and tokenize every prompt; errors name the request's index.
 
-        Image pixels are not loaded here: each ``Encoded`` carries them as ``pending`` (sized from the
-        header), and the Runner loads them batch by batch. Videos are decoded here (their token count
-        depends on the sampled frames).
+        Pixels are not loaded here: each ``Encoded`` carries them as ``pending``, sized from the image
+        headers and the video containers (a video's grid is set already), and the Runner loads them batch
+        by batch.
         """
         texts, partial, uncapped = [], [], {}
         for request in requests:
             try:
                 image_sources, tokens = self._probe_images(request.images)
-                video_pixels, video_grid, video_layouts = self._videos(request.videos)
+                probes, video_grid, video_layouts = self._probe_videos(request.videos)
             except MediaError as exc:
                 raise InputError(request.index, str(exc)) from exc
             texts.append(expand_vision(request.prompt, tokens, video_layouts))
             if request.uncapped_prompt is not None:
                 uncapped[len(texts) - 1] = expand_vision(request.uncapped_prompt, tokens, video_layouts)
-            pending = partial_call(self._load_images, image_sources, tokens) if image_sources else None
+            pending = (partial_call(self._load_media, image_sources, tokens, probes, video_grid)
+                       if image_sources or probes else None)
             patches = self.merge * sum(tokens) + (int(video_grid.prod(-1).sum()) if video_grid is not None else 0)
-            partial.append(Encoded([], None, None, video_pixels, video_grid, index=request.index, pending=pending,
+            partial.append(Encoded([], None, None, None, video_grid, index=request.index, pending=pending,
                                    patches=patches))
         token_ids = self.tokenizer(texts)["input_ids"] if texts else []
         for position, full in uncapped.items():

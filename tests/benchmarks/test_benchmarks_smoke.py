@@ -106,6 +106,18 @@ def test_bench_batching(tmp_path, model_cache):
     assert all(0 < r["padding_efficiency"] <= 1 for r in data["planned"])
 
 
+def test_bench_memory_videos(tmp_path, model_cache):
+    pytest.importorskip("av", reason="PyAV writes the clips (dev extra)")
+    import bench_memory
+
+    out = tmp_path / "memory_videos.json"
+    data = bench_memory.main(["--videos", "1", "--threads", "1", "--model-cache", model_cache, "--out", str(out)])
+    assert [c["n"] for c in data["cases"]] == [1, 5] and json.loads(out.read_text())["table"]
+    for case in data["cases"]:
+        assert case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 and case["output_bytes"] > 0
+    assert isinstance(data["target_met"], bool) and "growth_per_added_video_bytes" in data
+
+
 def test_gpu_suite_tiny_on_cpu(tmp_path):
     """The GPU suite end to end on the CPU with tiny shapes: every section's rows, agreements and ratios."""
     import gpu_suite
