@@ -48,10 +48,11 @@ def compile_language_tower(model: Any, compile: bool | str, device_map: Any) -> 
     (the accelerate hooks move tensors between devices mid-graph) or a Python that dynamo does not support.
     """
     import torch
+    from torch._dynamo.eval_frame import is_dynamo_supported
 
     arguments = compile_arguments(compile)
     reason = ("the model is sharded with device_map" if device_map is not None
-              else None if torch._dynamo.is_dynamo_supported() else "torch.compile does not support this Python")
+              else None if is_dynamo_supported() else "torch.compile does not support this Python")
     if reason:
         warnings.warn(f"compile={compile!r} is unavailable ({reason}); running eagerly", RuntimeWarning, stacklevel=4)
         return False
@@ -68,8 +69,9 @@ def compile_language_tower(model: Any, compile: bool | str, device_map: Any) -> 
             if tensor is not None:
                 for dim in dims:
                     torch._dynamo.maybe_mark_dynamic(tensor, dim)
-        with torch._dynamo.config.patch(recompile_limit=max(RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)):
-            return compiled(**kwargs)
+        limit = max(RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
+        with torch._dynamo.config.patch(recompile_limit=limit):  # type: ignore[no-untyped-call, unused-ignore]
+            return compiled(**kwargs)  # type: ignore[no-untyped-call, unused-ignore]
 
     tower.forward = forward
     return True
