@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from qwen3_vl_rag.core import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, RuntimeOptions
+from qwen3_vl_rag.core import Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
 from qwen3_vl_rag.core.engine.batches import bucket_length
 from qwen3_vl_rag.core.engine.fusion import compile_language_tower
 
@@ -63,8 +63,8 @@ def test_a_sharded_model_warns_once_and_runs_eagerly(text_embedder):
     assert "forward" not in vars(tower)  # the model was left as it was
 
 
-def test_compiled_text_models_match_eager_and_compile_a_bounded_number_of_graphs(tiny_text_path, text_embedder,
-                                                                                   text_reranker):
+def test_compiled_text_embedder_matches_eager_and_compiles_a_bounded_number_of_graphs(tiny_text_path,
+                                                                                      text_embedder):
     compiled = Qwen3TextEmbedder(str(tiny_text_path), compile="aot_eager")
     assert compiled.options.compile == "aot_eager" and compiled.options.shape_buckets is True
     before = _graphs()
@@ -76,21 +76,26 @@ def test_compiled_text_models_match_eager_and_compile_a_bounded_number_of_graphs
     assert 1 <= graphs <= MAX_GRAPHS
     np.testing.assert_allclose(vectors, text_embedder.embed(TEXTS), atol=1e-5)
 
-    reranker = Qwen3Reranker(str(tiny_text_path), compile="aot_eager")
-    pairs = [(f"query {i}", text) for i, text in enumerate(TEXTS[::4])]
-    np.testing.assert_allclose(reranker.score_pairs(pairs), text_reranker.score_pairs(pairs), atol=1e-5)
-    documents = TEXTS[::10]  # one query: the shared-prefix path (a KV cache) runs the tower eagerly
-    np.testing.assert_allclose(reranker.score("q", documents), text_reranker.score("q", documents), atol=1e-5)
-    assert _graphs() - before <= 2 * MAX_GRAPHS  # the reranker's tower has the embedder's structure
 
-
-def test_compiled_vl_embedder_matches_eager_with_media_batches_eager(tiny_vl_path, vl_embedder):
+def test_compiled_vl_models_match_eager_with_media_and_kv_cache_passes_eager(tiny_vl_path, vl_embedder,
+                                                                            vl_reranker):
     compiled = Qwen3VLEmbedder(str(tiny_vl_path), compile="aot_eager")
-    items = TEXTS[::2] + [{"image": random_image(3), "text": "a caption"}]
+    items = TEXTS[::2] + [{"image": random_image(3), "text": "a caption"}]  # the image's batch: eager tower
     before = _graphs()
     vectors = compiled.embed(items)
     assert 1 <= _graphs() - before <= MAX_GRAPHS
     np.testing.assert_allclose(vectors, vl_embedder.embed(items), atol=1e-5)
+
+    reranker = Qwen3VLReranker(str(tiny_vl_path), compile="aot_eager")
+    pairs = [(f"query {i}", text) for i, text in enumerate(TEXTS[::4])]
+    np.testing.assert_allclose(reranker.score_pairs(pairs), vl_reranker.score_pairs(pairs), atol=1e-5)
+    documents = TEXTS[::10]  # one query: the shared-prefix path (a KV cache) runs the tower eagerly
+    paths = []
+    reranker.on_batch(lambda stats: paths.append(stats.path))
+    np.testing.assert_allclose(reranker.score("q " * 20, documents), vl_reranker.score("q " * 20, documents),
+                               atol=1e-5)
+    assert "prefix" in paths
+    assert _graphs() - before <= 2 * MAX_GRAPHS  # the reranker's tower has the embedder's structure
 
 
 def test_inductor_changes_no_vector(tiny_text_path, text_embedder):
