@@ -10,9 +10,9 @@ Bounded compilations: the batch's rows and padded length are marked dynamic befo
 graph serves every batch of two rows or more and a second one the single-row batches (torch specialises
 sizes 0 and 1). Measured on a 200-text long-tailed corpus (1..300 tokens, tiny model, ``aot_eager``):
 2 graphs in 4-11 s; with static lengths (rows dynamic) one graph per length bucket, 18 graphs in 40 s;
-bucketing the rows instead of marking them would multiply that by the number of row buckets. Batch lengths stay bucketed (``shape_buckets``) so
-the kernels that plan or record per exact shape (cuDNN attention, CUDA graphs in ``"reduce-overhead"``)
-still see a few dozen shapes at most.
+bucketing the rows instead of marking them would multiply that by the number of row buckets. Batch
+lengths stay bucketed (``shape_buckets``) so the kernels that plan or record per exact shape (cuDNN
+attention, CUDA graphs in ``"reduce-overhead"``) still see a few dozen lengths at most.
 """
 
 from __future__ import annotations

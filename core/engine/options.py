@@ -50,7 +50,7 @@ class RuntimeOptions:
     compile: bool | str | None = None
 
     def __post_init__(self) -> None:
-        if self.compile is not None and not isinstance(self.compile, (bool, str)) or self.compile == "":
+        if (self.compile is not None and not isinstance(self.compile, (bool, str))) or self.compile == "":
             raise ValueError(f"compile must be a bool or a torch.compile mode / backend name, got {self.compile!r}")
         if self.compile and self.shape_buckets is False:
             raise ValueError("compile needs shape_buckets (bounded shapes); leave shape_buckets unset or True")
