@@ -16,6 +16,9 @@ one is recorded in the JSON and the next one runs):
   kernel sets, shape buckets off, the batch planner's ``batch_overhead_tokens``); the text job twice: the
   first pass meets every shape for the first time (what a user's job sees, cuDNN planning included), the
   second runs on warm shapes.
+- ``compile``: a 10k-text job on the 2B shape, package defaults vs ``compile=True`` (torch.compile of the
+  language tower), end to end INCLUDING compile time, then each once more (warm); graphs compiled and the
+  agreement with the defaults. Runs last (opt-in feature, several minutes); ``--sections compile`` alone.
 
 Per row: wall time, throughput, MFU (FLOPs on real tokens / wall / the bf16 ``torch.matmul`` rate measured in
 this run), GPU-busy share (package: forward seconds of its ``on_batch`` hook / wall; others: CUDA events
@@ -52,7 +55,7 @@ from bench_rerank import OfficialReranker, make_workloads  # noqa: E402
 OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{{").replace("}", "}}")
                    + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
 # rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
-EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "embed_8b": 150}
+EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "embed_8b": 150, "compile": 240}
 # engine variants the ``variants`` section compares on the same work (constructor keywords; "math" keeps every
 # kernel set runnable on a CPU, where the suite's smoke test runs them)
 ENGINE_VARIANTS = {
@@ -65,13 +68,15 @@ ENGINE_VARIANTS = {
     "batch_overhead_tokens 8192": {"batch_overhead_tokens": 8192},
 }
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
-# the 8B shape last: the costliest, it cannot starve the rest
-SECTIONS = ("embed_2b", "images", "rerank", "variants", "embed_8b")
+# the 8B shape after the 2B sections: the costliest, cannot starve them; compile (an opt-in's trial) last
+SECTIONS = ("embed_2b", "images", "rerank", "variants", "embed_8b", "compile")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
-    "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64},
-    "bench": {"texts": 400, "texts_8b": 200, "images": 20, "rerank": "1x100,20x50", "max_tokens": 512},
-    "full": {"texts": 4000, "texts_8b": 2000, "images": 160, "rerank": "1x100,20x50", "max_tokens": 1024},
+    "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64, "texts_compile": 48},
+    "bench": {"texts": 400, "texts_8b": 200, "images": 20, "rerank": "1x100,20x50", "max_tokens": 512,
+              "texts_compile": 1500},
+    "full": {"texts": 4000, "texts_8b": 2000, "images": 160, "rerank": "1x100,20x50", "max_tokens": 1024,
+             "texts_compile": 10000},
 }
 
 
@@ -728,11 +733,56 @@ class Suite:
             free_memory()
         return {"texts": len(texts), "rerank": shape, "variants": list(ENGINE_VARIANTS)}
 
+    # (e) compile ------------------------------------------------------------------------------------------
+
+    def run_compile(self) -> dict:
+        """Defaults vs ``compile`` on one long-tailed job, interleaved: defaults, compiled (cold: compile time
+        included), defaults again, compiled again (warm). Graphs: torch's own counter of captured graphs."""
+        import torch
+        from torch._dynamo.utils import counters
+
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        path = self.checkpoint_2b()
+        fp = C.text_flop_params(_config(path))
+        texts = self.corpus(self.args.texts_compile)
+        mode = True if self.args.compile_mode == "default" else self.args.compile_mode
+        label = f"compile={mode!r}"
+        models = {"defaults": Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype),
+                  label: Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, compile=mode)}
+        lengths = [len(x) for x in self.tok([models["defaults"].render_prompt(t) for t in texts],
+                                            add_special_tokens=False)["input_ids"]]
+        flops = C.useful_flops(lengths, fp)
+        info: dict = {"texts": len(texts), "prompt_tokens_median": float(np.median(lengths)),
+                      "prompt_tokens_max": max(lengths), "useful_flops": flops, "compile": mode}
+        vectors: dict[str, np.ndarray] = {}
+        walls: dict[str, float] = {}
+        for round_ in ("cold", "warm"):
+            for name, model in models.items():
+                row_name = f"package {name} ({round_})"
+                if self.over_budget():
+                    self.skip("compile", row_name, "time budget exceeded")
+                    continue
+                graphs = counters["stats"]["unique_graphs"]
+                vec, wall, busy, batches = self.package_run(model, partial(model.embed_documents, texts))
+                vectors[row_name] = np.asarray(vec, dtype=np.float32)
+                walls[name] = wall
+                self.row("compile", row_name, wall, busy, flops, sum(lengths), "tokens", self.memory.read(),
+                         forwards=len(batches), graphs_compiled=counters["stats"]["unique_graphs"] - graphs,
+                         agreement_min_cosine=min_cosine(vectors[row_name], vectors["package defaults (cold)"]),
+                         agreement_vs="package defaults (cold)", ratio_vs_defaults=walls["defaults"] / wall)
+                log(f"compile {row_name}: {self.rows[-1]['graphs_compiled']} graphs compiled")
+        info["shape_buckets"] = {name: m.options.shape_buckets for name, m in models.items()}
+        del models
+        torch._dynamo.reset()  # drop the compiled graphs with the models
+        free_memory()
+        return info
+
     # driver -----------------------------------------------------------------------------------------------
 
     def run(self, sections: list[str]) -> None:
         runners = {"embed_2b": self.run_embed_2b, "embed_8b": self.run_embed_8b, "images": self.run_images,
-                   "rerank": self.run_rerank, "variants": self.run_variants}
+                   "rerank": self.run_rerank, "variants": self.run_variants, "compile": self.run_compile}
         try:
             self.measure_peak()
         except Exception as exc:  # noqa: BLE001
@@ -873,6 +923,10 @@ def parse_args(argv=None):
     p.add_argument("--texts-8b", type=int, default=None, help="8B corpus size (full: 2000)")
     p.add_argument("--images", type=int, default=None, help="images (full: 160)")
     p.add_argument("--rerank", default=None, help="comma list of QxD workloads (full: 1x100,20x50)")
+    p.add_argument("--texts-compile", type=int, default=None, help="compile section's corpus size (full: 10000)")
+    p.add_argument("--compile-mode", default="default",
+                   help="the compile section's RuntimeOptions.compile: default (= True), a torch.compile mode "
+                        "(max-autotune, reduce-overhead, ...) or a backend (aot_eager: no kernel build, smoke runs)")
     p.add_argument("--median", type=float, default=32, help="median text length in tokens (prompt median ~51)")
     p.add_argument("--sigma", type=float, default=1.0)
     p.add_argument("--min-tokens", type=int, default=8)
@@ -897,7 +951,7 @@ def parse_args(argv=None):
     if args.size in ("2b", "8b"):
         args.size = "full"
     preset = PRESETS[args.size]
-    for key in ("texts", "texts_8b", "images", "rerank", "max_tokens"):
+    for key in ("texts", "texts_8b", "images", "rerank", "max_tokens", "texts_compile"):
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
     if args.size == "tiny":

@@ -42,9 +42,11 @@ class _MovedModule(types.ModuleType):
         module, renames = MOVED[self._old]
         target = renames.get(name, f"{module}:{name}")
         new_module, new_name = target.split(":")
+        # a name that never lived here raises without a warning (torch.compile probes every module's attributes)
+        value = getattr(importlib.import_module(f"{self._package}.{new_module}"), new_name)
         warnings.warn(f"{self.__name__}.{name} moved to {self._package}.{new_module}.{new_name}; the old path "
                       "goes away in the next release", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(f"{self._package}.{new_module}"), new_name)
+        return value
 
 
 def install(package: str) -> None:

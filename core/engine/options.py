@@ -31,6 +31,10 @@ class RuntimeOptions:
     - ``host_workers``: threads that decode and patchify media for the next batches while the model runs.
     - ``prefetch_batches``: batches prepared ahead of the model (bounds host memory).
     - ``show_progress``: a tqdm bar.
+    - ``compile``: ``torch.compile`` the language tower (``engine.fusion``), off by default. ``True`` is
+      inductor's default mode; a string is an inductor mode (``"max-autotune"``, ``"reduce-overhead"``, ...)
+      or a backend name (``"aot_eager"``). Forces ``shape_buckets`` on. Compiling takes seconds to minutes
+      per graph (two graphs per model); with ``device_map`` sharding it warns once and runs eagerly.
     """
 
     device: str | None = None
@@ -46,8 +50,13 @@ class RuntimeOptions:
     host_workers: int | None = None
     prefetch_batches: int = 2
     show_progress: bool = False
+    compile: bool | str | None = None
 
     def __post_init__(self) -> None:
+        if (self.compile is not None and not isinstance(self.compile, (bool, str))) or self.compile == "":
+            raise ValueError(f"compile must be a bool or a torch.compile mode / backend name, got {self.compile!r}")
+        if self.compile and self.shape_buckets is False:
+            raise ValueError("compile needs shape_buckets (bounded shapes); leave shape_buckets unset or True")
         for name in ("max_batch_tokens", "max_batch_size", "max_batch_patches", "host_workers", "prefetch_batches",
                      "batch_overhead_tokens"):
             value = getattr(self, name)

@@ -35,6 +35,7 @@ from .capacity import (
     device_batch_limits,
     free_device_bytes,
 )
+from .fusion import compile_language_tower
 from .heads import last_token
 from .options import RuntimeOptions
 from .runtime import Runtime, input_device
@@ -62,7 +63,8 @@ BatchHook = Callable[[BatchStats], None]
 
 
 def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> RuntimeOptions:
-    """Fill what the caller left to the machine: batch limits, shape buckets, SDPA kernels, host workers."""
+    """Fill what the caller left to the machine: batch limits, shape buckets (always with ``compile``), SDPA
+    kernels, host workers."""
     import torch
 
     on_cuda = str(input_device(model)).startswith("cuda")
@@ -82,7 +84,7 @@ def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> Ru
     return replace(
         options, max_batch_tokens=tokens, max_batch_size=rows, max_batch_patches=patches,
         batch_overhead_tokens=overhead,
-        shape_buckets=on_cuda if options.shape_buckets is None else options.shape_buckets,
+        shape_buckets=(on_cuda or bool(options.compile)) if options.shape_buckets is None else options.shape_buckets,
         sdpa_kernels=kernels, host_workers=options.host_workers or min(8, os.cpu_count() or 1),
     )
 
@@ -106,6 +108,8 @@ class Runner:
         self.model = model
         self.runtime = runtime
         self.options = resolve_options(options, runtime, model)
+        if self.options.compile and not compile_language_tower(model, self.options.compile, runtime.device_map):
+            self.options = replace(self.options, compile=False)
         self.pad_id = pad_id
         self.image_token_id = image_token_id
         self.video_token_id = video_token_id

@@ -124,7 +124,8 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
 
     out = tmp_path / "gpu_suite.json"
     data = gpu_suite.main(["--device", "cpu", "--size", "tiny", "--dtype", "float32", "--threads", "1", "--texts", "24",
-                           "--texts-8b", "12", "--images", "4", "--model-root", str(tmp_path / "models"),
+                           "--texts-8b", "12", "--images", "4", "--texts-compile", "24", "--compile-mode", "aot_eager",
+                           "--model-root", str(tmp_path / "models"),
                            "--out", str(out)])
     assert len(json.loads(out.read_text())["rows"]) == len(data["rows"])
     assert data["gpu"] == "none" and data["versions"]["torch"] and data["date"] and data["table"]
@@ -133,6 +134,8 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     expected = [("embed_2b", "package"), ("embed_2b", "official b=10"), ("embed_2b", "official b=64"),
                 ("embed_8b", "package"), ("embed_8b", "official b=10"), ("images", "package"),
                 ("images", "official b=10")]
+    expected += [("compile", f"package {name} ({round_})") for round_ in ("cold", "warm")
+                 for name in ("defaults", "compile='aot_eager'")]
     for workload in ("1x10", "2x5"):
         expected += [(f"rerank {workload}", p) for p in ("official", "package reuse_query_prefix=True",
                                                           "package reuse_query_prefix=False")]
@@ -148,7 +151,9 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
         else:
             assert r["agreement_max_abs_diff"] <= 1e-4, key
         if r["path"].startswith("package"):
-            assert r["ratio_vs_official_best"] > 0, key
+            assert r["ratio_vs_defaults" if r["section"] == "compile" else "ratio_vs_official_best"] > 0, key
+    assert rows[("compile", "package compile='aot_eager' (cold)")]["graphs_compiled"] >= 1
+    assert rows[("compile", "package compile='aot_eager' (warm)")]["graphs_compiled"] == 0  # compiled once
     rerank_variants = [r for r in data["rows"] if r["section"] == "variants" and r["path"].startswith("rerank")]
     assert len(rerank_variants) == len(gpu_suite.ENGINE_VARIANTS)
     assert all(r["agreement_max_abs_diff"] <= 1e-4 and r["wall_s"] > 0 for r in rerank_variants)
