@@ -102,7 +102,7 @@ def planned(args) -> list[dict]:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--embedder", default="vl", choices=["vl", "text"])
-    p.add_argument("--overheads", default="0,64,256,1024,4096", help="comma list of batch_overhead_tokens values")
+    p.add_argument("--overheads", default="0,64,256,1024,2048,4096", help="comma list of batch_overhead_tokens values")
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--texts", type=int, default=1000)
