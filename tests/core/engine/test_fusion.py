@@ -65,14 +65,15 @@ def test_a_sharded_model_warns_once_and_runs_eagerly(text_embedder):
 
 def test_compiled_text_embedder_matches_eager_and_compiles_a_bounded_number_of_graphs(tiny_text_path,
                                                                                       text_embedder):
-    compiled = Qwen3TextEmbedder(str(tiny_text_path), compile="aot_eager")
+    # free passes: the planner runs a pass per length bucket, so the batches take many shapes
+    compiled = Qwen3TextEmbedder(str(tiny_text_path), compile="aot_eager", batch_overhead_tokens=0)
     assert compiled.options.compile == "aot_eager" and compiled.options.shape_buckets is True
     before = _graphs()
     vectors, shapes = _shapes(compiled, lambda: compiled.embed(TEXTS))
     graphs = _graphs() - before
     widths = {bucket_length(n) for n in LENGTHS}
     # Static shapes would compile once per (rows, bucket) pair seen; dynamic rows and length need 1 or 2.
-    assert len(shapes) > len(widths) > 2 * MAX_GRAPHS
+    assert len(shapes) >= len(widths) > 2 * MAX_GRAPHS
     assert 1 <= graphs <= MAX_GRAPHS
     np.testing.assert_allclose(vectors, text_embedder.embed(TEXTS), atol=1e-5)
 
