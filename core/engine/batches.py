@@ -10,7 +10,7 @@ from typing import Any
 
 MIN_FILL = 0.85  # a batch closes before a sequence shorter than this share of its longest row
 # Packed rows under a dense (sdpa / eager) block mask: attention costs row width per token, so rows stay short.
-PACK_ROW_TOKENS = 1024
+PACK_ROW_TOKENS = 512
 
 
 def bucket_length(length: int) -> int:
