@@ -705,6 +705,7 @@ class Suite:
                     continue
                 vec, wall, busy, batches = self.package_run(model, partial(model.embed_documents, texts))
                 runs[label].append((wall, busy, batches, self.memory.read(), np.asarray(vec, np.float32)))
+                log(f"packing {label} round {len(runs[label])}: {wall:.2f}s")
         del models, first
         free_memory()
         medians = {label: sorted(done, key=lambda run: run[0])[len(done) // 2] for label, done in runs.items()}
