@@ -32,7 +32,8 @@ class RuntimeOptions:
       attention: no padding at all), off otherwise. ``True`` with sdpa / eager gives a block-diagonal causal
       mask; as that mask is dense (a row of n tokens costs n^2 attention), sdpa rows hold at most
       ``batches.PACK_ROW_TOKENS`` tokens (or one longer sequence), several short sequences per row, and a
-      batch is several such rows. Results equal the padded path's (within float tolerance).
+      batch is several such rows. Media are packed too (each sequence keeps its own multimodal RoPE
+      positions); the shared-prefix rerank path stays padded. Results equal the padded path's (float noise).
     - ``host_workers``: threads that decode and patchify media for the next batches while the model runs.
     - ``prefetch_batches``: batches prepared ahead of the model (bounds host memory).
     - ``show_progress``: a tqdm bar.
