@@ -16,6 +16,14 @@ one is recorded in the JSON and the next one runs):
   kernel sets, shape buckets off, the batch planner's ``batch_overhead_tokens``); the text job twice: the
   first pass meets every shape for the first time (what a user's job sees, cuDNN planning included), the
   second runs on warm shapes.
+- ``packing``: the ``embed_2b`` corpus embedded with padded batches and padding-free ones
+  (``pack_sequences=True``), with sdpa and, when flash-attn imports on a GPU, flash_attention_2 (varlen);
+  every variant loaded once, then ``--packing-rounds`` interleaved rounds (median wall), padded / real tokens
+  of the forward passes and agreement with padded sdpa.
+- ``packing``: the ``embed_2b`` corpus embedded with padded batches and padding-free ones
+  (``pack_sequences=True``), with sdpa and, when flash-attn imports on a GPU, flash_attention_2 (varlen);
+  every variant loaded once, then ``--packing-rounds`` interleaved rounds (median wall), padded / real tokens
+  of the forward passes and agreement with padded sdpa.
 - ``compile``: a 10k-text job on the 2B shape, package defaults vs ``compile=True`` (torch.compile of the
   language tower), end to end INCLUDING compile time, then each once more (warm); graphs compiled and the
   agreement with the defaults. Runs last (opt-in feature, several minutes); ``--sections compile`` alone.
@@ -34,6 +42,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import importlib.util
 import inspect
 import shutil
 import sys
@@ -55,7 +64,8 @@ from bench_rerank import OfficialReranker, make_workloads  # noqa: E402
 OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{{").replace("}", "}}")
                    + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
 # rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
-EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "embed_8b": 150, "compile": 240}
+EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "packing": 90, "embed_8b": 150,
+              "compile": 240}
 # engine variants the ``variants`` section compares on the same work (constructor keywords; "math" keeps every
 # kernel set runnable on a CPU, where the suite's smoke test runs them)
 ENGINE_VARIANTS = {
@@ -69,7 +79,7 @@ ENGINE_VARIANTS = {
 }
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
 # the 8B shape after the 2B sections: the costliest, cannot starve them; compile (an opt-in's trial) last
-SECTIONS = ("embed_2b", "images", "rerank", "variants", "embed_8b", "compile")
+SECTIONS = ("embed_2b", "images", "rerank", "variants", "packing", "embed_8b", "compile")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
     "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64, "texts_compile": 48},
@@ -733,7 +743,66 @@ class Suite:
             free_memory()
         return {"texts": len(texts), "rerank": shape, "variants": list(ENGINE_VARIANTS)}
 
-    # (e) compile ------------------------------------------------------------------------------------------
+    # (e) padding-free batches ------------------------------------------------------------------------------
+
+    def run_packing(self) -> dict:
+        """Padded vs packed batches (``pack_sequences``) on the 2B corpus, sdpa and flash_attention_2."""
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        path = self.checkpoint_2b()
+        fp = C.text_flop_params(_config(path))
+        texts = self.corpus(self.args.texts)
+        flash_note = None
+        if not self.cuda:
+            flash_note = "flash_attention_2 needs a CUDA device"
+        elif importlib.util.find_spec("flash_attn") is None:
+            flash_note = "flash-attn is not installed"
+        models: dict[str, Any] = {}
+        for attn in ("sdpa", "flash_attention_2"):
+            for pack in (False, True):
+                label = f"{'packed' if pack else 'padded'} {attn}"
+                if attn == "flash_attention_2" and flash_note:
+                    self.skip("packing", label, flash_note)
+                    continue
+                try:
+                    models[label] = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype,
+                                                    attn_implementation=attn, pack_sequences=pack)
+                    models[label].embed_documents(texts[:20])  # warm-up
+                except Exception as exc:  # noqa: BLE001 - the other variants still run
+                    self.skip("packing", label, f"failed to load: {exc!r}")
+                    models.pop(label, None)
+        if not models:
+            return {"texts": len(texts)}
+        first = next(iter(models.values()))
+        lengths = [len(x) for x in self.tok([first.render_prompt(t) for t in texts],
+                                             add_special_tokens=False)["input_ids"]]
+        flops = C.useful_flops(lengths, fp)
+        runs: dict[str, list] = {label: [] for label in models}
+        for _ in range(self.args.packing_rounds):  # interleaved: machine noise spreads over every variant
+            for label, model in models.items():
+                if self.over_budget() and runs[label]:
+                    continue
+                cpu = time.process_time()
+                vec, wall, busy, batches = self.package_run(model, partial(model.embed_documents, texts))
+                cpu = time.process_time() - cpu  # on a shared CPU: the work done, which others' load does not dilute
+                runs[label].append((wall, busy, batches, self.memory.read(), np.asarray(vec, np.float32), cpu))
+                log(f"packing {label} round {len(runs[label])}: {wall:.2f}s wall, {cpu:.1f}s process CPU")
+        del models, first
+        free_memory()
+        medians = {label: sorted(done, key=lambda run: run[0])[len(done) // 2] for label, done in runs.items()}
+        reference = medians.get("padded sdpa")
+        for label, (wall, busy, batches, mem, vec, _) in medians.items():
+            real, padded = sum(b.real_tokens for b in batches), sum(b.padded_tokens for b in batches)
+            r = self.row("packing", label, wall, busy, flops, sum(lengths), "tokens", mem, forwards=len(batches),
+                         real_tokens=real, padded_tokens=padded, padded_over_real=padded / real,
+                         walls=[run[0] for run in runs[label]], process_cpu_s=[run[5] for run in runs[label]])
+            if reference is not None and label != "padded sdpa":
+                r["agreement_min_cosine"] = min_cosine(vec, reference[4])
+                r["agreement_vs"] = "padded sdpa"
+                r["speedup_vs_padded_sdpa"] = reference[0] / wall
+        return {"texts": len(texts), "prompt_tokens_total": sum(lengths), "flash_attention_2": flash_note or "run"}
+
+    # (f) compile ------------------------------------------------------------------------------------------
 
     def run_compile(self) -> dict:
         """Defaults vs ``compile`` on one long-tailed job, interleaved: defaults, compiled (cold: compile time
@@ -933,6 +1002,8 @@ def parse_args(argv=None):
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--doc-median", type=float, default=48)
     p.add_argument("--doc-max", type=int, default=512)
+    p.add_argument("--packing-rounds", type=int, default=None, help="interleaved rounds of the packing "
+                   "section (default 2; tiny: 1)")
     p.add_argument("--no-st", action="store_true", help="skip the sentence-transformers rows")
     p.add_argument("--tiny-vocab", action="store_true", help="600-token tokenizer instead of the released vocabulary")
     p.add_argument("--budget-s", type=float, default=420, help="skip the remaining sections/rows past this")
@@ -950,6 +1021,8 @@ def parse_args(argv=None):
         args.sections = ",".join(only.get(args.size, SECTIONS))
     if args.size in ("2b", "8b"):
         args.size = "full"
+    if args.packing_rounds is None:
+        args.packing_rounds = 1 if args.size == "tiny" else 2
     preset = PRESETS[args.size]
     for key in ("texts", "texts_8b", "images", "rerank", "max_tokens", "texts_compile"):
         if getattr(args, key) is None:
@@ -961,7 +1034,7 @@ def parse_args(argv=None):
 
 
 COLUMNS = ["section", "path", "wall_s", "throughput", "unit", "mfu", "gpu_busy", "peak_gpu_gb", "agreement",
-           "ratio_off", "ratio_st"]
+           "ratio_off", "ratio_st", "padded/real"]
 
 
 def main(argv=None) -> dict:
@@ -990,7 +1063,8 @@ def main(argv=None) -> dict:
         table_rows.append({**r, "path": r["path"] + (f" [skipped: {r['skipped']}]" if "skipped" in r else ""),
                            "agreement": "" if agree is None else f"{agree:.6f}" if "agreement_min_cosine" in r
                            else f"{agree:.1e}",
-                           "ratio_off": r.get("ratio_vs_official_best", ""), "ratio_st": r.get("ratio_vs_st_best", "")})
+                           "ratio_off": r.get("ratio_vs_official_best", ""), "ratio_st": r.get("ratio_vs_st_best", ""),
+                           "padded/real": r.get("padded_over_real", "")})
     gpu = torch.cuda.get_device_name(0) if suite.cuda else "none"
     table = C.print_table(
         table_rows, COLUMNS,

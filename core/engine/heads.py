@@ -9,13 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 
-def last_token(hidden: Any, lengths: Any) -> Any:
-    """Hidden state at each row's last real position (right padding: position length - 1)."""
+def last_token(hidden: Any, lengths: Any, rows: Any = None) -> Any:
+    """Hidden state at each sequence's last position: column ``lengths[i] - 1`` of row ``rows[i]``.
+
+    Right-padded batches hold sequence i in row i (``rows`` None); packed rows hold several sequences,
+    so ``lengths`` are their end columns and ``rows`` their rows.
+    """
     import torch
 
-    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    if rows is None:
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
     cols = torch.as_tensor(lengths, device=hidden.device) - 1
-    return hidden[rows, cols]
+    return hidden[torch.as_tensor(rows, device=hidden.device), cols]
 
 
 def single_token_id(tokenizer: Any, text: str) -> int:

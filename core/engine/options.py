@@ -1,7 +1,7 @@
 """How a local model runs, defined once for all four model classes.
 
 ``RuntimeOptions.split(kwargs)`` takes the runtime arguments out of a constructor's keyword arguments
-(device, dtype / torch_dtype, attention, device map, batching, host pipeline, progress); what remains
+(device, dtype / torch_dtype, attention, device map, batching, packing, host pipeline, progress); what remains
 goes to ``from_pretrained`` (``cache_dir``, ``revision``, ``token``, ...). ``None`` means: what this
 machine does best (``engine.runtime`` and ``engine.capacity`` decide, after the model is loaded).
 """
@@ -28,6 +28,14 @@ class RuntimeOptions:
     - ``sdpa_kernels``: the scaled-dot-product-attention kernels allowed with ``attn_implementation="sdpa"``,
       from ``flash``, ``efficient``, ``cudnn``, ``math``; default on CUDA ``("flash", "efficient", "math")``
       (a profile of the first release on an H100 showed cuDNN's per-shape planning taking 61% of host time).
+    - ``pack_sequences``: padding-free batches. Sequences are concatenated into rows with positions restarting
+      at 0 for each one and no attention mask; transformers reads the packing from the positions. Default:
+      on with ``attn_implementation="flash_attention_2"`` (one row per batch, run as variable-length flash
+      attention: no padding at all), off otherwise. ``True`` with sdpa / eager gives a block-diagonal causal
+      mask; as that mask is dense (a row of n tokens costs n^2 attention), sdpa rows hold at most
+      ``batches.PACK_ROW_TOKENS`` tokens (or one longer sequence), several short sequences per row, and a
+      batch is several such rows. Media are packed too (each sequence keeps its own multimodal RoPE
+      positions); the shared-prefix rerank path stays padded. Results equal the padded path's (float noise).
     - ``host_workers``: threads that decode and patchify media for the next batches while the model runs.
     - ``prefetch_batches``: batches prepared ahead of the model (bounds host memory).
     - ``show_progress``: a tqdm bar.
@@ -47,6 +55,7 @@ class RuntimeOptions:
     batch_overhead_tokens: int | None = None
     shape_buckets: bool | None = None
     sdpa_kernels: tuple[str, ...] | None = None
+    pack_sequences: bool | None = None
     host_workers: int | None = None
     prefetch_batches: int = 2
     show_progress: bool = False

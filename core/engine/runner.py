@@ -26,7 +26,15 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import InputError, MediaError
-from .batches import Encoded, bucket_length, collate, token_budget_batches
+from .batches import (
+    PACK_ROW_TOKENS,
+    Encoded,
+    bucket_length,
+    collate,
+    collate_packed,
+    packed_batches,
+    token_budget_batches,
+)
 from .capacity import (
     CPU_BATCH_OVERHEAD_TOKENS,
     CPU_BATCH_PATCHES,
@@ -42,13 +50,15 @@ from .runtime import Runtime, input_device
 
 Head = Callable[[Any], Any]  # last-position hidden states (B, H) -> one row per sequence (a tensor, same device)
 DEFAULT_CUDA_SDPA_KERNELS = ("flash", "efficient", "math")
+Layout = list[int] | None  # a packed batch's sequences per row; None: a padded batch, one sequence per row
+Collated = tuple[dict[str, Any], list[int], list[int] | None]  # (model inputs, end columns, rows; see last_token)
 
 
 @dataclass(frozen=True)
 class BatchStats:
     """One forward pass: ``rows`` sequences, ``real_tokens`` of ``padded_tokens`` were real, in ``seconds``.
 
-    ``path`` is ``"plain"`` (padded batch) or ``"prefix"`` (documents against a shared query prefix;
+    ``path`` is ``"plain"`` (padded or packed batch) or ``"prefix"`` (documents against a shared query prefix;
     the prefix itself is reported as a one-row batch).
     """
 
@@ -64,7 +74,7 @@ BatchHook = Callable[[BatchStats], None]
 
 def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> RuntimeOptions:
     """Fill what the caller left to the machine: batch limits, shape buckets (always with ``compile``), SDPA
-    kernels, host workers."""
+    kernels, packing, host workers."""
     import torch
 
     on_cuda = str(input_device(model)).startswith("cuda")
@@ -85,6 +95,8 @@ def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> Ru
         options, max_batch_tokens=tokens, max_batch_size=rows, max_batch_patches=patches,
         batch_overhead_tokens=overhead,
         shape_buckets=(on_cuda or bool(options.compile)) if options.shape_buckets is None else options.shape_buckets,
+        pack_sequences=(runtime.attn_implementation == "flash_attention_2" if options.pack_sequences is None
+                        else options.pack_sequences),
         sdpa_kernels=kernels, host_workers=options.host_workers or min(8, os.cpu_count() or 1),
     )
 
@@ -161,22 +173,49 @@ class Runner:
                                     batch_cost=cast(int, o.batch_overhead_tokens), width=self.width,
                                     patches=patches, max_batch_patches=o.max_batch_patches)
 
-    def collate(self, batch: Sequence[Encoded]) -> tuple[dict[str, Any], list[int]]:
-        """Model inputs on the device (pending media loaded; padded to the bucket; pinned on CUDA)."""
-        batch = [e.loaded() for e in batch]
-        on_cuda = str(self.device).startswith("cuda")
-        return collate(batch, self.pad_id, self.device, self.image_token_id, self.video_token_id,
-                       width=self.width(max(len(e.ids) for e in batch)), pin=on_cuda)
+    @property
+    def varlen(self) -> bool:
+        """Packed batches run as one row of variable-length flash attention (no padding at all)."""
+        return self.runtime.attn_implementation == "flash_attention_2"
 
-    def forward(self, inputs: dict[str, Any], lengths: Sequence[int]) -> Any:
+    def plan_packed(self, lengths: Sequence[int], patches: Sequence[int] | None = None
+                    ) -> list[tuple[list[int], Layout]]:
+        """Packed batches: (indices in row order, sequences per row). One row per batch with flash attention,
+        else rows of ``PACK_ROW_TOKENS`` under a block mask (see ``RuntimeOptions.pack_sequences``)."""
+        o = self.options
+        tokens = cast(int, o.max_batch_tokens)
+        batches = packed_batches(lengths, tokens, 1 if self.varlen else cast(int, o.max_batch_size),
+                                 tokens if self.varlen else PACK_ROW_TOKENS,
+                                 width=None if self.varlen else self.width, patches=patches,
+                                 max_batch_patches=o.max_batch_patches,
+                                 batch_cost=cast(int, o.batch_overhead_tokens))
+        return [([i for row in rows for i in row], [len(row) for row in rows]) for rows in batches]
+
+    def collate(self, batch: Sequence[Encoded], layout: Layout = None) -> Collated:
+        """Model inputs on the device (pending media loaded; padded to the bucket; pinned on CUDA), each
+        sequence's end column and, packed (``layout``: sequences per row), its row (see ``last_token``)."""
+        batch = [e.loaded() for e in batch]
+        if layout is None:
+            inputs, lengths = collate(batch, self.pad_id, self.device, self.image_token_id, self.video_token_id,
+                                      width=self.width(max(len(e.ids) for e in batch)), pin=self.on_cuda)
+            return inputs, lengths, None
+        rows, start = [], 0
+        for count in layout:
+            rows.append(batch[start:start + count])
+            start += count
+        width = None if self.varlen else self.width(max(sum(len(e.ids) for e in row) for row in rows))
+        return collate_packed(rows, self.pad_id, self.device, self.image_token_id, self.video_token_id,
+                              width=width, pin=self.on_cuda, rope_index=getattr(self.model, "get_rope_index", None))
+
+    def forward(self, inputs: dict[str, Any], lengths: Sequence[int], rows: Sequence[int] | None = None) -> Any:
         """Hidden state at each sequence's last real position (call under ``torch.inference_mode``)."""
         with sdpa_context(self.options.sdpa_kernels):
             hidden = self.model(**inputs, use_cache=False).last_hidden_state
-        return last_token(hidden, lengths)
+        return last_token(hidden, lengths, rows)
 
-    def _prepared(self, encoded: Sequence[Encoded], batches: list[list[int]],
-                  workers: ThreadPoolExecutor) -> Iterator[tuple[list[int], dict[str, Any], list[int]]]:
-        """Yield (batch, inputs, lengths) in order; media of the next batches load while the caller computes."""
+    def _prepared(self, encoded: Sequence[Encoded], batches: list[tuple[list[int], Layout]],
+                  workers: ThreadPoolExecutor) -> Iterator[tuple[list[int], Collated]]:
+        """Yield (batch, (inputs, ends, rows)) in order; media of the next batches load while the caller computes."""
 
         def load(item: Encoded) -> Encoded:
             try:
@@ -184,26 +223,26 @@ class Runner:
             except MediaError as exc:
                 raise InputError(item.index, str(exc)) from exc
 
-        def prepare(batch: list[int]) -> tuple[dict[str, Any], list[int]]:
+        def prepare(batch: list[int], layout: Layout) -> Collated:
             items = list(workers.map(load, [encoded[i] for i in batch]))
-            return self.collate(items)
+            return self.collate(items, layout)
 
-        pending: deque[tuple[list[int], Future[tuple[dict[str, Any], list[int]]]]] = deque()
+        pending: deque[tuple[list[int], Future[Collated]]] = deque()
         upcoming = iter(batches)
         with ThreadPoolExecutor(1, thread_name_prefix="qwen3-rag-batch") as feeder:
             def submit() -> None:
-                batch = next(upcoming, None)
-                if batch is not None:
-                    pending.append((batch, feeder.submit(prepare, batch)))
+                planned = next(upcoming, None)
+                if planned is not None:
+                    pending.append((planned[0], feeder.submit(prepare, *planned)))
 
             for _ in range(self.options.prefetch_batches):
                 submit()
             try:
                 while pending:
                     batch, future = pending.popleft()
-                    inputs, lengths = future.result()
+                    collated = future.result()
                     submit()
-                    yield batch, inputs, lengths
+                    yield batch, collated
             finally:
                 for _, future in pending:
                     future.cancel()
@@ -255,7 +294,10 @@ class Runner:
         from tqdm.auto import tqdm
 
         lengths = [len(e.ids) for e in encoded]
-        batches = self.plan(lengths, [e.patches for e in encoded])
+        patches = [e.patches for e in encoded]
+        batches: list[tuple[list[int], Layout]] = (
+            self.plan_packed(lengths, patches) if self.options.pack_sequences
+            else [(b, None) for b in self.plan(lengths, patches)])
         out: np.ndarray | None = None
         progress = self.options.show_progress if show_progress is None else show_progress
         streaming = self.on_cuda or any(e.pending is not None for e in encoded)
@@ -268,19 +310,19 @@ class Runner:
                                                                  thread_name_prefix="qwen3-rag-media"))
                 prepared = self._prepared(encoded, batches, workers)
             else:
-                prepared = ((b, *self.collate([encoded[i] for i in b])) for b in batches)
-            for batch, inputs, batch_lengths in prepared:
-                sizes = (len(batch), sum(batch_lengths), int(inputs["input_ids"].numel()))
+                prepared = ((b, self.collate([encoded[i] for i in b], layout)) for b, layout in batches)
+            for batch, (inputs, ends, rows_of) in prepared:
+                sizes = (len(batch), sum(lengths[i] for i in batch), int(inputs["input_ids"].numel()))
                 if self.on_cuda:  # no sync per batch: results and timings are collected at the end
                     start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
                     end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call, unused-ignore]
                     start.record()
-                    rows = head(self.forward(inputs, batch_lengths))
+                    rows = head(self.forward(inputs, ends, rows_of))
                     end.record()
                     deferred.append((batch, rows, start, end, sizes))
                 else:
                     with self.timed("plain", *sizes):
-                        rows = head(self.forward(inputs, batch_lengths)).cpu().numpy()
+                        rows = head(self.forward(inputs, ends, rows_of)).cpu().numpy()
                     out = _place(out, batch, rows, len(encoded))
                 bar.update(len(batch))
             if deferred:

@@ -158,6 +158,11 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     assert len(rerank_variants) == len(gpu_suite.ENGINE_VARIANTS)
     assert all(r["agreement_max_abs_diff"] <= 1e-4 and r["wall_s"] > 0 for r in rerank_variants)
     assert data["matmul_peak_flops"] > 0 and all(r["useful_flops"] > 0 for r in data["rows"] if "useful_flops" in r)
+    padded, packed = rows[("packing", "padded sdpa")], rows[("packing", "packed sdpa")]
+    assert packed["agreement_min_cosine"] > 1 - 1e-5 and packed["speedup_vs_padded_sdpa"] > 0
+    assert padded["padded_tokens"] > padded["real_tokens"] == packed["real_tokens"] > 0
+    assert packed["padded_over_real"] < padded["padded_over_real"] and packed["mfu"] > 0
+    assert "skipped" in rows[("packing", "packed flash_attention_2")]  # no GPU here: a row saying why
     st = [r for r in data["rows"] if r["path"].startswith("sentence-transformers")]
     assert st, "an ST row, or a skip row saying why"
     if all("skipped" not in r for r in st):  # sentence-transformers installed: its vectors match ours

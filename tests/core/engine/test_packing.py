@@ -1,0 +1,148 @@
+"""Padding-free batches (``pack_sequences``): the same vectors and scores as padded batches, no padding.
+
+On the CPU the packed path runs with sdpa in float32: transformers builds a block-diagonal causal mask
+from the restarting positions. The flash-attention layout (one row per batch) is run here with sdpa too,
+by telling the Runner its model uses flash_attention_2 (the only part that cannot run without a GPU);
+the real flash varlen kernel is tested where flash-attn and CUDA exist.
+"""
+
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from qwen3_vl_rag.core import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
+from qwen3_vl_rag.core.engine.batches import pack_rows, packed_batches
+from qwen3_vl_rag.core.engine.runner import resolve_options
+
+from ...conftest import random_image
+
+WORDS = ["river", "stone", "bank", "water", "flows", "under", "the", "old", "bridge", "at", "dawn", "中文"]
+
+
+def long_tailed_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts from one word to a few hundred tokens, most of them short (a Pareto tail, capped)."""
+    rng = random.Random(seed)
+    lengths = [1, 2, 300] + [min(150, int(rng.paretovariate(1.1) * 2)) for _ in range(n - 3)]
+    return [" ".join(rng.choice(WORDS) for _ in range(k)) for k in lengths]
+
+
+def _runs(model, call):
+    """(result, BatchStats of each forward pass) of ``call()`` on ``model``."""
+    seen = []
+    remove = model.on_batch(seen.append)
+    try:
+        return call(), seen
+    finally:
+        remove()
+
+
+def test_pack_rows_fill_rows_and_keep_each_index_once():
+    lengths = [300, 5, 700, 1200, 40, 40, 990, 1, 33]
+    rows = pack_rows(lengths, 1024)
+    assert sorted(i for row in rows for i in row) == list(range(len(lengths)))
+    assert rows[0] == [3]  # longer than a row: a row of its own, first
+    assert all(sum(lengths[i] for i in row) <= 1024 for row in rows[1:])
+    assert len(rows) == 4  # 1200 | 990+33+1 | 700+300 | 40+40+5 (best fit)
+
+
+def test_one_row_per_batch_is_padding_free():
+    lengths = [random.Random(1).randint(1, 300) for _ in range(500)]
+    batches = packed_batches(lengths, 4096, 1, 4096)
+    assert all(len(rows) == 1 for rows in batches)
+    assert sorted(i for rows in batches for row in rows for i in row) == list(range(500))
+    assert all(sum(lengths[i] for i in rows[0]) <= 4096 for rows in batches)
+    assert len(batches) == -(-sum(lengths) // 4096)  # rows are full but the last
+
+
+def test_pack_sequences_defaults_on_only_with_flash_attention_2(text_embedder):
+    runner = text_embedder.runner
+    flash = replace(runner.runtime, attn_implementation="flash_attention_2")
+    assert resolve_options(RuntimeOptions(), flash, runner.model).pack_sequences is True
+    assert resolve_options(RuntimeOptions(), runner.runtime, runner.model).pack_sequences is False
+    assert resolve_options(RuntimeOptions(pack_sequences=False), flash, runner.model).pack_sequences is False
+    assert resolve_options(RuntimeOptions(pack_sequences=True), runner.runtime, runner.model).pack_sequences is True
+    assert text_embedder.options.pack_sequences is False  # sdpa on this CPU
+
+
+@pytest.mark.parametrize("cls", [Qwen3TextEmbedder, Qwen3VLEmbedder])
+def test_packed_embeddings_equal_padded_ones(cls, tiny_text_path, tiny_vl_path):
+    path = tiny_text_path if cls is Qwen3TextEmbedder else tiny_vl_path
+    texts = long_tailed_texts(120)
+    padded = cls(str(path), max_batch_tokens=2048)
+    packed = cls(str(path), max_batch_tokens=2048, pack_sequences=True)
+    assert max(len(ids) for ids in padded.tokenizer(texts)["input_ids"]) >= 300
+    expected, plain = _runs(padded, lambda: padded.embed(texts))
+    got, stats = _runs(packed, lambda: packed.embed(texts))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert sum(s.rows for s in stats) == len(texts)
+    assert len(stats) < len(plain)  # packed rows hold the short tail in fewer passes
+    assert sum(s.padded_tokens for s in stats) < sum(s.padded_tokens for s in plain)
+
+
+@pytest.mark.parametrize("cls", [Qwen3Reranker, Qwen3VLReranker])
+def test_packed_scores_equal_padded_ones(cls, tiny_text_path, tiny_vl_path):
+    path = tiny_text_path if cls is Qwen3Reranker else tiny_vl_path
+    texts = long_tailed_texts(80, seed=1)
+    pairs = [(texts[(i * 7) % len(texts)], doc) for i, doc in enumerate(texts)]
+    extra = {"reuse_query_prefix": False} if cls is Qwen3VLReranker else {}  # the prefix path stays padded
+    padded = cls(str(path), max_batch_tokens=2048, **extra)
+    packed = cls(str(path), max_batch_tokens=2048, pack_sequences=True, **extra)
+    np.testing.assert_allclose(packed.score_pairs(pairs), padded.score_pairs(pairs), atol=1e-5)
+
+
+def test_packed_sequences_do_not_see_each_other(text_embedder, tiny_text_path):
+    """Each text embedded alone equals the same text packed with others into one row: the block mask holds."""
+    texts = [t for t in long_tailed_texts(14, seed=2) if len(t.split()) < 100]  # all fit one row
+    packed = Qwen3TextEmbedder(str(tiny_text_path), pack_sequences=True)
+    together, stats = _runs(packed, lambda: packed.embed(texts))
+    assert len(stats) == 1 and stats[0].rows == len(texts)
+    assert stats[0].padded_tokens == stats[0].real_tokens  # one row: no padding at all
+    alone = np.stack([text_embedder.embed([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_flash_layout_one_row_per_batch_has_no_padding(tiny_text_path):
+    """The layout the Runner gives flash_attention_2 (one packed row per batch), run with sdpa's block mask."""
+    texts = long_tailed_texts(150, seed=3)
+    padded = Qwen3TextEmbedder(str(tiny_text_path))
+    packed = Qwen3TextEmbedder(str(tiny_text_path), max_batch_tokens=2048, pack_sequences=True)
+    packed.runner.runtime = replace(packed.runner.runtime, attn_implementation="flash_attention_2")
+    got, stats = _runs(packed, lambda: packed.embed(texts))
+    np.testing.assert_allclose(got, padded.embed(texts), atol=1e-5)
+    assert len(stats) > 1
+    assert all(s.padded_tokens == s.real_tokens for s in stats)
+    assert sum(s.real_tokens for s in stats) == sum(len(i) for i in padded.tokenizer(texts)["input_ids"])
+
+
+def test_packed_media_use_each_sequence_own_multimodal_positions(vl_embedder, tiny_vl_path):
+    """Images and videos packed with texts: each sequence's 3-D RoPE positions are its own."""
+    frames = [random_image(10 + i, size=(64, 48)) for i in range(3)]
+    items = ["short", random_image(5), {"text": "caption", "image": random_image(6, size=(200, 40))},
+             {"video": frames, "text": "clip"}, "a longer text about rivers " * 9, {"image": [random_image(8),
+             random_image(9)]}, "x", random_image(7, size=(33, 257))]
+    packed = Qwen3VLEmbedder(str(tiny_vl_path), pack_sequences=True)
+    got, stats = _runs(packed, lambda: packed.embed(items))
+    assert sum(s.rows for s in stats) == len(items) and max(s.rows for s in stats) >= 6  # media share a row
+    assert all(s.padded_tokens == s.real_tokens for s in stats)  # one row per pass here
+    np.testing.assert_allclose(got, vl_embedder.embed(items), atol=1e-5)
+
+
+def test_flash_attention_varlen_matches_padded(tiny_text_path, tiny_vl_path):
+    """The real variable-length flash kernel: packed equals padded within bfloat16 noise."""
+    pytest.importorskip("flash_attn", reason="flash-attn is not installed (GPU machines only)")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("flash_attention_2 needs a CUDA device")
+    texts = long_tailed_texts(200, seed=4)
+    frames = [random_image(10 + i, size=(64, 48)) for i in range(3)]
+    items = texts[:50] + [random_image(5), {"video": frames, "text": "clip"}]
+    for cls, path, inputs in ((Qwen3TextEmbedder, tiny_text_path, texts), (Qwen3VLEmbedder, tiny_vl_path, items)):
+        kwargs = {"device": "cuda", "dtype": "bfloat16", "attn_implementation": "flash_attention_2"}
+        packed = cls(str(path), **kwargs)
+        assert packed.options.pack_sequences is True
+        padded = cls(str(path), pack_sequences=False, **kwargs)
+        got, stats = _runs(packed, lambda m=packed, x=inputs: m.embed(x))
+        assert all(s.padded_tokens == s.real_tokens for s in stats)
+        assert (got * padded.embed(inputs)).sum(1).min() > 0.99
