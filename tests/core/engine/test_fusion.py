@@ -104,3 +104,11 @@ def test_inductor_changes_no_vector(tiny_text_path, text_embedder):
     texts = [" ".join(["a"] * n) for n in (3, 3, 40, 41, 200, 190)]
     compiled = Qwen3TextEmbedder(str(tiny_text_path), compile=True, max_batch_size=2)
     np.testing.assert_allclose(compiled.embed(texts), text_embedder.embed(texts), atol=1e-5)
+
+
+def test_compiled_packed_batches_match_eager(tiny_text_path, text_embedder):
+    """compile and pack_sequences together: packed rows (positions restarting, no mask) through the compiled tower."""
+    compiled = Qwen3TextEmbedder(str(tiny_text_path), compile="aot_eager", pack_sequences=True)
+    before = _graphs()
+    np.testing.assert_allclose(compiled.embed(TEXTS[::4]), text_embedder.embed(TEXTS[::4]), atol=1e-5)
+    assert 1 <= _graphs() - before <= MAX_GRAPHS
