@@ -80,6 +80,8 @@ ENGINE_VARIANTS = {
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
 # the 8B shape after the 2B sections: the costliest, cannot starve them; compile (an opt-in's trial) last
 SECTIONS = ("embed_2b", "images", "rerank", "variants", "packing", "embed_8b", "compile")
+# the default run, the one command (about 5 minutes on an H100); the engine's trials run when named
+DEFAULT_SECTIONS = ("embed_2b", "images", "rerank", "embed_8b")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
 PRESETS = {
     "tiny": {"texts": 32, "texts_8b": 16, "images": 6, "rerank": "1x10,2x5", "max_tokens": 64, "texts_compile": 48},
@@ -851,7 +853,8 @@ class Suite:
 
     def run(self, sections: list[str]) -> None:
         runners = {"embed_2b": self.run_embed_2b, "embed_8b": self.run_embed_8b, "images": self.run_images,
-                   "rerank": self.run_rerank, "variants": self.run_variants, "compile": self.run_compile}
+                   "rerank": self.run_rerank, "variants": self.run_variants, "packing": self.run_packing,
+                   "compile": self.run_compile}
         try:
             self.measure_peak()
         except Exception as exc:  # noqa: BLE001
@@ -986,8 +989,8 @@ def parse_args(argv=None):
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="auto: bfloat16 on a GPU, float32 on a CPU")
     p.add_argument("--sections", default=None,
-                   help="comma list of " + ", ".join(SECTIONS) + " (default: all; --size 2b: all but embed_8b; "
-                        "--size 8b: embed_8b)")
+                   help="comma list of " + ", ".join(SECTIONS) + ", or all (default: "
+                        + ", ".join(DEFAULT_SECTIONS) + "; --size 2b: those but embed_8b; --size 8b: embed_8b)")
     p.add_argument("--texts", type=int, default=None, help="2B corpus size (full: 4000)")
     p.add_argument("--texts-8b", type=int, default=None, help="8B corpus size (full: 2000)")
     p.add_argument("--images", type=int, default=None, help="images (full: 160)")
@@ -1017,8 +1020,10 @@ def parse_args(argv=None):
     if args.size in (None,):
         args.size = "full" if args.device.startswith("cuda") else "tiny"
     if args.sections is None:
-        only = {"2b": [s for s in SECTIONS if s != "embed_8b"], "8b": ["embed_8b"]}
-        args.sections = ",".join(only.get(args.size, SECTIONS))
+        only = {"2b": [s for s in DEFAULT_SECTIONS if s != "embed_8b"], "8b": ["embed_8b"]}
+        args.sections = ",".join(only.get(args.size, DEFAULT_SECTIONS))
+    elif args.sections == "all":
+        args.sections = ",".join(SECTIONS)
     if args.size in ("2b", "8b"):
         args.size = "full"
     if args.packing_rounds is None:

@@ -123,8 +123,9 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     import gpu_suite
 
     out = tmp_path / "gpu_suite.json"
-    data = gpu_suite.main(["--device", "cpu", "--size", "tiny", "--dtype", "float32", "--threads", "1", "--texts", "24",
-                           "--texts-8b", "12", "--images", "4", "--texts-compile", "24", "--compile-mode", "aot_eager",
+    data = gpu_suite.main(["--device", "cpu", "--size", "tiny", "--sections", "all", "--dtype", "float32",
+                           "--threads", "1", "--texts", "24", "--texts-8b", "12", "--images", "4",
+                           "--texts-compile", "24", "--compile-mode", "aot_eager",
                            "--model-root", str(tmp_path / "models"),
                            "--out", str(out)])
     assert len(json.loads(out.read_text())["rows"]) == len(data["rows"])
