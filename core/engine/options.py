@@ -66,6 +66,9 @@ class RuntimeOptions:
             raise ValueError(f"compile must be a bool or a torch.compile mode / backend name, got {self.compile!r}")
         if self.compile and self.shape_buckets is False:
             raise ValueError("compile needs shape_buckets (bounded shapes); leave shape_buckets unset or True")
+        for name in ("shape_buckets", "pack_sequences"):
+            if getattr(self, name) not in (None, True, False):
+                raise ValueError(f"{name} must be True, False or None, got {getattr(self, name)!r}")
         for name in ("max_batch_tokens", "max_batch_size", "max_batch_patches", "host_workers", "prefetch_batches",
                      "batch_overhead_tokens"):
             value = getattr(self, name)

@@ -44,6 +44,11 @@ def test_unknown_options_are_refused(tiny_vl_path):
         Qwen3VLEmbedder(str(tiny_vl_path), sdpa_kernels=("fast",))
     with pytest.raises(ValueError, match="max_batch_size"):
         RuntimeOptions(max_batch_size=0)
+    with pytest.raises(ValueError, match="batch_overhead_tokens"):
+        RuntimeOptions(batch_overhead_tokens=-1)
+    for name in ("shape_buckets", "pack_sequences"):  # a string such as "no" would read as on
+        with pytest.raises(ValueError, match=name):
+            RuntimeOptions(**{name: "no"})
     with pytest.raises(ValueError, match="disagree"):
         RuntimeOptions.split({"dtype": "float32", "torch_dtype": "bfloat16"})
 
