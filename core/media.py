@@ -372,19 +372,17 @@ def _resized_frame(height: int, width: int, nframes: int, total_pixels: int) -> 
 def _container_metadata(location: str, backend: str) -> tuple[int, float, tuple[int, int]]:
     """(frame count, fps, (width, height)) of a video file as ``backend`` will read it; no frame is decoded
     except with decord when PyAV is missing (decord tells no size: its first frame does)."""
+    # optional readers (decord comes with the [video] extra, torchcodec only if you install it): ``backend``
+    # names the one qwen-vl-utils found installed (``video_reader``), so its module is imported only then
     if backend == "decord":
-        import decord
-
-        reader = decord.VideoReader(location)
+        reader = importlib.import_module("decord").VideoReader(location)
         size = _header_size(location)
         if size is None:
             height, width = reader[0].shape[:2]
             size = (int(width), int(height))
         return len(reader), float(reader.get_avg_fps()), size
     if backend == "torchcodec":
-        from torchcodec.decoders import VideoDecoder  # type: ignore[import-not-found, unused-ignore]
-
-        metadata = VideoDecoder(location).metadata
+        metadata = importlib.import_module("torchcodec.decoders").VideoDecoder(location).metadata
         return int(metadata.num_frames), float(metadata.average_fps), (int(metadata.width), int(metadata.height))
     return _pyav_metadata(location)  # PyAV reads for "pyav" and for torchvision's read_video alike
 
