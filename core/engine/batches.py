@@ -231,19 +231,22 @@ def collate_packed(
 def _multimodal_positions(rows: Sequence[Sequence[Encoded]], inputs: dict[str, Any],
                           rope_index: Callable[..., Any]) -> Any:
     """(4, rows, width) positions: the text positions, then each sequence's own 3-D RoPE positions."""
+    import inspect
+
     import torch
 
     text = inputs["position_ids"]
     rope = text[None].repeat(3, 1, 1)  # text-only sequences (and the tail): all three equal the text positions
+    # transformers >= 5.1 reads the media tokens from mm_token_type_ids; 5.0 from input_ids alone
+    typed = "mm_token_type_ids" in inspect.signature(rope_index).parameters
     for r, row in enumerate(rows):
         start = 0
         for encoded in row:
             n = len(encoded.ids)
             if encoded.image_grid_thw is not None or encoded.video_grid_thw is not None:
                 span = slice(start, start + n)
-                rope[:, r, span] = rope_index(inputs["input_ids"][r:r + 1, span],
-                                              mm_token_type_ids=inputs["mm_token_type_ids"][r:r + 1, span],
-                                              image_grid_thw=encoded.image_grid_thw,
-                                              video_grid_thw=encoded.video_grid_thw)[0][:, 0]
+                types = {"mm_token_type_ids": inputs["mm_token_type_ids"][r:r + 1, span]} if typed else {}
+                rope[:, r, span] = rope_index(inputs["input_ids"][r:r + 1, span], image_grid_thw=encoded.image_grid_thw,
+                                              video_grid_thw=encoded.video_grid_thw, **types)[0][:, 0]
             start += n
     return torch.cat([text[None], rope])
