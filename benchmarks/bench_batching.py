@@ -83,7 +83,8 @@ def planned(args) -> list[dict]:
         by_query: dict[str, list[str]] = {}
         for query, doc in pairs:
             by_query.setdefault(query, []).append(doc)
-        calls[f"rerank {name}"] = [[n + count([q])[0] + prompt_overhead["rerank"] for n in count(docs)]
+        query_tokens = dict(zip(by_query, count(list(by_query))))
+        calls[f"rerank {name}"] = [[n + query_tokens[q] + prompt_overhead["rerank"] for n in count(docs)]
                                    for q, docs in by_query.items()]
     rows = []
     for name, lengths_per_call in calls.items():

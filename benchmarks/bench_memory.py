@@ -112,6 +112,23 @@ def worker(args) -> dict:
     }
 
 
+def one_call(embedder, key: str, paths: list[Path], interval: float) -> dict:
+    """Peak RSS of ONE ``embed_documents`` call over ``{key: path}`` items, above the loaded model's (after a
+    one-item warm-up: allocator, pools)."""
+    embedder.embed_documents([{key: str(paths[0])}])
+    gc.collect()
+    before = rss()
+    sampler = PeakSampler(interval)
+    sampler.start()
+    t = time.perf_counter()
+    vectors = embedder.embed_documents([{key: str(p)} for p in paths])
+    wall = time.perf_counter() - t
+    sampler.stop()
+    return {"n": len(paths), "rss_before_bytes": before, "peak_rss_bytes": sampler.peak,
+            "growth_bytes": sampler.peak - before, "output_bytes": int(vectors.nbytes), "wall_s": wall,
+            f"{key}s_per_s": len(paths) / wall, "rss_samples": sampler.samples}
+
+
 def image_worker(embedder, args) -> dict:
     """One call over ``args.images`` files of 1280x720: peak RSS above the loaded model's."""
     import tempfile
@@ -120,18 +137,7 @@ def image_worker(embedder, args) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = bench_images.make_images(Path(tmp), args.images, args.seed, sizes=[(1280, 720)])
-        embedder.embed_documents([{"image": str(paths[0])}])  # warm-up: allocator, pools
-        gc.collect()
-        before = rss()
-        sampler = PeakSampler(args.interval)
-        sampler.start()
-        t = time.perf_counter()
-        vectors = embedder.embed_documents([{"image": str(p)} for p in paths])
-        wall = time.perf_counter() - t
-        sampler.stop()
-    return {"n": args.images, "rss_before_bytes": before, "peak_rss_bytes": sampler.peak,
-            "growth_bytes": sampler.peak - before, "output_bytes": int(vectors.nbytes), "wall_s": wall,
-            "images_per_s": args.images / wall, "rss_samples": sampler.samples}
+        return one_call(embedder, "image", paths, args.interval)
 
 
 def make_videos(directory: Path, n: int, seed: int = 0, size=(1280, 720), frames: int = 4, fps: int = 4) -> list[Path]:
@@ -167,19 +173,7 @@ def video_worker(embedder, args) -> dict:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        paths = make_videos(Path(tmp), args.n, args.seed)
-        embedder.embed_documents([{"video": str(paths[0])}])  # warm-up: allocator, pools
-        gc.collect()
-        before = rss()
-        sampler = PeakSampler(args.interval)
-        sampler.start()
-        t = time.perf_counter()
-        vectors = embedder.embed_documents([{"video": str(p)} for p in paths])
-        wall = time.perf_counter() - t
-        sampler.stop()
-    return {"n": args.n, "rss_before_bytes": before, "peak_rss_bytes": sampler.peak,
-            "growth_bytes": sampler.peak - before, "output_bytes": int(vectors.nbytes), "wall_s": wall,
-            "videos_per_s": args.n / wall, "rss_samples": sampler.samples}
+        return one_call(embedder, "video", make_videos(Path(tmp), args.n, args.seed), args.interval)
 
 
 def _media_worker(args, model_path: str, forwarded: list[str]) -> dict:

@@ -705,6 +705,8 @@ class Suite:
         shape = self.args.rerank.split(",")[-1].strip()
         pairs = rerank_workloads(self.tok, [shape], self.args)[shape]
         reference: dict[str, np.ndarray] = {}
+        count = lambda prompts: [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]  # noqa: E731
+        text_flops = pair_flops = None  # from the first variant's prompts (the options change no prompt)
         for name, options in ENGINE_VARIANTS.items():
             if self.over_budget():
                 self.skip("variants", name, "time budget exceeded")
@@ -712,16 +714,17 @@ class Suite:
             shown = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
             try:
                 package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, **options)
-                prompts = [package.render_prompt(t) for t in texts]
-                lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
+                if text_flops is None:
+                    lengths = count([package.render_prompt(t) for t in texts])
+                    text_flops, text_tokens = C.useful_flops(lengths, fp), sum(lengths)
                 package.embed_documents(texts[:4])  # loads kernels, not the corpus's shapes
                 self.sync()
                 for run in ("cold", "warm"):
                     vec, wall, busy, batches = self.package_run(package, partial(package.embed_documents, texts))
                     vec = np.asarray(vec, dtype=np.float32)
                     reference.setdefault("texts", vec)  # the first variant's first pass: the defaults
-                    self.row("variants", f"texts: {name} ({run})", wall, busy, C.useful_flops(lengths, fp),
-                             sum(lengths), "tokens", self.memory.read(), forwards=len(batches), options=shown,
+                    self.row("variants", f"texts: {name} ({run})", wall, busy, text_flops, text_tokens,
+                             "tokens", self.memory.read(), forwards=len(batches), options=shown,
                              padding_efficiency=sum(b.real_tokens for b in batches)
                              / sum(b.padded_tokens for b in batches),
                              agreement_min_cosine=min_cosine(vec, reference["texts"]), agreement_vs="defaults")
@@ -733,9 +736,9 @@ class Suite:
                 scores, wall, busy, batches = self.package_run(reranker, partial(score_by_query, reranker, pairs))
                 reference.setdefault("rerank", scores)
                 real = sum(b.real_tokens for b in batches)
-                prompts = [reranker.render_prompt(q, d) for q, d in pairs]
-                lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
-                self.row("variants", f"rerank {shape}: {name}", wall, busy, C.useful_flops(lengths, fp), len(pairs),
+                if pair_flops is None:
+                    pair_flops = C.useful_flops(count([reranker.render_prompt(q, d) for q, d in pairs]), fp)
+                self.row("variants", f"rerank {shape}: {name}", wall, busy, pair_flops, len(pairs),
                          "pairs", self.memory.read(), forwards=len(batches), options=shown,
                          padding_efficiency=real / sum(b.padded_tokens for b in batches),
                          agreement_max_abs_diff=float(np.max(np.abs(np.asarray(scores) - reference["rerank"]))))

@@ -120,17 +120,31 @@ def collate(
         attention_mask[row, : lengths[row]] = 1
     inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
     if image_token_id is not None:
-        types = torch.zeros_like(input_ids, dtype=torch.int32)
-        types[input_ids == image_token_id] = 1
-        types[input_ids == video_token_id] = 2
-        inputs["mm_token_type_ids"] = types
-        for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
-            parts = [getattr(e, key) for e in batch if getattr(e, key) is not None]
-            if parts:
-                inputs[key] = torch.cat(parts)
+        _add_media(inputs, batch, image_token_id, video_token_id)
+    return _to_device(inputs, device, pin), lengths
+
+
+def _add_media(inputs: dict[str, Any], sequences: Sequence[Encoded], image_token_id: int,
+               video_token_id: int | None) -> None:
+    """The token types (1 image, 2 video) and the sequences' pixel tensors, concatenated in sequence order."""
+    import torch
+
+    input_ids = inputs["input_ids"]
+    types = torch.zeros_like(input_ids, dtype=torch.int32)
+    types[input_ids == image_token_id] = 1
+    types[input_ids == video_token_id] = 2
+    inputs["mm_token_type_ids"] = types
+    for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
+        parts = [getattr(e, key) for e in sequences if getattr(e, key) is not None]
+        if parts:
+            inputs[key] = torch.cat(parts)
+
+
+def _to_device(inputs: dict[str, Any], device: Any, pin: bool) -> dict[str, Any]:
+    """``inputs`` on ``device``; ``pin``: through pinned host memory, without blocking (CUDA)."""
     if pin:
-        return {k: v.pin_memory().to(device, non_blocking=True) for k, v in inputs.items()}, lengths
-    return {k: v.to(device) for k, v in inputs.items()}, lengths
+        return {k: v.pin_memory().to(device, non_blocking=True) for k, v in inputs.items()}
+    return {k: v.to(device) for k, v in inputs.items()}
 
 
 def pack_rows(lengths: Sequence[int], capacity: int, patches: Sequence[int] | None = None,
@@ -211,21 +225,12 @@ def collate_packed(
     inputs: dict[str, Any] = {"input_ids": input_ids, "position_ids": positions}
     flat = [e for row in rows for e in row]
     if image_token_id is not None:
-        types = torch.zeros_like(input_ids, dtype=torch.int32)
-        types[input_ids == image_token_id] = 1
-        types[input_ids == video_token_id] = 2
-        inputs["mm_token_type_ids"] = types
-        for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
-            parts = [getattr(e, key) for e in flat if getattr(e, key) is not None]
-            if parts:
-                inputs[key] = torch.cat(parts)
+        _add_media(inputs, flat, image_token_id, video_token_id)
         if any(e.image_grid_thw is not None or e.video_grid_thw is not None for e in flat):
             if rope_index is None:
                 raise ValueError("packing sequences with media needs the model's rope_index")
             inputs["position_ids"] = _multimodal_positions(rows, inputs, rope_index)
-    if pin:
-        return {k: v.pin_memory().to(device, non_blocking=True) for k, v in inputs.items()}, ends, row_of
-    return {k: v.to(device) for k, v in inputs.items()}, ends, row_of
+    return _to_device(inputs, device, pin), ends, row_of
 
 
 def _multimodal_positions(rows: Sequence[Sequence[Encoded]], inputs: dict[str, Any],
