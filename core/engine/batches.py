@@ -192,7 +192,7 @@ def packed_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_rows
 def collate_packed(
     rows: Sequence[Sequence[Encoded]], pad_id: int, device: Any, image_token_id: int | None = None,
     video_token_id: int | None = None, width: int | None = None, pin: bool = False,
-    rope_index: Callable[..., Any] | None = None,
+    rope_index: Callable[..., Any] | None = None, varlen_boundaries: bool = False,
 ) -> tuple[dict[str, Any], list[int], list[int]]:
     """Sequences back to back in each row, no attention mask, ``position_ids`` restarting at 0 for each.
 
@@ -202,6 +202,12 @@ def collate_packed(
     causal model never lets earlier tokens see them. With media, Qwen3-VL's multimodal RoPE positions are
     computed per sequence by ``rope_index`` (the model's ``get_rope_index``) and passed as four position
     rows (text positions first: they carry the packing).
+
+    ``varlen_boundaries`` (one row, flash_attention_2, no media): the sequence boundaries are passed too, as
+    flash's variable-length arguments (``cu_seq_lens_q`` / ``max_length_q``, the same for keys). Without
+    them transformers derives the boundaries from the positions in every layer, reading values back from
+    the device each time. Batches with media keep the positions alone: transformers hands the language
+    model's keyword arguments to the vision tower too, whose own boundaries they would collide with.
 
     Returns (model kwargs on ``device``, end column of each sequence, its row), sequences in row order.
     """
@@ -230,7 +236,16 @@ def collate_packed(
             if rope_index is None:
                 raise ValueError("packing sequences with media needs the model's rope_index")
             inputs["position_ids"] = _multimodal_positions(rows, inputs, rope_index)
-    return _to_device(inputs, device, pin), ends, row_of
+    varlen: dict[str, Any] = {}
+    if varlen_boundaries and len(rows) == 1 and not any(k.startswith("pixel_values") for k in inputs):
+        starts = [0, *ends[:-1], inputs["input_ids"].shape[1]]  # a tail of padding joins the last sequence
+        inputs["cu_seq_lens_q"] = torch.tensor(starts, dtype=torch.int32)
+        longest = max(b - a for a, b in zip(starts, starts[1:]))
+        varlen = {"max_length_q": longest, "max_length_k": longest}
+    inputs = _to_device(inputs, device, pin)
+    if varlen:
+        inputs["cu_seq_lens_k"] = inputs["cu_seq_lens_q"]
+    return {**inputs, **varlen}, ends, row_of
 
 
 def _multimodal_positions(rows: Sequence[Sequence[Encoded]], inputs: dict[str, Any],

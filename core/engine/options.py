@@ -36,6 +36,10 @@ class RuntimeOptions:
       ``batches.PACK_ROW_TOKENS`` tokens (or one longer sequence), several short sequences per row, and a
       batch is several such rows. Media are packed too (each sequence keeps its own multimodal RoPE
       positions); the shared-prefix rerank path stays padded. Results equal the padded path's (float noise).
+    - ``group_vision_attention``: with sdpa, one attention call per image size per vision layer instead of one
+      per image, and one read-back of the image lengths per pass instead of one per layer
+      (``engine.vision_attention``); default on CUDA with sdpa (on the CPU the loop costs nothing to
+      remove). flash_attention_2 runs one variable-length call already; eager keeps transformers' loop.
     - ``host_workers``: threads that decode and patchify media for the next batches while the model runs.
     - ``prefetch_batches``: batches prepared ahead of the model (bounds host memory).
     - ``show_progress``: a tqdm bar.
@@ -56,6 +60,7 @@ class RuntimeOptions:
     shape_buckets: bool | None = None
     sdpa_kernels: tuple[str, ...] | None = None
     pack_sequences: bool | None = None
+    group_vision_attention: bool | None = None
     host_workers: int | None = None
     prefetch_batches: int = 2
     show_progress: bool = False
@@ -66,7 +71,7 @@ class RuntimeOptions:
             raise ValueError(f"compile must be a bool or a torch.compile mode / backend name, got {self.compile!r}")
         if self.compile and self.shape_buckets is False:
             raise ValueError("compile needs shape_buckets (bounded shapes); leave shape_buckets unset or True")
-        for name in ("shape_buckets", "pack_sequences"):
+        for name in ("shape_buckets", "pack_sequences", "group_vision_attention"):
             if getattr(self, name) not in (None, True, False):
                 raise ValueError(f"{name} must be True, False or None, got {getattr(self, name)!r}")
         for name in ("max_batch_tokens", "max_batch_size", "max_batch_patches", "host_workers", "prefetch_batches",

@@ -47,6 +47,7 @@ from .fusion import compile_language_tower
 from .heads import last_token
 from .options import RuntimeOptions
 from .runtime import Runtime, input_device
+from .vision_attention import group_vision_attention
 
 Head = Callable[[Any], Any]  # last-position hidden states (B, H) -> one row per sequence (a tensor, same device)
 DEFAULT_CUDA_SDPA_KERNELS = ("flash", "efficient", "math")
@@ -97,8 +98,23 @@ def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> Ru
         shape_buckets=(on_cuda or bool(options.compile)) if options.shape_buckets is None else options.shape_buckets,
         pack_sequences=(runtime.attn_implementation == "flash_attention_2" if options.pack_sequences is None
                         else options.pack_sequences),
+        group_vision_attention=(on_cuda and runtime.attn_implementation == "sdpa"
+                                if options.group_vision_attention is None else options.group_vision_attention),
         sdpa_kernels=kernels, host_workers=options.host_workers or min(8, os.cpu_count() or 1),
     )
+
+
+def _group_vision_attention(model: Any, runtime: Runtime, explicit: bool) -> bool:
+    """Install ``engine.vision_attention`` on ``model`` (False: it has no vision tower); an explicit request it
+    cannot serve is refused."""
+    if runtime.attn_implementation != "sdpa":
+        raise ValueError(f"group_vision_attention=True needs attn_implementation='sdpa', not "
+                         f"{runtime.attn_implementation!r} (flash_attention_2 runs one variable-length call already)")
+    grouped = group_vision_attention(model) > 0
+    if not grouped and explicit:
+        raise ValueError(f"group_vision_attention=True: {type(model).__name__} has no vision attention layer "
+                         "of the Qwen3-VL layout to group")
+    return grouped
 
 
 def sdpa_context(kernels: tuple[str, ...] | None) -> Any:
@@ -122,6 +138,9 @@ class Runner:
         self.options = resolve_options(options, runtime, model)
         if self.options.compile and not compile_language_tower(model, self.options.compile, runtime.device_map):
             self.options = replace(self.options, compile=False)
+        if self.options.group_vision_attention:
+            grouped = _group_vision_attention(model, runtime, explicit=options.group_vision_attention is True)
+            self.options = replace(self.options, group_vision_attention=grouped)
         self.pad_id = pad_id
         self.image_token_id = image_token_id
         self.video_token_id = video_token_id
@@ -167,10 +186,12 @@ class Runner:
     def on_cuda(self) -> bool:
         return str(self.device).startswith("cuda")
 
-    def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None) -> list[list[int]]:
+    def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None,
+             cost_share: float = 1.0) -> list[list[int]]:
+        """Length-sorted batches; a pass costs ``cost_share`` x ``batch_overhead_tokens`` padded tokens."""
         o = self.options  # resolve_options filled every limit
         return token_budget_batches(lengths, cast(int, o.max_batch_tokens), cast(int, o.max_batch_size),
-                                    batch_cost=cast(int, o.batch_overhead_tokens), width=self.width,
+                                    batch_cost=round(cost_share * cast(int, o.batch_overhead_tokens)), width=self.width,
                                     patches=patches, max_batch_patches=o.max_batch_patches)
 
     @property
@@ -204,8 +225,10 @@ class Runner:
             rows.append(batch[start:start + count])
             start += count
         width = None if self.varlen else self.width(max(sum(len(e.ids) for e in row) for row in rows))
+        # compiled towers take no boundaries: a new max_length would be a new graph
         return collate_packed(rows, self.pad_id, self.device, self.image_token_id, self.video_token_id,
-                              width=width, pin=self.on_cuda, rope_index=getattr(self.model, "get_rope_index", None))
+                              width=width, pin=self.on_cuda, rope_index=getattr(self.model, "get_rope_index", None),
+                              varlen_boundaries=self.varlen and not self.options.compile)
 
     def forward(self, inputs: dict[str, Any], lengths: Sequence[int], rows: Sequence[int] | None = None) -> Any:
         """Hidden state at each sequence's last real position (call under ``torch.inference_mode``)."""

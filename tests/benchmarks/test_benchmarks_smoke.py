@@ -62,6 +62,9 @@ def test_bench_images(tmp_path, model_cache):
     assert set(best["share"]) == {"model", "host_and_other"}
     assert best["seconds"]["host_encode_alone"] > 0 and best["seconds"]["model"] > 0
     assert best["forward_batches"] >= 1 and best["lm_tokens"] > 5
+    looped = data["per_image_attention"]
+    assert looped["vectors_shape"] == best["vectors_shape"] and looped["lm_tokens"] == best["lm_tokens"]
+    assert data["speedup_grouped_vs_per_image"] > 0 and len(data["all_wall_s"]["per-image"]) == 1
 
 
 def test_bench_rerank(tmp_path, model_cache):
@@ -134,7 +137,7 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     rows = {(r["section"], r["path"]): r for r in data["rows"]}
     expected = [("embed_2b", "package"), ("embed_2b", "official b=10"), ("embed_2b", "official b=64"),
                 ("embed_8b", "package"), ("embed_8b", "official b=10"), ("images", "package"),
-                ("images", "official b=10")]
+                ("images", "package group_vision_attention=False"), ("images", "official b=10")]
     expected += [("compile", f"package {name} ({round_})") for round_ in ("cold", "warm")
                  for name in ("defaults", "compile='aot_eager'")]
     for workload in ("1x10", "2x5"):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qwen3_vl_rag.core import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
-from qwen3_vl_rag.core.engine.batches import pack_rows, packed_batches
+from qwen3_vl_rag.core.engine.batches import Encoded, collate_packed, pack_rows, packed_batches
 from qwen3_vl_rag.core.engine.runner import resolve_options
 
 from ...conftest import random_image
@@ -114,6 +114,61 @@ def test_flash_layout_one_row_per_batch_has_no_padding(tiny_text_path):
     assert len(stats) > 1
     assert all(s.padded_tokens == s.real_tokens for s in stats)
     assert sum(s.real_tokens for s in stats) == sum(len(i) for i in padded.tokenizer(texts)["input_ids"])
+
+
+def varlen_reference(module, query, key, value, attention_mask, scaling=None, dropout=0.0, cu_seq_lens_q=None,
+                     cu_seq_lens_k=None, max_length_q=None, max_length_k=None, **kwargs):
+    """flash_attention_2's contract on one packed row, in plain torch: causal attention within each sequence,
+    the sequences read from the variable-length arguments alone (flash-attn's kernel needs a GPU)."""
+    torch = pytest.importorskip("torch")
+    assert query.shape[0] == 1 and cu_seq_lens_q is not None, "one packed row without its sequence boundaries"
+    assert cu_seq_lens_k is cu_seq_lens_q and cu_seq_lens_q.dtype == torch.int32
+    bounds = cu_seq_lens_q.tolist()
+    assert bounds[-1] == query.shape[2] and max_length_q == max_length_k == max(np.diff(bounds))
+    VARLEN_CALLS.append(len(bounds) - 1)
+    outputs = [torch.nn.functional.scaled_dot_product_attention(
+        query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], is_causal=True, scale=scaling, enable_gqa=True)
+        for a, b in zip(bounds, bounds[1:])]
+    return torch.cat(outputs, 2).transpose(1, 2).contiguous(), None
+
+
+VARLEN_CALLS: list[int] = []
+
+
+@pytest.mark.parametrize("cls", [Qwen3TextEmbedder, Qwen3VLEmbedder])
+def test_flash_layout_passes_the_sequence_boundaries(cls, tiny_text_path, tiny_vl_path):
+    """The one packed row of flash_attention_2 carries its sequences' boundaries, so transformers does not
+    derive them from the positions in every layer (a device read-back per layer). The attention here is
+    ``varlen_reference``, registered as a transformers attention function, which fails without them."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register("varlen_reference", varlen_reference)
+    path = tiny_text_path if cls is Qwen3TextEmbedder else tiny_vl_path
+    texts = long_tailed_texts(60, seed=5)
+    packed = cls(str(path), attn_implementation="varlen_reference", pack_sequences=True, max_batch_tokens=1024)
+    packed.runner.runtime = replace(packed.runner.runtime, attn_implementation="flash_attention_2")
+    VARLEN_CALLS.clear()
+    got, stats = _runs(packed, lambda: packed.embed(texts))
+    np.testing.assert_allclose(got, cls(str(path)).embed(texts), atol=1e-5)
+    layers = packed.model.config.get_text_config().num_hidden_layers
+    assert len(VARLEN_CALLS) == layers * len(stats) and sum(VARLEN_CALLS) == layers * len(texts)
+
+
+def test_boundaries_only_for_one_text_row():
+    """Several rows (sdpa's block mask) or media (the vision tower takes the language model's keyword
+    arguments too) keep the positions alone."""
+    torch = pytest.importorskip("torch")
+    one, two = Encoded([5, 6, 7]), Encoded([8, 9])
+    inputs, ends, _ = collate_packed([[one, two]], 0, "cpu", varlen_boundaries=True)
+    assert inputs["cu_seq_lens_q"].tolist() == [0, 3, 5] and inputs["max_length_q"] == 3 and ends == [3, 5]
+    assert "cu_seq_lens_q" not in collate_packed([[one], [two]], 0, "cpu", varlen_boundaries=True)[0]
+    assert "cu_seq_lens_q" not in collate_packed([[one, two]], 0, "cpu")[0]
+    image = Encoded([5, 1, 1, 6], pixel_values=torch.zeros(16, 8), image_grid_thw=torch.tensor([[1, 4, 4]]))
+    rope = lambda input_ids, image_grid_thw=None, video_grid_thw=None, **_: (  # noqa: E731
+        torch.arange(input_ids.shape[1]).expand(3, 1, -1), None)
+    with_media = collate_packed([[image, two]], 0, "cpu", image_token_id=1, video_token_id=2, rope_index=rope,
+                                varlen_boundaries=True)[0]
+    assert "pixel_values" in with_media and "cu_seq_lens_q" not in with_media
 
 
 def test_packed_media_use_each_sequence_own_multimodal_positions(vl_embedder, tiny_vl_path):

@@ -59,17 +59,18 @@ def test_a_trickling_server_is_cut_at_the_timeout_async(fault_server):
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_the_deadline_bounds_retries_and_retry_after(fault_server, mode):
-    """Retry-After 100 s with 4 retries would block for minutes; the deadline ends the call at once."""
+    """Retry-After 100 s with 4 retries would block for minutes; a wait past the deadline is not even begun:
+    the call ends at once, not when the deadline expires (a margin of half the deadline for a loaded machine)."""
     fault_server.script("/v1/embeddings", Reply(429, {"error": {"message": "slow down"}},
                                                 headers={"Retry-After": "100"}))
-    c = client(fault_server, timeout=5, deadline=1.0, max_retries=4)
+    c = client(fault_server, timeout=5, deadline=10.0, max_retries=4)
     start = time.monotonic()
-    with pytest.raises(RemoteError, match="deadline of 1 s"):
+    with pytest.raises(RemoteError, match="deadline of 10 s"):
         if mode == "sync":
             c.post("/embeddings", {"input": ["x"]})
         else:
             asyncio.run(c.apost("/embeddings", {"input": ["x"]}))
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 5.0
     assert len(fault_server.to("/v1/embeddings")) == 1
 
 
