@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import importlib.util
 import io
 import logging
 import re
+import threading
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -311,7 +313,8 @@ def probe_video(source: Any, options: MediaOptions, fps: float | None = None,
     try:
         total, video_fps, (width, height) = _container_metadata(location, backend)
         start, end, count = calculate_video_frame_range(request, total, video_fps)
-        nframes = smart_nframes(request, total_frames=count, video_fps=video_fps)
+        with _quiet_in_this_thread("qwen_vl_utils.vision_process"):  # the decode warns about it once
+            nframes = smart_nframes(request, total_frames=count, video_fps=video_fps)
         size = _resized_frame(height, width, nframes, options.total_pixels)
     except MediaError:
         raise
@@ -319,6 +322,22 @@ def probe_video(source: Any, options: MediaOptions, fps: float | None = None,
         raise MediaError(f"video {_describe(source)} cannot be read ({type(exc).__name__}: {exc})") from exc
     indices = torch.linspace(start, end, nframes).round().long().tolist()  # as every qwen-vl-utils reader
     return VideoProbe(location, request, indices, video_fps, size)
+
+
+@contextlib.contextmanager
+def _quiet_in_this_thread(logger_name: str) -> Iterator[None]:
+    """Drop ``logger_name``'s records from the calling thread only (other threads keep logging)."""
+    thread = threading.get_ident()
+
+    def other_threads(record: logging.LogRecord) -> bool:
+        return record.thread != thread
+
+    target = logging.getLogger(logger_name)
+    target.addFilter(other_threads)
+    try:
+        yield
+    finally:
+        target.removeFilter(other_threads)
 
 
 # qwen-vl-utils' fetch_video gives a frame list no timing: its frames are 0, 1, ... at this fps.

@@ -192,3 +192,14 @@ def test_a_mixed_call_gives_each_item_its_own_vector(tiny_vl_path, tmp_path):
     ]
     alone = np.stack([embedder.embed([item])[0] for item in items])
     np.testing.assert_allclose(embedder.embed(items), alone, atol=1e-5)
+
+
+def test_a_short_video_warns_once_not_at_the_probe_too(tiny_vl_path, tmp_path, caplog):
+    """qwen-vl-utils warns when the requested fps asks for more frames than the file has. The probe applies
+    the same rule up front; only the decode (on a pipeline thread) reports it."""
+    path = write_video(tmp_path / "short.mp4", frames=4, fps=2, size=(64, 48))
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=8.0)
+    with caplog.at_level("WARNING", logger="qwen_vl_utils.vision_process"):
+        embedder.embed([{"video": str(path)}])
+    warnings = [r for r in caplog.records if "smart_nframes" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].thread != threading.get_ident()
