@@ -332,6 +332,10 @@ class Suite:
         a = self.args
         return C.make_corpus(self.tok, n, a.median, a.sigma, a.min_tokens, a.max_tokens, a.seed)
 
+    def token_counts(self, prompts: list[str]) -> list[int]:
+        """Tokens of each prompt (rendered prompts already hold their special tokens)."""
+        return [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
+
     def row(self, section: str, path: str, wall: float, busy: float, flops: float, units: float, unit: str,
             mem: dict, **extra) -> dict:
         r = {"section": section, "path": path, "wall_s": wall, f"{unit}_per_s": units / wall,
@@ -363,7 +367,7 @@ class Suite:
         from qwen3_vl_rag.core import Qwen3VLEmbedder
 
         texts = self.corpus(n)
-        text_tokens = [len(x) for x in self.tok(texts, add_special_tokens=False)["input_ids"]]
+        text_tokens = self.token_counts(texts)
         info: dict = {"texts": n, "text_tokens_median": float(np.median(text_tokens)),
                       "text_tokens_max": max(text_tokens), "text_tokens_total": sum(text_tokens)}
         vectors: dict[str, np.ndarray] = {}
@@ -382,7 +386,7 @@ class Suite:
             package = None
             info["package_error"] = traceback.format_exc()
             self.skip(section, "package", f"failed to load: {exc!r}")
-        lengths = [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]
+        lengths = self.token_counts(prompts)
         flops = C.useful_flops(lengths, fp)
         info.update(prompt_tokens_median=float(np.median(lengths)), prompt_tokens_total=sum(lengths),
                     useful_flops=flops)
@@ -624,8 +628,7 @@ class Suite:
 
     def image_job_flops(self, package, paths, config, min_px: int, max_px: int, info: dict) -> float:
         """Useful FLOPs of embedding ``paths`` (NaN, with the reason in ``info``, if the count fails)."""
-        prompt = package.render_prompt({"image": str(paths[0])})
-        overhead = len(self.tok(prompt, add_special_tokens=False)["input_ids"])
+        overhead = self.token_counts([package.render_prompt({"image": str(paths[0])})])[0]
         try:  # a FLOP-count failure (a moved transformers helper) must not cost the throughput rows
             lm_lengths, flops = image_flops(paths, config, min_px, max_px, prompt_overhead=overhead - 1)
             info.update(lm_tokens_total=sum(lm_lengths), useful_flops=flops)
@@ -718,7 +721,6 @@ class Suite:
         shape = self.args.rerank.split(",")[-1].strip()
         pairs = rerank_workloads(self.tok, [shape], self.args)[shape]
         reference: dict[str, np.ndarray] = {}
-        count = lambda prompts: [len(x) for x in self.tok(prompts, add_special_tokens=False)["input_ids"]]  # noqa: E731
         text_flops = pair_flops = None  # from the first variant's prompts (the options change no prompt)
         for name, options in ENGINE_VARIANTS.items():
             if self.over_budget():
@@ -728,7 +730,7 @@ class Suite:
             try:
                 package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, **options)
                 if text_flops is None:
-                    lengths = count([package.render_prompt(t) for t in texts])
+                    lengths = self.token_counts([package.render_prompt(t) for t in texts])
                     text_flops, text_tokens = C.useful_flops(lengths, fp), sum(lengths)
                 package.embed_documents(texts[:4])  # loads kernels, not the corpus's shapes
                 self.sync()
@@ -750,7 +752,7 @@ class Suite:
                 reference.setdefault("rerank", scores)
                 real = sum(b.real_tokens for b in batches)
                 if pair_flops is None:
-                    pair_flops = C.useful_flops(count([reranker.render_prompt(q, d) for q, d in pairs]), fp)
+                    pair_flops = C.useful_flops(self.token_counts([reranker.render_prompt(q, d) for q, d in pairs]), fp)
                 self.row("variants", f"rerank {shape}: {name}", wall, busy, pair_flops, len(pairs),
                          "pairs", self.memory.read(), forwards=len(batches), options=shown,
                          padding_efficiency=real / sum(b.padded_tokens for b in batches),
@@ -792,8 +794,7 @@ class Suite:
         if not models:
             return {"texts": len(texts)}
         first = next(iter(models.values()))
-        lengths = [len(x) for x in self.tok([first.render_prompt(t) for t in texts],
-                                             add_special_tokens=False)["input_ids"]]
+        lengths = self.token_counts([first.render_prompt(t) for t in texts])
         flops = C.useful_flops(lengths, fp)
         runs: dict[str, list] = {label: [] for label in models}
         for _ in range(self.args.packing_rounds):  # interleaved: machine noise spreads over every variant
@@ -837,8 +838,7 @@ class Suite:
         label = f"compile={mode!r}"
         models = {"defaults": Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype),
                   label: Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, compile=mode)}
-        lengths = [len(x) for x in self.tok([models["defaults"].render_prompt(t) for t in texts],
-                                            add_special_tokens=False)["input_ids"]]
+        lengths = self.token_counts([models["defaults"].render_prompt(t) for t in texts])
         flops = C.useful_flops(lengths, fp)
         info: dict = {"texts": len(texts), "prompt_tokens_median": float(np.median(lengths)),
                       "prompt_tokens_max": max(lengths), "useful_flops": flops, "compile": mode}

@@ -230,14 +230,15 @@ def collate_packed(
         positions[r, start:] = torch.arange(n, n + input_ids.shape[1] - start)
     inputs: dict[str, Any] = {"input_ids": input_ids, "position_ids": positions}
     flat = [e for row in rows for e in row]
+    has_media = any(e.image_grid_thw is not None or e.video_grid_thw is not None for e in flat)
     if image_token_id is not None:
         _add_media(inputs, flat, image_token_id, video_token_id)
-        if any(e.image_grid_thw is not None or e.video_grid_thw is not None for e in flat):
+        if has_media:
             if rope_index is None:
                 raise ValueError("packing sequences with media needs the model's rope_index")
             inputs["position_ids"] = _multimodal_positions(rows, inputs, rope_index)
     varlen: dict[str, Any] = {}
-    if varlen_boundaries and len(rows) == 1 and not any(k.startswith("pixel_values") for k in inputs):
+    if varlen_boundaries and len(rows) == 1 and not has_media:
         starts = [0, *ends[:-1], inputs["input_ids"].shape[1]]  # a tail of padding joins the last sequence
         inputs["cu_seq_lens_q"] = torch.tensor(starts, dtype=torch.int32)
         longest = max(b - a for a, b in zip(starts, starts[1:]))

@@ -116,6 +116,9 @@ def test_flash_layout_one_row_per_batch_has_no_padding(tiny_text_path):
     assert sum(s.real_tokens for s in stats) == sum(len(i) for i in padded.tokenizer(texts)["input_ids"])
 
 
+VARLEN_CALLS: list[int] = []  # sequences per call of varlen_reference
+
+
 def varlen_reference(module, query, key, value, attention_mask, scaling=None, dropout=0.0, cu_seq_lens_q=None,
                      cu_seq_lens_k=None, max_length_q=None, max_length_k=None, **kwargs):
     """flash_attention_2's contract on one packed row, in plain torch: causal attention within each sequence,
@@ -130,9 +133,6 @@ def varlen_reference(module, query, key, value, attention_mask, scaling=None, dr
         query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], is_causal=True, scale=scaling, enable_gqa=True)
         for a, b in zip(bounds, bounds[1:])]
     return torch.cat(outputs, 2).transpose(1, 2).contiguous(), None
-
-
-VARLEN_CALLS: list[int] = []
 
 
 @pytest.mark.parametrize("cls", [Qwen3TextEmbedder, Qwen3VLEmbedder])
