@@ -34,10 +34,11 @@ from ..formats.embedding import text_query_prompt
 from ..identity import EmbeddingIdentity, model_key
 from ..inputs import Item, ItemInput, check_instruction, parse_items
 from ..media import MediaOptions
+from ..usage import Usage
 from ..vectors import check_dimensions, truncate_and_normalize
 from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError
-from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
+from .payloads import content_parts, parse_embeddings, plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class RemoteEmbedder(EmbeddingAPI):
         self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
                                   allow_urls)
         self.extra_body = dict(extra_body or {})
-        self.usage = TokenUsage()
+        self.usage = Usage()
         self.client_side_dimensions = False  # set when the server refused ``dimensions``
         self._lock = threading.Lock()
 
@@ -152,10 +153,10 @@ class RemoteEmbedder(EmbeddingAPI):
         return EmbeddingIdentity(model=model_key(self.model_name), dimension=self.dimension,
                                  modalities=self.modalities, prompt_format=fmt)
 
-    def reset_usage(self) -> TokenUsage:
+    def reset_usage(self) -> Usage:
         """Return the usage so far and start counting from zero."""
         with self._lock:
-            usage, self.usage = self.usage, TokenUsage()
+            usage, self.usage = self.usage, Usage()
         return usage
 
     # -- requests --------------------------------------------------------------------------------

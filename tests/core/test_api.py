@@ -108,20 +108,6 @@ def test_batch_hook_sees_every_forward_pass(vl_embedder):
     assert sum(s.rows for s in seen) == 3
 
 
-def test_old_module_paths_work_and_warn():
-    import pytest
-
-    from qwen3_vl_rag.core import Qwen3VLEmbedder
-    from qwen3_vl_rag.core.formats import TEXT_RERANK_PRESETS
-
-    with pytest.warns(DeprecationWarning, match="models.vl_embedder"):
-        from qwen3_vl_rag.core.embedder import Qwen3VLEmbedder as old
-    assert old is Qwen3VLEmbedder
-    with pytest.warns(DeprecationWarning, match="formats.rerank.TEXT_RERANK_PRESETS"):
-        from qwen3_vl_rag.core.text_reranker import PRESETS
-    assert PRESETS is TEXT_RERANK_PRESETS
-
-
 def test_a_checkpoint_of_the_wrong_kind_is_refused(tiny_text_path, tiny_vl_path):
     import pytest
 
