@@ -7,7 +7,7 @@ classes), ``engine`` (how a local model runs), ``formats`` (what the released mo
 """
 
 from .api import Embedder, Reranker
-from .engine import BatchStats, RuntimeOptions
+from .engine import BatchStats, EngineTuning, RuntimeOptions
 from .errors import EmbeddingSpaceMismatch, InputError, MediaError, NoBackendAvailable, PromptTooLong, Qwen3RagError
 from .models import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker
 
@@ -15,6 +15,7 @@ __all__ = [
     "BatchStats",
     "EmbeddingSpaceMismatch",
     "Embedder",
+    "EngineTuning",
     "InputError",
     "MediaError",
     "NoBackendAvailable",

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from qwen3_vl_rag.core import InputError, Qwen3VLEmbedder
+from qwen3_vl_rag.core import EngineTuning, InputError, Qwen3VLEmbedder
 from qwen3_vl_rag.core.media import MediaOptions, open_image, probe_video, sample_frame_list, video_reader
 
 from ..conftest import random_image
@@ -100,7 +100,8 @@ class ReaderLog:
 def test_video_pixels_are_decoded_batch_by_batch_in_the_pipeline(tiny_vl_path, tmp_path, monkeypatch):
     """Before: every video of a call was decoded in ``encode``, in the caller's thread, before any forward."""
     log = ReaderLog(monkeypatch)
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=8.0, max_batch_size=1, prefetch_batches=1, host_workers=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=8.0, max_batch_size=1,
+                               tuning=EngineTuning(prefetch_batches=1, host_workers=1))
     items = [{"video": str(write_video(tmp_path / f"clip{i}.mp4", frames=8 + 2 * i))} for i in range(5)]
     encoded = embedder.encode(items)
     assert log.events == []  # the containers were read, no frame was decoded
@@ -134,7 +135,7 @@ def _swap_after_first_forward(embedder, path, content: bytes):
 ])
 def test_a_video_that_fails_later_names_its_item_and_returns_nothing(tiny_vl_path, tmp_path, replacement, reason):
     """The container is fine when the call starts; the file changes before its batch is decoded."""
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=1, prefetch_batches=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=1, tuning=EngineTuning(prefetch_batches=1))
     paths = [write_video(tmp_path / f"clip{i}.mp4", frames=8) for i in range(5)]
     other = {"garbage": None, "other_size": dict(frames=8, size=(96, 96)), "fewer_frames": dict(frames=4)}[replacement]
     content = b"not a video any more" if other is None else write_video(tmp_path / "other.mp4", **other).read_bytes()

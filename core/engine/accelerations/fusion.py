@@ -1,4 +1,4 @@
-"""Opt-in kernel fusion: ``torch.compile`` of the language tower (``RuntimeOptions.compile``).
+"""Opt-in kernel fusion: ``torch.compile`` of the language tower (``EngineTuning.compile``).
 
 What is compiled: the decoder stack that every text token goes through (``language_model`` of a Qwen3-VL
 backbone, the whole model of a Qwen3 text model). The vision tower stays eager: image shapes vary per
