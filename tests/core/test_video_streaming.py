@@ -23,7 +23,9 @@ OPTIONS = dict(min_pixels=4 * 32 * 32, max_pixels=1280 * 32 * 32, fps=2.0, num_f
 @pytest.fixture(params=["reader", "reader-without-pyav", "pyav"])
 def backend(request, monkeypatch):
     """The installed reader (decord where it is), with and without PyAV (the video extra installs decord
-    alone: PyAV's absence is faked), and PyAV as on an ARM machine (neither decord nor torchcodec)."""
+    alone: PyAV's absence is faked), and PyAV as on an ARM machine (neither decord nor torchcodec). For
+    the last, the official ``fetch_video`` gets ``read_video_pyav`` as its reader in this test only (the
+    package passes it per call and writes nothing into qwen-vl-utils)."""
     from qwen_vl_utils import vision_process
 
     from qwen3_vl_rag.core import media
@@ -34,8 +36,7 @@ def backend(request, monkeypatch):
         monkeypatch.setattr(media, "has_pyav", lambda: False)
     if request.param == "pyav":
         monkeypatch.setattr(vision_process, "get_video_reader_backend", lambda: "torchvision")
-        monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, "torchvision",
-                            vision_process.VIDEO_READER_BACKENDS["torchvision"])
+        monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, "torchvision", media.read_video_pyav)
     return video_reader()
 
 
@@ -78,16 +79,21 @@ def test_frame_list_probe_promises_what_the_official_code_makes(count, size, num
 
 
 class ReaderLog:
-    """Wraps qwen-vl-utils' real video reader (no mock): which thread decoded which file, among forwards."""
+    """Wraps the real video reader (no mock): which thread decoded which file, among forwards."""
 
     def __init__(self, monkeypatch):
         from qwen_vl_utils import vision_process
 
+        from qwen3_vl_rag.core import media
+
         backend = video_reader()
-        key = "torchvision" if backend == "pyav" else backend
-        self.reader = vision_process.VIDEO_READER_BACKENDS[key]
         self.events: list[tuple[str, str]] = []
-        monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, key, self._read)
+        if backend == "pyav":
+            self.reader = media.read_video_pyav
+            monkeypatch.setattr(media, "read_video_pyav", self._read)
+        else:
+            self.reader = vision_process.VIDEO_READER_BACKENDS[backend]
+            monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, backend, self._read)
 
     def _read(self, ele):
         self.events.append(("decode", threading.current_thread().name))
