@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qwen3_vl_rag.core import EngineTuning, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
-from qwen3_vl_rag.core.engine.accelerations.fusion import compile_language_tower
+from qwen3_vl_rag.core.engine.accelerations.fusion import RECOMPILE_LIMIT, compile_language_tower, recompile_limit
 from qwen3_vl_rag.core.engine.batches import bucket_length
 
 from ...conftest import random_image
@@ -46,6 +46,23 @@ def test_compile_option_is_checked():
         EngineTuning(compile=True, shape_buckets=False)
     assert RuntimeOptions.split({"tuning": {"compile": "aot_eager"}, "cache_dir": "x"}) == (
         RuntimeOptions(tuning=EngineTuning(compile="aot_eager")), {"cache_dir": "x"})
+
+
+def test_the_recompile_limit_is_raised_only_while_compiled_calls_run_even_when_they_overlap():
+    """Two threads' calls overlapping as A enters, B enters, A leaves, B leaves: dynamo's global limit is the
+    caller's again at the end (``torch._dynamo.config.patch`` per call would leave the raised one behind)."""
+    import torch
+
+    config = torch._dynamo.config
+    before = config.recompile_limit
+    a, b = recompile_limit(), recompile_limit()
+    a.__enter__()
+    b.__enter__()
+    assert config.recompile_limit >= RECOMPILE_LIMIT
+    a.__exit__(None, None, None)
+    assert config.recompile_limit >= RECOMPILE_LIMIT  # B still runs
+    b.__exit__(None, None, None)
+    assert config.recompile_limit == before
 
 
 def test_unknown_backend_is_refused(tiny_text_path):
