@@ -110,6 +110,10 @@ MODEL_ARGUMENTS = {
 # one name per concept across both adapters; the other frameworks' spellings are aliases
 MODEL_KWARGS_ALIASES = {"embedder_kwargs": "model_kwargs", "reranker_kwargs": "model_kwargs"}
 INSTRUCTION_ALIASES = {"text_instruction": "document_instruction"}
+# LangChain SemanticChunker / LlamaIndex SemanticSplitterNodeParser spellings -> the semantic chunkers'
+SEMANTIC_CHUNKER_ALIASES = {"breakpoint_threshold_type": "breakpoint_type",
+                            "breakpoint_threshold_amount": "breakpoint_amount",
+                            "embeddings": "embedder", "embed_model": "embedder"}
 
 
 def take_model_arguments(owner: str, kwargs: dict[str, Any], *, instance: Any = None,
