@@ -86,7 +86,6 @@ class RemoteEmbedder(EmbeddingAPI):
         api_key: Any = None,
         api_key_env: str | None = DEFAULT_API_KEY_ENV,
         dimensions: int | None = None,
-        dimension: int | None = None,
         default_instruction: str | None = None,
         query_instruction: str | None = None,
         batch_size: int = 64,
@@ -112,7 +111,7 @@ class RemoteEmbedder(EmbeddingAPI):
                                              deadline=deadline, max_retries=max_retries,
                                              max_concurrency=max_concurrency)
         self.dimensions = None
-        self._native_dimension = dimension or KNOWN_DIMENSIONS.get(model_key(model))
+        self._native_dimension = KNOWN_DIMENSIONS.get(model_key(model))
         self.dimensions = self._check_dimensions(dimensions)
         chat = protocol == "vllm-chat"
         self.default_instruction = default_instruction or (C.VL_EMBED_DEFAULT_INSTRUCTION if chat else None)

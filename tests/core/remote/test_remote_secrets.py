@@ -22,11 +22,11 @@ def test_key_from_openrouter_variable_named_variable_or_argument(fault_server, m
     fault_server.script("/v1/embeddings", openai_embeddings())
     monkeypatch.setenv("OPENROUTER_API_KEY", SECRET)
     monkeypatch.setenv("MY_VLLM_KEY", "other-key")
-    RemoteEmbedder("m", fault_server.base_url, dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key_env="MY_VLLM_KEY", dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key="explicit", dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key=SecretStr("as-secret"), dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key_env=None, dimension=8).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key_env="MY_VLLM_KEY").embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key="explicit").embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key=SecretStr("as-secret")).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key_env=None).embed(["a"])
     sent = [r.headers.get("authorization") for r in fault_server.requests]
     assert sent == [f"Bearer {SECRET}", "Bearer other-key", "Bearer explicit", "Bearer as-secret", None]
 
@@ -48,7 +48,7 @@ def test_key_never_reaches_logs_or_errors_even_when_the_server_echoes_it(fault_s
                         Reply(500, body=f"internal error for key {SECRET}".encode()),
                         Reply(401, {"error": {"message": f"Invalid key {SECRET}"}}))
     client = RemoteClient(fault_server.base_url, api_key=SECRET, backoff_base=0.01)
-    embedder = RemoteEmbedder("m", fault_server.base_url, client=client, dimension=8)
+    embedder = RemoteEmbedder("m", fault_server.base_url, client=client)
     with caplog.at_level(logging.DEBUG):  # httpx/httpcore debug logging included
         with pytest.raises(AuthenticationError) as info:
             embedder.embed(["a"])
@@ -64,5 +64,5 @@ def test_key_never_reaches_logs_or_errors_even_when_the_server_echoes_it(fault_s
 def test_key_not_in_malformed_body_errors(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, body=f"oops {SECRET}".encode()))
     with pytest.raises(RemoteError) as info:
-        RemoteEmbedder("m", fault_server.base_url, api_key=SECRET, dimension=8).embed(["a"])
+        RemoteEmbedder("m", fault_server.base_url, api_key=SECRET).embed(["a"])
     assert "not JSON" in str(info.value) and SECRET not in str(info.value)
