@@ -142,11 +142,14 @@ class LocalReranker(LocalModel, ScoringAPI):
     def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
                     show_progress: bool | None = None) -> np.ndarray:
         """P(yes) for many (query, document) pairs at once: float32 (N,), in input order."""
-        encoded = self.encode(as_list(pairs, "pairs"), instruction)
+        pairs = as_list(pairs, "pairs")
+        encoded = self.encode(pairs, instruction)
         self._count(encoded)
-        return self._score(encoded, show_progress)
+        return self._score(encoded, show_progress, pairs)
 
-    def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None) -> np.ndarray:
+    def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None,
+               pairs: Sequence[Pair] | None = None) -> np.ndarray:
+        """The scores of ``encoded`` (the prompts of ``pairs``), as plain batches."""
         if not encoded:
             return np.zeros(0, dtype=np.float32)
         return self.runner.run(encoded, self.head, show_progress=show_progress, desc="Reranking")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..api import Pair, as_list
+from ..api import Pair
 from ..engine.batches import Encoded
 from ..engine.heads import RelevanceHead, yes_no_head
 from ..engine.prefix import shared_prefix_scores
@@ -100,18 +100,12 @@ class Qwen3VLReranker(LocalReranker):
             requests.append(PromptRequest(index, prompt, images, videos, uncapped))
         return self.encoder.encode(requests)
 
-    def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
-                    show_progress: bool | None = None) -> np.ndarray:
-        """P(yes) for many (query, document) pairs at once: float32 (N,), in input order.
-
-        Pairs that share a query (the same string, or the same object) share its prefix computation when
-        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches.
-        """
-        pairs = as_list(pairs, "pairs")
-        encoded = self.encode(pairs, instruction)
-        self._count(encoded)
-        if not self.reuse_query_prefix:
-            return self._score(encoded, show_progress)
+    def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None,
+               pairs: Sequence[Pair] | None = None) -> np.ndarray:
+        """Pairs that share a query (the same string, or the same object) share its prefix computation when
+        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches."""
+        if not self.reuse_query_prefix or pairs is None:
+            return super()._score(encoded, show_progress)
         groups: dict[Any, list[int]] = {}
         for index, (query, _) in enumerate(pairs):
             groups.setdefault(query if isinstance(query, str) else id(query), []).append(index)
@@ -127,5 +121,5 @@ class Qwen3VLReranker(LocalReranker):
             else:
                 out[indices] = scores
         if plain:
-            out[plain] = self._score([encoded[i] for i in plain], show_progress)
+            out[plain] = super()._score([encoded[i] for i in plain], show_progress)
         return out
