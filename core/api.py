@@ -16,7 +16,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -40,14 +40,17 @@ def ranked(scores: np.ndarray, top_n: int | None) -> list[tuple[int, float]]:
     return [(i, float(scores[i])) for i in order[:top_n]]
 
 
-def in_thread(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+R = TypeVar("R")
+
+
+def in_thread(method: Callable[..., R]) -> Callable[..., Awaitable[R]]:
     """The async twin of a blocking method: the same call (the subclass's override, looked up by name) in a
     worker thread, so model work never blocks the event loop. Iterables are read here, once, not in the thread."""
 
     what = list(inspect.signature(method).parameters)[1]  # "items" or "pairs", for the error message
 
     @functools.wraps(method)
-    async def twin(self: Any, values: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+    async def twin(self: Any, values: Iterable[Any], *args: Any, **kwargs: Any) -> R:
         return await asyncio.to_thread(getattr(self, method.__name__), as_list(values, what), *args, **kwargs)
 
     twin.__name__ = twin.__qualname__ = "a" + method.__name__

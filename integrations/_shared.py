@@ -239,3 +239,15 @@ def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | No
                          f"pass {adapter_type.__name__} without dimensions= and document_instruction= (or its core "
                          "embedder)")
     return embedder.client, embedder.query_instruction
+
+
+def two_stage_index(embedder: Any, adapter_type: type, location: str, index_kwargs: dict[str, Any] | None) -> Any:
+    """A ``TwoStageIndex`` at ``location`` over ``embedder`` (see ``two_stage_embedder``); the adapter's query
+    instruction is the index's unless ``index_kwargs`` names one."""
+    from qwen3_vl_rag.core.retrieval import TwoStageIndex
+
+    core, query_instruction = two_stage_embedder(embedder, adapter_type)
+    index_kwargs = dict(index_kwargs or {})
+    if query_instruction is not None:
+        index_kwargs.setdefault("query_instruction", query_instruction)
+    return TwoStageIndex(core, location, **index_kwargs)
