@@ -733,8 +733,9 @@ class Suite:
                 continue
             shown = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
             try:
+                attn = {"attn_implementation": "sdpa"} if "sdpa_kernels" in options else {}  # kernels of sdpa
                 package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype,
-                                          tuning=EngineTuning(**options))
+                                          tuning=EngineTuning(**options), **attn)
                 if text_flops is None:
                     lengths = self.token_counts([package.render_prompt(t) for t in texts])
                     text_flops, text_tokens = C.useful_flops(lengths, fp), sum(lengths)
@@ -752,7 +753,7 @@ class Suite:
                 del package
                 free_memory()
                 reranker = Qwen3VLReranker(str(path), device=self.device, torch_dtype=self.dtype,
-                                           tuning=EngineTuning(**options))
+                                           tuning=EngineTuning(**options), **attn)
                 score_by_query(reranker, pairs[:4])  # warm-up
                 self.sync()
                 scores, wall, busy, batches = self.package_run(reranker, partial(score_by_query, reranker, pairs))

@@ -107,6 +107,9 @@ class Runner:
         self.model = model
         self.runtime = runtime
         self.options = resolve_options(options, runtime, model)
+        if self.tuning.sdpa_kernels and runtime.attn_implementation != "sdpa":
+            raise ValueError(f"sdpa_kernels={self.tuning.sdpa_kernels} needs attn_implementation='sdpa', not "
+                             f"{runtime.attn_implementation!r} (the kernels of other attentions are not SDPA's)")
         if self.tuning.accelerated:  # the default path never imports engine.accelerations
             from .accelerations import install
 

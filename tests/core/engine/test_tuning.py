@@ -63,6 +63,11 @@ def test_a_tuning_knob_on_the_constructor_is_refused_with_its_new_home(tiny_text
         RuntimeOptions.split({"compile": True, "batch_overhead_tokens": 0})
 
 
+def test_sdpa_kernels_without_sdpa_are_refused(tiny_text_path):
+    with pytest.raises(ValueError, match=r"sdpa_kernels=\('math',\) needs attn_implementation='sdpa', not 'eager'"):
+        Qwen3TextEmbedder(str(tiny_text_path), attn_implementation="eager", tuning=EngineTuning(sdpa_kernels=("math",)))
+
+
 def test_tuning_takes_its_fields_only():
     assert RuntimeOptions(tuning={"host_workers": 2}).tuning == EngineTuning(host_workers=2)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"unknown engine tuning option\(s\) \['warp'\]"):
