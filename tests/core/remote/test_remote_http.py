@@ -212,7 +212,7 @@ def test_base64_embeddings_are_decoded(fault_server):
     vector = np.asarray([3.0, 4.0], dtype="<f4")
     data = [{"index": 0, "embedding": base64.b64encode(vector.tobytes()).decode()}]
     fault_server.script("/v1/embeddings", Reply(200, {"data": data}))
-    np.testing.assert_allclose(embedder(fault_server).embed(["a"]), [[0.6, 0.8]], atol=1e-6)
+    np.testing.assert_allclose(embedder(fault_server, dimension=2).embed(["a"]), [[0.6, 0.8]], atol=1e-6)
 
 
 # -- dimensions ---------------------------------------------------------------------------------
@@ -241,14 +241,14 @@ def test_dimensions_are_sent_when_the_server_accepts_them(fault_server):
 
 def test_a_server_that_ignores_dimensions_is_truncated_here(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [1.0, 2.0, 2.0, 4.0]}]}))
-    out = embedder(fault_server).embed(["a"], dimensions=3)
+    out = embedder(fault_server, dimension=4).embed(["a"], dimensions=3)
     np.testing.assert_allclose(out, [[1 / 3, 2 / 3, 2 / 3]], atol=1e-6)
 
 
 def test_shorter_vectors_than_asked_raise(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [1.0, 2.0]}]}))
-    with pytest.raises(RemoteError, match="asked for 3 dimensions, got vectors of 2"):
-        embedder(fault_server).embed(["a"], dimensions=3)
+    with pytest.raises(RemoteResponseError, match="item 0: asked for 3 dimensions, the server sent a vector of 2"):
+        embedder(fault_server, dimension=None).embed(["a"], dimensions=3)
 
 
 # -- protocols, batching, usage -----------------------------------------------------------------
