@@ -186,8 +186,8 @@ class RemoteClient:
                              "give one (api_key_env=None ignores the variable)")
         self._url_secrets = tuple(s for s in (*self._base.secrets,
                                               self.api_key.get_secret_value() if self.api_key else "") if s)
-        if self._base.secrets:
-            _secrets.register(self)  # httpx logs request URLs, query and all
+        if self._url_secrets:
+            _secrets.register(self)  # httpx logs request URLs (query and all), httpcore the answers' headers
         _secrets.warn_if_insecure(self._base, self.api_key is not None or self._base.basic_auth is not None)
         self.max_response_bytes = int(max_response_bytes)
         self.api_key_env = api_key_env

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import mimetypes
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,11 +144,11 @@ def parse_embeddings(body: Any, rows: Sequence[int], endpoint: str) -> np.ndarra
         raise _fail(endpoint, f"expected a JSON object, got {type(body).__name__}")
     entries = _indexed(body.get("data"), rows, endpoint, "data")
     vectors = [_vector(e.get("embedding"), endpoint, rows[e["index"]]) for e in entries]
-    first = vectors[0].shape[0]
+    common = Counter(v.shape[0] for v in vectors).most_common(1)[0][0]  # the odd one out is named
     for position, vector in enumerate(vectors):
-        if vector.shape[0] != first:
-            raise _fail(endpoint, f"its embedding has {vector.shape[0]} values, the first one of the answer "
-                                  f"{first}", rows[position])
+        if vector.shape[0] != common:
+            raise _fail(endpoint, f"its embedding has {vector.shape[0]} values, the others of the answer "
+                                  f"{common}", rows[position])
         if not np.isfinite(vector).all():
             raise _fail(endpoint, "its embedding contains NaN or infinity", rows[position])
     return np.stack(vectors)
@@ -168,7 +169,7 @@ def parse_scores(body: Any, rows: Sequence[int], endpoint: str) -> np.ndarray:
         except OverflowError:
             number = float("inf")
         if not np.isfinite(number) or abs(number) > np.finfo(np.float32).max:
-            raise _fail(endpoint, f"the result has no numeric '{field_name}' (got {_kind(value)}; finite, float32 range)",
-                        rows[entry["index"]])
+            raise _fail(endpoint, f"the result has no numeric '{field_name}' (got {_kind(value)}; finite, "
+                                  "float32 range)", rows[entry["index"]])
         scores.append(number)
     return np.asarray(scores, dtype=np.float32)

@@ -5,7 +5,8 @@ carry a key (``https://user:key@host/v1`` or ``...?key=...``): requests go to th
 messages and ``repr`` show it with the credentials and the query values replaced by ``***``. Server text
 is masked before it is shown: not only the whole key but every run of 4 or more of its characters (a
 server echoing the key minus its last 4 characters, or ``sk-...abcd``, leaks no part of it). httpx logs
-each request's URL at INFO level: a filter on its logger masks the same secrets there.
+each request's URL at INFO level and httpcore the answer's headers at DEBUG: a filter on their loggers
+masks the same secrets there.
 
 An API key sent over plain ``http://`` to a host that is not loopback crosses the network readable by
 anyone on the path: the client warns once per host (``InsecureKeyWarning``; turn it into an error with
@@ -151,7 +152,7 @@ def warn_if_insecure(url: BaseURL, sends_key: bool) -> None:
 
 
 class _RedactFilter(logging.Filter):
-    """Masks the secrets of live clients in httpx's log records (it logs each request's URL)."""
+    """Masks the secrets of live clients in the transport's log records (request URLs, answer headers)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -168,9 +169,12 @@ class _RedactFilter(logging.Filter):
 
 
 _FILTER = _RedactFilter()
-logging.getLogger("httpx").addFilter(_FILTER)
+# A logger's filters see only the records logged on it, not its children's: each httpcore module by name.
+for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+              "httpcore.socks"):
+    logging.getLogger(_name).addFilter(_FILTER)
 
 
 def register(owner: object) -> None:
-    """Have httpx's log records masked for ``owner._url_secrets`` while ``owner`` lives."""
+    """Have the transport's log records masked for ``owner._url_secrets`` while ``owner`` lives."""
     _FILTER.owners.add(owner)

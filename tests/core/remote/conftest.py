@@ -74,6 +74,7 @@ class Reply:
     delay: float = 0.0
     drop: bool = False
     trickle: float = 0.0  # seconds between body bytes: each read is quick, the whole answer is slow
+    raw: bytes | None = None  # written to the socket as is (status line, headers, body), then closed
 
 
 @dataclass
@@ -120,8 +121,11 @@ class FaultServer:
                     reply = server._reply(seen)
                     if reply.delay:
                         time.sleep(reply.delay)
-                    if reply.drop:
+                    if reply.drop or reply.raw is not None:
                         self.close_connection = True
+                        if reply.raw:
+                            self.wfile.write(reply.raw)
+                            self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
                     data = reply.body if reply.body is not None else json.dumps(reply.json).encode()
