@@ -388,3 +388,44 @@ async def test_async_retries_and_refused_dimensions(fault_server):
     with pytest.raises(AuthenticationError, match="HTTP 403"):
         await e.aembed(["x"])
     assert len(fault_server.requests) == 5
+
+
+# -- issue 23: vectors checked like local ones (item 7), malformed usage (item 9) -------------------
+def test_a_zero_vector_is_refused_naming_the_item_and_1e30_normalises(fault_server):
+    fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [0.6, 0.8]},
+                                                               {"index": 1, "embedding": [0.0, 0.0]}]}))
+    with pytest.raises(RemoteResponseError, match="item 1: the server sent a zero vector") as info:
+        embedder(fault_server, dimension=2).embed(["a", "b"])
+    assert info.value.index == 1
+    fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [1e30, 1e30]}]}))
+    out = embedder(fault_server, dimension=2).embed(["a"])
+    np.testing.assert_allclose(out, [[2 ** -0.5, 2 ** -0.5]], atol=1e-6)  # was [0, 0]: the float32 norm overflowed
+
+
+def test_a_vector_zero_in_its_first_dimensions_is_refused(fault_server):
+    fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [0.0, 0.0, 1.0, 1.0]}]}))
+    with pytest.raises(RemoteResponseError, match="item 0: .*zero in its first 2 values"):
+        embedder(fault_server, dimension=4).embed(["a"], dimensions=2)
+
+
+@pytest.mark.parametrize("usage", [{"prompt_tokens": "n/a", "total_tokens": "n/a"},
+                                   {"prompt_tokens": -1000, "total_tokens": -1000}, {"prompt_tokens": [1]}, "x"])
+def test_malformed_usage_never_fails_the_call_nor_goes_negative(fault_server, usage, caplog):
+    body = {"data": [{"index": 0, "embedding": [0.6, 0.8]}], "usage": usage}
+    fault_server.script("/v1/embeddings", Reply(200, body))
+    e = embedder(fault_server, dimension=2)
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_allclose(e.embed(["a"]), [[0.6, 0.8]], atol=1e-6)
+        e.embed(["b"])
+    assert e.usage.prompt_tokens == 0 and e.usage.total_tokens == 0 and e.usage.cost(0.05) == 0
+    assert e.usage.requests == 2 and e.usage.items == 2
+    assert sum("ignored the server's usage" in r.getMessage() for r in caplog.records) == 1  # said once
+
+
+def test_good_usage_still_adds_up(fault_server):
+    body = {"data": [{"index": 0, "embedding": [0.6, 0.8]}], "usage": {"prompt_tokens": 5.0}}
+    fault_server.script("/v1/embeddings", Reply(200, body))
+    e = embedder(fault_server, dimension=2)
+    e.embed(["a"])
+    e.embed(["b"])
+    assert (e.usage.prompt_tokens, e.usage.total_tokens) == (10, 10)
