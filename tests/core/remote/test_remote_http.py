@@ -352,12 +352,9 @@ def test_sync_requests_run_concurrently_within_the_bound(fault_server):
 
     fault_server.script("/v1/embeddings", slow)
     e = embedder(fault_server, protocol="vllm-chat", max_concurrency=2)
-    start = time.monotonic()
     out = e.embed([f"item {i}" for i in range(6)])
-    elapsed = time.monotonic() - start
     assert out.shape == (6, 8)
-    assert fault_server.peak_in_flight == 2
-    assert elapsed < 6 * 0.15  # concurrent, not one by one
+    assert fault_server.peak_in_flight == 2  # concurrent (two at once), never more than the bound
 
 
 async def test_async_embed_is_bounded_and_matches_sync(fault_server):
