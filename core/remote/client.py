@@ -133,7 +133,7 @@ class _Answer:
         return json.loads(self.body)
 
 
-_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<(script|style)\b[^>]*>[^<]*|<[^>]*>", re.IGNORECASE)  # linear: no backtracking
 
 
 def _readable(text: str) -> str:
@@ -294,7 +294,7 @@ class RemoteClient:
         try:
             body = response.json()
         except (ValueError, RecursionError):
-            text = _readable(response.text[: 64 * 1024])
+            text = _readable(response.text[:4096])
         else:
             text = ""
             if isinstance(body, dict):
