@@ -165,7 +165,7 @@ def parse_scores(body: Any, rows: Sequence[int], endpoint: str) -> np.ndarray:
     for entry in entries:
         value = entry.get(field_name)
         try:
-            number = float(value) if type(value) in _NUMBERS else float("nan")
+            number = float(value) if isinstance(value, _NUMBERS) and not isinstance(value, bool) else float("nan")
         except OverflowError:
             number = float("inf")
         if not np.isfinite(number) or abs(number) > np.finfo(np.float32).max:
