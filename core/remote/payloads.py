@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import mimetypes
 from collections import Counter
 from collections.abc import Sequence
@@ -84,6 +85,7 @@ def _fail(endpoint: str, message: str, index: int | None = None) -> RemoteRespon
 
 
 _NUMBERS = (int, float)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _vector(value: Any, endpoint: str, item: int) -> np.ndarray:
@@ -168,7 +170,7 @@ def parse_scores(body: Any, rows: Sequence[int], endpoint: str) -> np.ndarray:
             number = float(value) if isinstance(value, _NUMBERS) and not isinstance(value, bool) else float("nan")
         except OverflowError:
             number = float("inf")
-        if not np.isfinite(number) or abs(number) > np.finfo(np.float32).max:
+        if not math.isfinite(number) or abs(number) > _FLOAT32_MAX:
             raise _fail(endpoint, f"the result has no numeric '{field_name}' (got {_kind(value)}; finite, "
                                   "float32 range)", rows[entry["index"]])
         scores.append(number)
