@@ -53,7 +53,7 @@ def test_one_forward_pass_and_the_coarse_vector_is_the_renormalised_prefix(vl_em
     index = TwoStageIndex(embedder, ":memory:", coarse_dimension=16)
     ids = index.add(TEXTS, ids=[f"doc-{i}" for i in range(len(TEXTS))], batch_size=5)
     assert ids == [f"doc-{i}" for i in range(len(TEXTS))] and len(index) == len(TEXTS)
-    assert (embedder.document_calls, embedder.documents) == (2, len(TEXTS))  # two batches, each item once
+    assert (embedder.document_calls, embedder.documents) == (1, len(TEXTS))  # the whole call once, each item once
     expected = vl_embedder.embed_documents(TEXTS)
     stored = _stored(index)
     for i in range(len(TEXTS)):
