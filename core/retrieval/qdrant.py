@@ -31,7 +31,6 @@ import numpy as np
 
 from ..errors import EmbeddingSpaceMismatch, InputError
 from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, identity_of, same_space_labels, space_label
-from ..vectors import truncate_and_normalize
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
 from .layout import Layout
 from .rows import check_ids, json_payload, payload_bytes, point_id  # noqa: F401 - point_id: part of this module's API
@@ -81,6 +80,13 @@ def make_client(location: str, api_key: Any = None) -> Any:
     if location == ":memory:":
         return QdrantClient(location=":memory:")
     return QdrantClient(path=location)
+
+
+def unit_rows(vectors: np.ndarray, dimensions: int | None = None) -> np.ndarray:
+    """The first ``dimensions`` values of each row, L2-normalised in float64 (float32 squares of 1e30
+    overflow and of 1e-30 underflow, which would store zeros or non-unit vectors); float32 out."""
+    rows = np.asarray(vectors, dtype=np.float64)[:, :dimensions]
+    return cast(np.ndarray, (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32))
 
 
 def _embedded(client: Any) -> bool:
@@ -247,7 +253,7 @@ class TwoStageIndex:
         as given (filterable in Qdrant; numpy values as Python values), plus ``embedding_space``.
         The whole call is checked and embedded before the first write (a bad item stores nothing and
         its ``InputError`` gives its position in this call); ``batch_size`` is the points per write
-        request. Returns the ids, in order.
+        request. Returns the ids, in order, as stored (numpy ints as ``int``, ``uuid.UUID`` as ``str``).
         """
         items = list(items)
         if int(batch_size) != batch_size or batch_size < 1:
@@ -344,8 +350,8 @@ class TwoStageIndex:
                batch_size: int) -> None:
         _, models = _qdrant()
         values, points, payloads = rows
-        full = truncate_and_normalize(full, None)
-        coarse = truncate_and_normalize(full, self.layout.coarse_dimension)  # the MRL prefix: no second pass
+        coarse = unit_rows(full, self.layout.coarse_dimension)  # the MRL prefix: no second pass
+        full = unit_rows(full)
         with self._lock:
             self._check_stored_ids(values, points)
             for chunk in self._chunks(payloads, batch_size):
@@ -401,8 +407,8 @@ class TwoStageIndex:
         if isinstance(limit, bool) or int(limit) != limit or limit < k:
             raise ValueError(f"candidates must be an integer >= k ({k}), got {limit!r}")
         limit = int(limit)
-        full = truncate_and_normalize(vector, None)[0]
-        coarse = truncate_and_normalize(vector, self.layout.coarse_dimension)[0]
+        full = unit_rows(vector)[0]
+        coarse = unit_rows(vector, self.layout.coarse_dimension)[0]
         params = models.SearchParams(hnsw_ef=max(self.hnsw_ef, limit),
                                      quantization=models.QuantizationSearchParams(rescore=False))
         with self._lock:

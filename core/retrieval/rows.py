@@ -68,7 +68,9 @@ def point_id(item_id: Any) -> int | str:
 
 def check_ids(ids: Sequence[Any]) -> tuple[list[int | str], list[int | str]]:
     """(caller ids in JSON form, Qdrant point ids); ``InputError`` for a bad or repeated id."""
-    values, points, seen = [], [], {}
+    values: list[int | str] = []
+    points: list[int | str] = []
+    seen: dict[int | str, int] = {}
     for index, item_id in enumerate(ids):
         try:
             value, point = caller_id(item_id), point_id(item_id)
