@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -89,9 +90,17 @@ def unit_rows(vectors: np.ndarray, dimensions: int | None = None) -> np.ndarray:
     return cast(np.ndarray, (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32))
 
 
-def _embedded(client: Any) -> bool:
-    """Whether ``client`` runs Qdrant in this process (``:memory:`` or a directory), not on a server."""
-    return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
+_CLIENT_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_CLIENT_LOCKS_LOCK = threading.Lock()
+
+
+def client_lock(client: Any) -> Any:
+    """One lock per embedded client (``:memory:`` or a directory: Qdrant's local mode is not thread-safe,
+    concurrent writes lose points), shared by every index over it; a server's client needs none."""
+    if type(getattr(client, "_client", None)).__name__ != "QdrantLocal":
+        return contextlib.nullcontext()
+    with _CLIENT_LOCKS_LOCK:
+        return _CLIENT_LOCKS.setdefault(client, threading.RLock())
 
 
 class TwoStageIndex:
@@ -136,7 +145,7 @@ class TwoStageIndex:
             raise ValueError(f"the embedder's dimension ({full_dimension}) differs from its identity's "
                              f"({self.identity.dimension})")
         self.client = client if client is not None else make_client(cast(str, location), api_key)
-        self._lock: Any = threading.RLock() if _embedded(self.client) else contextlib.nullcontext()
+        self._lock = client_lock(self.client)
         self.collection_name = collection_name
         self.oversample, self.min_candidates, self.hnsw_ef = float(oversample), int(min_candidates), int(hnsw_ef)
         self.query_instruction = query_instruction
