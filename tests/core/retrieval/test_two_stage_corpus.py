@@ -46,7 +46,7 @@ def _only_hit(index, vector, want_id):
     return found[0]
 
 
-@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.expect is not OK], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.expect is not OK], ids=lambda c: f"{c.category}-{c.id}")
 def test_bad_row_through_add_stores_nothing_and_runs_no_forward_pass(case, index, vl_embedder):
     ids, payloads = _row(case)
     with ForwardCounter(vl_embedder) as forwards, pytest.raises(InputError) as info:
@@ -55,7 +55,7 @@ def test_bad_row_through_add_stores_nothing_and_runs_no_forward_pass(case, index
     assert forwards.calls == 0 and len(index) == 0
 
 
-@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.expect is not OK], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.expect is not OK], ids=lambda c: f"{c.category}-{c.id}")
 def test_bad_row_through_add_vectors_stores_nothing(case, index):
     ids, payloads = _row(case)
     with pytest.raises(InputError) as info:
@@ -64,7 +64,7 @@ def test_bad_row_through_add_vectors_stores_nothing(case, index):
     assert len(index) == 0
 
 
-@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.expect is OK], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in ROW_CASES if c.expect is OK], ids=lambda c: f"{c.category}-{c.id}")
 def test_good_row_reads_back_as_documented(case, index):
     ids, payloads = _row(case)
     want = case.value if case.returns is SAME else case.returns
@@ -79,7 +79,7 @@ def test_good_row_reads_back_as_documented(case, index):
     assert hit.score == pytest.approx(1.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("case", VECTOR_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", VECTOR_CASES, ids=lambda c: f"{c.category}-{c.id}")
 def test_vector_rows(case, index):
     vectors = np.stack([GOOD_VECTOR, case.value])
     if case.expect is not OK:
@@ -99,7 +99,7 @@ def test_vector_rows(case, index):
     assert _only_hit(index, direction, "b").score == pytest.approx(1.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("case", QUERY_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", QUERY_CASES, ids=lambda c: f"{c.category}-{c.id}")
 def test_query_vectors(case, index):
     index.add_vectors(np.stack([GOOD_VECTOR, -GOOD_VECTOR]), ids=["a", "b"])
     if case.expect is OK:
