@@ -262,7 +262,9 @@ class TwoStageIndex:
         as given (filterable in Qdrant; numpy values as Python values), plus ``embedding_space``.
         The whole call is checked and embedded before the first write (a bad item stores nothing and
         its ``InputError`` gives its position in this call); ``batch_size`` is the points per write
-        request. Returns the ids, in order, as stored (numpy ints as ``int``, ``uuid.UUID`` as ``str``).
+        request. The call's vectors are held until written (16 KB per item at 4096-d): ingest millions
+        in several calls, or with the bulk job and ``add_vectors``. Returns the ids, in order, as stored
+        (numpy ints as ``int``, ``uuid.UUID`` as ``str``).
         """
         items = list(items)
         if int(batch_size) != batch_size or batch_size < 1:
