@@ -7,7 +7,7 @@ Needs the ``remote`` extra (httpx). The classes mirror the local ones (``Qwen3VL
 from ..formats.rerank import RERANK_CHAT_TEMPLATE
 from .client import RemoteClient, parse_retry_after
 from .embedder import KNOWN_DIMENSIONS, OPENROUTER_BASE_URL, RemoteEmbedder, default_protocol
-from .errors import AuthenticationError, RemoteError, RemoteResponseError
+from .errors import AuthenticationError, InsecureKeyWarning, RemoteError, RemoteResponseError
 from .reranker import RemoteReranker
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "OPENROUTER_BASE_URL",
     "RERANK_CHAT_TEMPLATE",
     "AuthenticationError",
+    "InsecureKeyWarning",
     "RemoteClient",
     "RemoteEmbedder",
     "RemoteError",
