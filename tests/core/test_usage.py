@@ -12,6 +12,7 @@ from qwen3_vl_rag.core import InputError, Qwen3VLEmbedder
 from qwen3_vl_rag.core.usage import Usage, UsageMeter, price_for
 
 from ..conftest import random_image
+from .usage_corpus import CASES, PREPARE, VALIDATION, run_case
 
 
 def test_vl_embedder_counts_the_tokens_it_ran(vl_embedder):
@@ -99,14 +100,14 @@ def test_a_call_that_raised_before_its_first_forward_pass_counts_nothing(vl_embe
 
 def test_a_call_that_failed_mid_run_counts_the_passes_that_ran(tiny_vl_path, tmp_path):
     embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2, prefetch_batches=1)
-    paths = [str(tmp_path / f"{i}.png") for i in range(7)]
-    for i, path in enumerate(paths[:6]):
+    paths = [str(tmp_path / f"{i}.png") for i in range(5)]
+    for i, path in enumerate(paths[:4]):
         random_image(i, size=(64, 64)).save(path)
-    _truncated_png(tmp_path / "6.png")
+    _truncated_png(tmp_path / "4.png")
     seen, _ = _hooked(embedder)
     with pytest.raises(InputError) as error:
         embedder.embed([{"image": p} for p in paths])
-    assert error.value.index == 6 and 0 < len(seen) < 4
+    assert error.value.index == 4 and 0 < len(seen) < 3
     usage = embedder.usage
     assert (usage.requests, usage.items) == (1, sum(s.rows for s in seen))
     assert usage.prompt_tokens == sum(s.real_tokens for s in seen) and embedder.last_usage == usage
@@ -191,3 +192,65 @@ def test_last_usage_of_an_async_call_that_raised_is_empty(vl_embedder):
         return vl_embedder.last_usage
 
     assert asyncio.run(main()) == Usage()
+
+
+# -- the usage corpus: concurrency and failure (tests/core/usage_corpus.py) ---------------------------------------
+@pytest.fixture(scope="module")
+def corpus_model(tiny_vl_path):
+    from qwen3_vl_rag.core import Qwen3VLReranker
+
+    models = {}
+
+    def get(kind: str, rows: int):
+        if (kind, rows) not in models:
+            models[kind, rows] = (
+                Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=rows, prefetch_batches=1) if kind == "embedder"
+                else Qwen3VLReranker(str(tiny_vl_path), max_batch_size=rows, reuse_query_prefix=False))
+        return models[kind, rows]
+
+    return get
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_usage_corpus(case, corpus_model, tmp_path):
+    model = corpus_model(case.model, case.rows)
+    model.reset_usage()
+    made, outcomes, blocker, seen = run_case(case, model, tmp_path)
+    total = model.usage
+    assert total.items == sum(s.rows for s in seen), "usage counts the rows the engine ran"
+    assert total.prompt_tokens == sum(s.real_tokens for s in seen) == total.total_tokens
+    lasts = [o.last for o in outcomes] + ([blocker.last] if blocker else [])
+    assert sum(lasts, Usage()) == total, "each caller's last_usage is its own call"
+    assert total.requests == sum(1 for u in lasts if u.items)
+    clean = all(c.fails != PREPARE for c in case.calls)  # no shared attempt failed: every call ran once
+    for call, items, outcome in zip(case.calls, made, outcomes):
+        if call.fails is None:
+            encoded = model.encode(items)
+            own = sum(len(e.ids) for e in encoded)
+            assert not isinstance(outcome.value, Exception), outcome.value
+            assert len(outcome.value) == len(items)
+            assert outcome.last.requests == int(bool(items)) and outcome.last.prompt_tokens >= own
+            if clean:
+                image = model.runner.image_token_id
+                assert (outcome.last.items, outcome.last.prompt_tokens) == (len(items), own)
+                assert outcome.last.image_tokens == sum(e.ids.count(image) for e in encoded)
+            continue
+        error = outcome.value
+        assert isinstance(error, InputError if call.bad_index is not None else ValueError), error
+        if call.bad_index is not None:
+            assert error.index == call.bad_index
+        if call.fails == VALIDATION:
+            assert outcome.last == Usage(), "a call refused up front ran nothing"
+        else:
+            assert "corrupt" in error.reason or "truncated" in error.reason
+            if not case.shared and case.rows >= len(items):  # one batch, never run
+                assert outcome.last == Usage()
+
+
+def test_usage_corpus_size_and_categories():
+    assert len(CASES) >= 20 and len({c.id for c in CASES}) == len(CASES)
+    assert {c.category for c in CASES} == {"one caller", "one coroutine", "shared batches",
+                                          "threads and coroutines", "reranker"}
+    calls = [call for case in CASES for call in case.calls]
+    assert {call.fails for call in calls} == {None, VALIDATION, PREPARE} and {call.via for call in calls} == {
+        "thread", "task"}
