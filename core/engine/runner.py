@@ -299,13 +299,13 @@ class Runner:
         """Run queued calls together (under the model lock); on failure, each alone."""
         if len(jobs) > 1:
             merged = [e for j in jobs for e in j.encoded]
-            owners = [j for j in jobs for _ in j.encoded]
+            owners = [(j, i) for j in jobs for i in range(len(j.encoded))]
 
             def ran(batch: list[int]) -> None:  # each caller is told of its own sequences
                 for j in jobs:
-                    mine = [merged[i] for i in batch if owners[i] is j]
+                    mine = [i for job, i in (owners[k] for k in batch) if job is j]
                     if mine:
-                        j.ran(mine)
+                        j.ran_rows(mine)
 
             try:
                 out = self._run_batches(merged, jobs[0].head, jobs[0].show_progress, jobs[0].desc, ran)
@@ -318,8 +318,7 @@ class Runner:
                 return
         for j in jobs:
             try:
-                j.result = self._run_batches(j.encoded, j.head, j.show_progress, j.desc,
-                                             lambda batch, j=j: j.ran([j.encoded[i] for i in batch]))
+                j.result = self._run_batches(j.encoded, j.head, j.show_progress, j.desc, j.ran_rows)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller that owns it
                 j.error = exc
 
@@ -394,3 +393,7 @@ class _Job:
     ran: Ran
     result: np.ndarray | None = None
     error: BaseException | None = None
+
+    def ran_rows(self, rows: list[int]) -> None:
+        """A forward pass ran these of the call's sequences (positions in ``encoded``)."""
+        self.ran([self.encoded[i] for i in rows])
