@@ -254,3 +254,17 @@ def test_usage_corpus_size_and_categories():
     calls = [call for case in CASES for call in case.calls]
     assert {call.fails for call in calls} == {None, VALIDATION, PREPARE} and {call.via for call in calls} == {
         "thread", "task"}
+
+
+def test_last_usage_after_await_through_a_fallback_embedder(text_embedder):
+    from qwen3_vl_rag.core.fallback import FallbackEmbedder
+
+    fallback = FallbackEmbedder([lambda: text_embedder], eager=True)
+    own = sum(len(e.ids) for e in text_embedder.encode(["an awaited call with several words"]))
+
+    async def main():
+        text_embedder.embed(["sync"])
+        await fallback.aembed(["an awaited call with several words"])
+        return text_embedder.last_usage
+
+    assert asyncio.run(main()).prompt_tokens == own
