@@ -15,7 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .identity import EmbeddingIdentity
-from .inputs import parse_items
 from .usage import to_thread
 
 Pair = tuple[Any, Any]  # (query, document): items as the embedder accepts them, or strings for text rerankers
@@ -100,13 +99,6 @@ class EmbeddingAPI:
     def embed(self, items: Sequence[Any], instruction: str | None = None,
               dimensions: int | None = None) -> np.ndarray:
         raise NotImplementedError
-
-    def check(self, items: Sequence[Any], instruction: str | None = None, dimensions: int | None = None) -> None:
-        """Raise what ``embed(items, instruction, dimensions)`` would raise before any model work or request,
-        doing neither: for callers that split one call into several (the adapters' batches). By default the
-        items' structure, and ``instruction`` / ``dimensions`` as an empty call checks them."""
-        parse_items(as_list(items, "items"))
-        self.embed([], instruction, dimensions)
 
     def embed_queries(self, items: Sequence[Any], instruction: str | None = None,
                       dimensions: int | None = None) -> np.ndarray:

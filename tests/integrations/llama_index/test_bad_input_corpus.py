@@ -155,3 +155,20 @@ def test_ingestion_pipeline_and_vector_store_index(small_batches, tmp_path):
     good = _nodes(tmp_path)
     good[4] = TextNode(text="fine")
     assert all(n.embedding is not None for n in pipeline.run(nodes=good))
+
+
+def test_a_remote_embedder_sends_no_request_before_a_bad_item():
+    """The remote embedder checks the whole call too: nothing listens at its address, so a request sent for the
+    first batch would be a connection error, not the bad item's ``InputError``."""
+    from qwen3_vl_rag.core.remote import RemoteEmbedder
+    from qwen3_vl_rag.integrations.llama_index import Qwen3VLEmbedding
+
+    remote = RemoteEmbedder("some-model", "http://127.0.0.1:9/v1", protocol="openai", api_key_env=None,
+                            max_retries=0)
+    model = Qwen3VLEmbedding(embedder=remote, embed_batch_size=2)
+    with pytest.raises(InputError) as info:
+        model.get_text_embedding_batch(["a", "b", "c", "bad \ud800"])
+    assert info.value.index == 3 and remote.usage.requests == 0
+    with pytest.raises(InputError, match="protocol='openai'") as info:
+        model.get_multimodal_embeddings(["a", "b", "c", "d", {"image": random_image(0)}])
+    assert info.value.index == 4
