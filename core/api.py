@@ -12,7 +12,6 @@ these methods to its active backend.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from .identity import EmbeddingIdentity
+from .usage import to_thread
 
 Pair = tuple[Any, Any]  # (query, document): items as the embedder accepts them, or strings for text rerankers
 
@@ -45,13 +45,14 @@ R = TypeVar("R")
 
 def in_thread(method: Callable[..., R]) -> Callable[..., Awaitable[R]]:
     """The async twin of a blocking method: the same call (the subclass's override, looked up by name) in a
-    worker thread, so model work never blocks the event loop. Iterables are read here, once, not in the thread."""
+    worker thread (``usage.to_thread``: its usage becomes the task's ``last``), so model work never blocks the
+    event loop. Iterables are read here, once, not in the thread."""
 
     what = list(inspect.signature(method).parameters)[1]  # "items" or "pairs", for the error message
 
     @functools.wraps(method)
     async def twin(self: Any, values: Iterable[Any], *args: Any, **kwargs: Any) -> R:
-        return await asyncio.to_thread(getattr(self, method.__name__), as_list(values, what), *args, **kwargs)
+        return await to_thread(getattr(self, method.__name__), as_list(values, what), *args, **kwargs)
 
     twin.__name__ = twin.__qualname__ = "a" + method.__name__
     twin.__doc__ = f"Async ``{method.__name__}`` (a worker thread)."

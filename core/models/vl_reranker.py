@@ -100,12 +100,13 @@ class Qwen3VLReranker(LocalReranker):
             requests.append(PromptRequest(index, prompt, images, videos, uncapped))
         return self.encoder.encode(requests)
 
-    def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None,
+    def _score(self, encoded: Sequence[Encoded], ran: list[Encoded], show_progress: bool | None = None,
                pairs: Sequence[Pair] | None = None) -> np.ndarray:
         """Pairs that share a query (the same string, or the same object) share its prefix computation when
-        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches."""
+        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches. Usage
+        counts a pair scored through a shared prefix at its whole prompt (the hook sees the prefix once)."""
         if not self.reuse_query_prefix or pairs is None:
-            return super()._score(encoded, show_progress)
+            return super()._score(encoded, ran, show_progress)
         groups: dict[Any, list[int]] = {}
         for index, (query, _) in enumerate(pairs):
             groups.setdefault(query if isinstance(query, str) else id(query), []).append(index)
@@ -119,7 +120,8 @@ class Qwen3VLReranker(LocalReranker):
             if scores is None:
                 plain.extend(indices)
             else:
+                ran.extend(encoded[i] for i in indices)
                 out[indices] = scores
         if plain:
-            out[plain] = super()._score([encoded[i] for i in plain], show_progress)
+            out[plain] = super()._score([encoded[i] for i in plain], ran, show_progress)
         return out
