@@ -11,6 +11,7 @@ PDFium is not thread-safe: every call into it holds one process-wide lock.
 
 from __future__ import annotations
 
+import atexit
 import io
 import math
 import threading
@@ -33,6 +34,16 @@ _LOCK = threading.RLock()  # PDFium may not be entered from two threads at once
 _OPEN: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()  # key -> (PdfDocument, data kept alive)
 _OPEN_LIMIT = 8
 _TAIL = 4096  # "%%EOF" must appear in a PDF's last bytes; a file cut short has none
+
+
+def close_documents() -> None:
+    """Close the documents kept open between calls (their files are released)."""
+    with _LOCK:
+        while _OPEN:
+            _OPEN.popitem()[1][0].close()
+
+
+atexit.register(close_documents)
 
 
 @dataclass(frozen=True, eq=False)

@@ -175,7 +175,8 @@ def _pdf_page(raw: dict[str, Any], index: int) -> PdfPage | None:
             raise InputError(index, f"{stray} only go with 'pdf' (a PDF page is {{'pdf': source, 'page': n}})")
         return None
     if not isinstance(source, (str, Path, bytes, bytearray, memoryview, io.IOBase)):
-        raise InputError(index, f"'pdf' must be a path, URI, bytes or a binary file object, got {type(source).__name__}")
+        raise InputError(index, "'pdf' must be a path, URI, bytes or a binary file object, "
+                                f"got {type(source).__name__}")
     page = raw.get("page")
     if page is None:
         raise InputError(index, "a 'pdf' item needs its 'page' (1-based); qwen3_vl_rag.core.documents.pdf_pages() "
@@ -212,10 +213,11 @@ def parse_item(raw: ItemInput, index: int) -> Item:
     max_frames = raw.get("max_frames")
     if max_frames is not None and (not isinstance(max_frames, int) or isinstance(max_frames, bool) or max_frames < 2):
         raise InputError(index, f"'max_frames' must be an integer >= 2, got {max_frames!r}")
-    page = _pdf_page(raw, index)
+    page = _pdf_page(raw, index)  # a PDF page is one more image, after the item's 'image' ones
+    pages = (page,) if page is not None else ()
     return Item(
         texts=_texts(raw["text"], index) if raw.get("text") is not None else (),
-        images=(_images(raw["image"], index) if raw.get("image") is not None else ()) + ((page,) if page is not None else ()),
+        images=(_images(raw["image"], index) if raw.get("image") is not None else ()) + pages,
         videos=_videos(raw["video"], index) if raw.get("video") is not None else (),
         instruction=instruction,
         fps=fps,

@@ -42,7 +42,8 @@ def _escape(text: str) -> str:
 def _content(spec: PageSpec) -> bytes:
     ops: list[str] = []
     if spec.fill is not None:
-        ops.append(f"{spec.fill[0]:.3f} {spec.fill[1]:.3f} {spec.fill[2]:.3f} rg 0 0 {spec.width:g} {spec.height:g} re f")
+        red, green, blue = spec.fill
+        ops.append(f"{red:.3f} {green:.3f} {blue:.3f} rg 0 0 {spec.width:g} {spec.height:g} re f")
         ops.append("0 0 0 rg")
     if spec.image is not None:
         x, y, w, h = spec.image_box

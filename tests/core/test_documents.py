@@ -155,21 +155,23 @@ def test_pages_are_rendered_batch_by_batch_not_up_front(tiny_vl_path, mixed_pdf,
     from qwen3_vl_rag.core import documents
 
     embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=1, **LIMITS)
-    live, peak, lock = [0], [0], threading.Lock()
+    rendered, at_each_pass, lock = [0], [], threading.Lock()
     real = documents.load_page
 
     def counting(page, options):
         with lock:
-            live[0] += 1
-            peak[0] = max(peak[0], live[0])
+            rendered[0] += 1
         return real(page, options)
 
     monkeypatch.setattr(documents, "load_page", counting)
-    embedder.embed(pdf_pages(mixed_pdf) * 2)
-    assert live[0] == 2 * len(MIXED)  # every page rendered once ...
-    # ... when its batch is prepared: the calls interleave with the forward passes (checked through the
-    # renders the Runner requested before the first pass finished would need a hook; counting is enough to
-    # show pages are rendered lazily: nothing was rendered while the call was probed)
+    remove = embedder.on_batch(lambda stats: at_each_pass.append(rendered[0]))
+    try:
+        embedder.embed(pdf_pages(mixed_pdf) * 3)
+    finally:
+        remove()
+    total = 3 * len(MIXED)
+    assert rendered[0] == total and len(at_each_pass) == total  # each page rendered once, one pass each
+    assert at_each_pass[0] < total / 2  # the first pass ran before most pages were rendered
 
 
 # -- bad input ---------------------------------------------------------------------------------------
