@@ -283,6 +283,13 @@ def page_count(source: Any, password: str | None = None, *, allow_urls: bool = F
         return len(document)
 
 
+def page_labels(source: Any, password: str | None = None, *, allow_urls: bool = False) -> list[str]:
+    """Each page's label as PDF viewers show it (the document's ``/PageLabels``: "iv", "A-3", ...), else
+    its 1-based number as a string."""
+    with _document(source, secret_text(password), allow_urls) as (document, _):
+        return [str(document.get_page_label(i) or i + 1) for i in range(len(document))]
+
+
 def page_text(source: Any, page: int, password: str | None = None, *, allow_urls: bool = False) -> str:
     """The text layer of 1-based ``page`` (for an LLM's context or hybrid search); ``""`` for a scanned page."""
     _check_page_number(page)
