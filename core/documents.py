@@ -43,8 +43,6 @@ def close_documents() -> None:
             _OPEN.popitem()[1][0].close()
 
 
-atexit.register(close_documents)
-
 
 @dataclass(frozen=True, eq=False)
 class PdfPage:
@@ -72,11 +70,17 @@ def _describe(source: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_EXIT_HOOK: list[bool] = []
+
+
 def _pdfium() -> Any:
     try:
         import pypdfium2
     except ImportError:
         raise MediaError("PDF pages need pypdfium2: pip install 'qwen3-vl-rag[pdf]'") from None
+    if not _EXIT_HOOK:  # registered after pypdfium2's own exit hook, so it runs first and closes quietly
+        _EXIT_HOOK.append(True)
+        atexit.register(close_documents)
     return pypdfium2
 
 
