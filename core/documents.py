@@ -251,7 +251,7 @@ def load_page(page: PdfPage, options: MediaOptions) -> PILImage.Image:
                 bitmap = pdfium.PdfBitmap.new_native(width, height, pdfium.raw.FPDFBitmap_BGR, rev_byteorder=True)
                 bitmap.fill_rect((255, 255, 255, 255), 0, 0, width, height)
                 pdfium.raw.FPDF_RenderPageBitmap(bitmap, pdf_page, 0, 0, width, height, 0, pdfium.raw.FPDF_ANNOT)
-                image = bitmap.to_pil()
+                image: PILImage.Image = bitmap.to_pil()
             finally:
                 pdf_page.close()
         except MediaError:
@@ -265,19 +265,18 @@ def load_page(page: PdfPage, options: MediaOptions) -> PILImage.Image:
 def pdf_pages(source: Any, password: str | None = None, *, allow_urls: bool = False) -> list[dict[str, Any]]:
     """One item per page of the PDF ``source``: ``[{"pdf": source, "page": 1}, ...]`` (with ``password``).
 
-    Cheap: the document is opened and its pages counted, nothing is rendered. A stream is read once and
-    its bytes shared by the items.
+    Cheap: the document is opened and its pages counted, nothing is rendered. A stream, a URL or a data
+    URI is read once and its bytes are shared by the items (a path stays a path).
     """
-    password = secret_text(password)
-    if isinstance(source, io.IOBase):
-        source = _read_stream(source)
-    elif isinstance(source, (bytearray, memoryview)):
-        source = bytes(source)  # one copy shared by every page, not one per page
+    given, password = password, secret_text(password)
+    resolved = _resolve(source, allow_urls)
+    if isinstance(resolved, bytes):  # streams, URLs, data URIs: read once, the bytes shared by every page
+        source = resolved
     with _document(source, password, allow_urls) as (document, what):
         count = len(document)
     if count == 0:
         raise MediaError(f"{what} has no pages")
-    extra = {"password": password} if password is not None else {}
+    extra = {"password": given} if given is not None else {}  # a SecretStr stays one
     return [{"pdf": source, "page": n, **extra} for n in range(1, count + 1)]
 
 

@@ -62,10 +62,14 @@ def test_pdf_pages_lists_every_page_one_based_without_rendering(mixed_pdf):
     assert page_count(str(mixed_pdf)) == len(MIXED)
 
 
-def test_pdf_pages_of_a_stream_share_one_bytes_object(mixed_pdf):
-    items = pdf_pages(io.BytesIO(mixed_pdf.read_bytes()))
-    assert len(items) == len(MIXED) and all(isinstance(i["pdf"], bytes) for i in items)
-    assert len({id(i["pdf"]) for i in items}) == 1
+def test_pdf_pages_of_a_stream_or_data_uri_share_one_bytes_object(mixed_pdf):
+    import base64
+
+    data = mixed_pdf.read_bytes()
+    for source in (io.BytesIO(data), "data:application/pdf;base64," + base64.b64encode(data).decode()):
+        items = pdf_pages(source)
+        assert len(items) == len(MIXED) and all(i["pdf"] == data for i in items)
+        assert len({id(i["pdf"]) for i in items}) == 1
 
 
 def test_page_text_is_the_text_layer(mixed_pdf):
@@ -145,9 +149,11 @@ def test_an_encrypted_page_opens_with_its_password(embedder):
 
 def test_the_reranker_scores_a_page_as_its_image(reranker, mixed_pdf):
     image = render_page(mixed_pdf, 2, **LIMITS)
-    page_scores = reranker.rerank("revenue table", [{"pdf": mixed_pdf, "page": n} for n in (1, 2)])
-    image_scores = reranker.rerank("revenue table", [render_page(mixed_pdf, 1, **LIMITS), image])
-    np.testing.assert_allclose(np.asarray(page_scores, np.float64), np.asarray(image_scores, np.float64),
+    page_scores = reranker.score("revenue table", [{"pdf": mixed_pdf, "page": n} for n in (1, 2)])
+    image_scores = reranker.score("revenue table", [render_page(mixed_pdf, 1, **LIMITS), image])
+    np.testing.assert_allclose(page_scores, image_scores, rtol=0, atol=1e-5)
+    pair = reranker.score({"pdf": mixed_pdf, "page": 2}, ["tables", {"pdf": mixed_pdf, "page": 1}])  # page queries
+    np.testing.assert_allclose(pair, reranker.score(image, ["tables", render_page(mixed_pdf, 1, **LIMITS)]),
                                rtol=0, atol=1e-5)
 
 
