@@ -75,24 +75,27 @@ def poppler_available() -> bool:
 
 
 def render_pdf2image(pdf: Path, pages: int, max_pixels: int) -> float:
-    """Seconds with pdf2image (pdftoppm) at the DPI giving ``max_pixels`` for each page, then smart_resize."""
+    """Seconds with pdf2image (pdftoppm) at the DPI giving ``max_pixels`` for each page, then smart_resize.
+    Consecutive pages of one area share a DPI and are converted in one pdftoppm call (one process)."""
+    import pypdfium2
     from pdf2image import convert_from_path
 
-    from qwen3_vl_rag.core.documents import page_count
     from qwen3_vl_rag.core.media import load_image
 
     options = _options(max_pixels)
-    import pypdfium2
-
     document = pypdfium2.PdfDocument(pdf)
-    sizes = [document.get_page_size(i) for i in range(page_count(pdf))]
+    dpis = [72 * math.sqrt(max_pixels / (w * h)) for w, h in (document.get_page_size(i) for i in range(pages))]
     document.close()
+    runs: list[tuple[int, int, float]] = []  # (first page, last page, dpi), 1-based
+    for n, dpi in enumerate(dpis, start=1):
+        if runs and abs(runs[-1][2] - dpi) < 1e-9:
+            runs[-1] = (runs[-1][0], n, dpi)
+        else:
+            runs.append((n, n, dpi))
     start = time.perf_counter()
-    for n in range(1, pages + 1):
-        width, height = sizes[n - 1]
-        dpi = 72 * math.sqrt(max_pixels / (width * height))
-        (image,) = convert_from_path(str(pdf), dpi=dpi, first_page=n, last_page=n)
-        load_image(image, options)
+    for first, last, dpi in runs:
+        for image in convert_from_path(str(pdf), dpi=dpi, first_page=first, last_page=last):
+            load_image(image, options)
     return time.perf_counter() - start
 
 

@@ -58,6 +58,15 @@ def storing(documents: Sequence[Document]) -> Iterator[None]:
         yield
     finally:
         _STORING.reset(token)
+    if any(item is not None for _, item in pending):  # never a page stored under its text layer's vector
+        raise RuntimeError(f"{_unembedded(pending)}the vector store did not hand the page documents' texts to "
+                           "Qwen3VLEmbeddings.embed_documents in order, so their page images were not embedded; "
+                           "embed the pages with embeddings.embed_multimodal([{'pdf': ..., 'page': n}]) and store "
+                           "the vectors with the store's own add_embeddings")
+
+
+def _unembedded(pending: list[tuple[str, Any]]) -> str:
+    return f"{sum(item is not None for _, item in pending)} PDF page(s) left unembedded: "
 
 
 def stored_pages(texts: Sequence[str]) -> list[Any] | None:

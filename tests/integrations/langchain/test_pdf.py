@@ -105,3 +105,14 @@ def test_the_reranker_scores_the_page_image(pdf_path, tiny_vl_path):
     by_page = {d.metadata["page"]: d.metadata["relevance_score"] for d in ranked}
     expected = reranker.score("revenue table", [render_page(pdf_path, n, max_pixels=MAX_PIXELS) for n in (1, 2, 3)])
     np.testing.assert_allclose([by_page[p] for p in (0, 1, 2)], expected, atol=1e-5)
+
+
+def test_a_store_that_reorders_the_texts_is_an_error_not_a_text_layer_vector(pdf_path, core_embedder):
+    class Reversing(InMemoryVectorStore):
+        def add_documents(self, documents, **kwargs):
+            self.embedding.embed_documents([d.page_content for d in documents][::-1])
+            return []
+
+    store = Reversing(Qwen3VLEmbeddings(embedder=core_embedder))
+    with pytest.raises(RuntimeError, match="3 PDF page"):
+        add_documents(store, Qwen3PDFLoader(pdf_path).load())
