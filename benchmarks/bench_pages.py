@@ -200,6 +200,7 @@ def main(argv=None) -> dict:
         if poppler_available():
             renderers.append(("pdf2image (poppler pdftoppm)", render_pdf2image))
         for name, render in renderers:
+            render(pdf, 1, args.max_pixels)  # warm-up: imports, PDFium's and poppler's start-up
             best = min(render(pdf, args.pages, args.max_pixels) for _ in range(max(1, args.repeats)))
             rows.append({"renderer": name, "pages": args.pages, "seconds": best, "pages_per_s": args.pages / best})
         embedder = Qwen3VLEmbedder(model_path, device=args.device, torch_dtype=dtype, max_pixels=args.max_pixels)
