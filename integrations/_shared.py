@@ -45,6 +45,24 @@ def media_from_metadata(metadata: Mapping[str, Any] | None) -> tuple[Any, Any]:
     return image, video
 
 
+# -- PDF pages (Qwen3PDFReader / Qwen3PDFLoader documents) --------------------------------------------------
+# The 1-based page a document stands for; the PDF is its ``file_path`` (LlamaIndex) or ``source`` (LangChain).
+PDF_PAGE_METADATA_KEY = "pdf_page"
+
+
+def page_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The core page item (``{"pdf": path, "page": n}``) a PDF-page document's metadata names, else None.
+
+    Such a document is embedded and scored as the page image alone; its text (the text layer) is for the
+    LLM and for keyword search."""
+    metadata = metadata or {}
+    page = metadata.get(PDF_PAGE_METADATA_KEY)
+    path = metadata.get("file_path") or metadata.get("source")
+    if page is None or not path:
+        return None
+    return {"pdf": str(path), "page": page}
+
+
 def document_item(text: str | None, image: Any = None, video: Any = None) -> Any:
     """A plain string when there is no media, else a dict item with the text alongside."""
     if image is None and video is None:

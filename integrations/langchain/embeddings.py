@@ -219,9 +219,16 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
 
 
 def _documents(texts: Sequence[str]) -> list[Any]:
-    """Texts as core items; one holding a base64-encoded image is that image."""
+    """Texts as core items; one holding a base64-encoded image is that image; a PDF-page document that
+    ``add_documents`` is storing is its page image."""
+    from .pdf import stored_pages
+
+    pages = stored_pages(texts)
     items: list[Any] = []
-    for text in texts:
+    for position, text in enumerate(texts):
+        if pages is not None and pages[position] is not None:
+            items.append(pages[position])
+            continue
         image = base64_image(text)
         items.append(text if image is None else {"image": image})
     return items
