@@ -387,14 +387,6 @@ class ShardWorker:
         return {"shard": shard, "rows": part.num_rows, "errors": errors,
                 "seconds": time.perf_counter() - start, "path": path}
 
-
-def _summary_schema() -> Any:
-    import pyarrow as pa
-
-    return pa.schema([("shard", pa.int64()), ("rows", pa.int64()), ("errors", pa.int64()),
-                      ("seconds", pa.float64()), ("path", pa.string())])
-
-
     def _still_ours(self) -> bool:
         if self.digest is None or self.output is None:
             return True
@@ -402,6 +394,13 @@ def _summary_schema() -> Any:
             return record_digest(json.loads(Path(self.output, JOB_FILE).read_text())) == self.digest
         except (OSError, ValueError):
             return False
+
+
+def _summary_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("shard", pa.int64()), ("rows", pa.int64()), ("errors", pa.int64()),
+                      ("seconds", pa.float64()), ("path", pa.string())])
 
 
 def _write_parquet_atomic(table: Any, path: Path, still_ours: Callable[[], bool] = lambda: True) -> None:

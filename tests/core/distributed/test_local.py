@@ -64,7 +64,7 @@ def test_changed_input_is_refused(corpus_dir, tiny_vl_path, tmp_path):
     manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
     embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
     manifest.write_text('{"id": "a", "text": "x"}\n{"id": "c", "text": "y"}\n')
-    with pytest.raises(JobMismatch, match="ids_fingerprint"):
+    with pytest.raises(JobMismatch, match="input_fingerprint"):
         embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
 
 
