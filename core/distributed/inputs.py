@@ -66,7 +66,7 @@ def read_inputs(source: str | os.PathLike[str]) -> InputTable:
         walk = _Walk(root)
         if root.is_dir():
             walk.folder(root, (), pattern)
-        return walk.table(f"matching {text!r}")
+        return walk.table(f"matches {text!r}")
     if path.is_file():
         raise JobError(f"{text!r} is a single file, not a manifest: give its folder, a quoted glob such as "
                        f"'{path.parent / ('*' + path.suffix)}', or a .parquet / .jsonl manifest listing it")
@@ -193,8 +193,11 @@ class _Walk:
                 columns[name].append(absolute if name == column and error is None else None)
         self.skipped = {(p if _encodable(p) else escaped_name(os.fsencode(p))): reason
                         for p, reason in sorted(self.skipped.items())}
+        note = f" ({len(self.skipped)} path(s) skipped)" if self.skipped else ""
+        if not self.found:
+            raise FileNotFoundError(f"no file {where}{note}")
         if not columns[ID]:
-            raise FileNotFoundError(f"no image, video or text file {where} ({len(self.skipped)} path(s) skipped)")
+            raise FileNotFoundError(f"no image, video or text file {where.replace('matches', 'matching')}{note}")
         if not any(columns[INPUT_ERROR]):
             del columns[INPUT_ERROR]
         return InputTable(pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()}), self.skipped)
