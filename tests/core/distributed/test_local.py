@@ -112,3 +112,29 @@ def test_a_worker_never_writes_into_a_directory_another_job_took_over(corpus_dir
     with pytest.raises(RuntimeError, match="another job"):
         worker(shard)
     assert sorted(p.name for p in out.iterdir()) == [JOB_FILE]
+
+
+def test_fingerprint_is_unambiguous_and_covers_content(tmp_path):
+    """Issue 23 item 15: ids joined with NUL collided, and only the ids were fingerprinted."""
+    from qwen3_vl_rag.core.distributed.shards import fingerprint
+
+    assert fingerprint(pa.table({"id": ["a\0b", "c"]})) != fingerprint(pa.table({"id": ["a", "b\0c"]}))
+    assert fingerprint(pa.table({"id": ["a", "b"], "text": ["x", "y"]})) != fingerprint(
+        pa.table({"id": ["a", "b"], "text": ["x", "z"]}))  # same ids, another text
+    assert fingerprint(pa.table({"id": ["1"]})) != fingerprint(pa.table({"id": ["1"], "text": [None]}))
+    file = tmp_path / "a.txt"
+    file.write_text("one")
+    table = pa.table({"id": ["a"], "text_file": [str(file)]})
+    before = fingerprint(table)
+    assert fingerprint(table) == before  # stable
+    file.write_text("longer content")
+    assert fingerprint(table) != before  # size (and modification time) changed
+
+
+def test_changed_inline_text_with_the_same_ids_is_refused(tmp_path, tiny_vl_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
+    embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
+    manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "changed"}\n')
+    with pytest.raises(JobMismatch, match="input_fingerprint"):
+        embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from qwen3_vl_rag.core.distributed import JobError, JobMismatch, JobOutput, read_output
-from qwen3_vl_rag.core.distributed.shards import JOB_FILE, REPLACED, REPLACING, RESTORING, fingerprint
+from qwen3_vl_rag.core.distributed.shards import JOB_FILE, REPLACED, REPLACING, RESTORING
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -25,32 +25,6 @@ def _part(out, shard, rows=3):
 
 def _state(out):
     return {p.name: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-
-
-def test_fingerprint_is_unambiguous_and_covers_content(tmp_path):
-    """Issue 23 item 15: ids joined with NUL collided, and only the ids were fingerprinted."""
-    assert fingerprint(pa.table({"id": ["a\0b", "c"]})) != fingerprint(pa.table({"id": ["a", "b\0c"]}))
-    assert fingerprint(pa.table({"id": ["a", "b"], "text": ["x", "y"]})) != fingerprint(
-        pa.table({"id": ["a", "b"], "text": ["x", "z"]}))  # same ids, another text
-    assert fingerprint(pa.table({"id": ["1"]})) != fingerprint(pa.table({"id": ["1"], "text": [None]}))
-    file = tmp_path / "a.txt"
-    file.write_text("one")
-    table = pa.table({"id": ["a"], "text_file": [str(file)]})
-    before = fingerprint(table)
-    assert fingerprint(table) == before  # stable
-    file.write_text("longer content")
-    assert fingerprint(table) != before  # size (and modification time) changed
-
-
-def test_changed_inline_text_with_the_same_ids_is_refused(tmp_path, tiny_vl_path):
-    from qwen3_vl_rag.core.distributed import embed_local
-
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
-    embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
-    manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "changed"}\n')
-    with pytest.raises(JobMismatch, match="input_fingerprint"):
-        embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
 
 
 def test_overwrite_puts_the_old_job_aside_until_the_new_one_has_a_shard(tmp_path):
