@@ -28,7 +28,7 @@ from typing import Any
 
 from ..inputs import VIDEO_FILE_SUFFIXES
 from .batch import ID, IMAGE, INPUT_COLUMNS, INPUT_ERROR, TEXT_FILE, VIDEO
-from .shards import JobError
+from .errors import JobError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 TEXT_SUFFIXES = (".txt", ".md", ".text")
@@ -149,7 +149,7 @@ class _Walk:
                 if self._is_dir(entry):
                     self.folder(Path(entry.path), (*relative, entry.name), rest)
             elif self._is_file(entry):
-                self.found[(*relative, entry.name)] = (_column_of(entry.name), entry.path)
+                self.found[relative + (entry.name,)] = (_column_of(entry.name), entry.path)
 
     def _is_dir(self, entry: os.DirEntry[str]) -> bool:
         try:
