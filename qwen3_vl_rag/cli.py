@@ -154,10 +154,8 @@ def _offline_without_network(name: str, timeout: float = 2.0) -> None:
     try:
         socket.create_connection((host.split(":")[0], int(host.split(":")[1]) if ":" in host else 443),
                                  timeout=timeout).close()
-    except OSError:
+    except OSError:  # the error, if the model is not cached, says so in its one line
         os.environ["HF_HUB_OFFLINE"] = "1"
-        print(f"note: {host} is unreachable; using the local Hugging Face cache only (HF_HUB_OFFLINE=1)",
-              file=sys.stderr)
 
 
 def _embed(args: argparse.Namespace, model: str) -> int:

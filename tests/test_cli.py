@@ -165,7 +165,7 @@ def test_a_mistyped_hub_id_fails_fast_offline_in_one_line(small_corpus, tmp_path
                           str(tmp_path / "out"), "--model", "Qwen/Qwen3-VL-Embeding-2B", "-q"],
                          capture_output=True, text=True, timeout=300, env=env)
     elapsed = time.perf_counter() - started
-    lines = [line for line in run.stderr.splitlines() if not line.startswith("note:")]
+    lines = run.stderr.splitlines()
     assert run.returncode == 1 and len(lines) == 1, run.stderr
     assert "Qwen/Qwen3-VL-Embeding-2B" in lines[0] and "hf download" in lines[0]
     assert not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .batch import ID, EmbedBatch, ModelFactory, ModelSpec, positive_int
+from .batch import ID, EmbedBatch, ModelFactory, positive_int
 from .inputs import read_inputs
 from .shards import (
     DEFAULT_SHARD_SIZE,
@@ -146,8 +146,6 @@ def embed_dataset(source: Any, output: str | os.PathLike[str] | None = None, *, 
     job = JobOutput(out_dir, record, overwrite) if out_dir is not None else None
     if job is not None:
         job.check()
-    if not isinstance(batch.factory, ModelSpec):
-        batch.check()  # a factory can be checked only by calling it
     done = job.start() if job is not None else set()
     failed = True
     try:

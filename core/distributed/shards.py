@@ -196,8 +196,9 @@ class JobOutput:
         previous, parts = self._previous(), self._parts()
         if (parts and self.overwrite) or (previous is not None and previous != self.record):
             self._put_aside(parts)
-        for stale in self.path.glob(".part-*.tmp"):  # left by a worker killed while writing
-            stale.unlink(missing_ok=True)
+        for pattern in (".part-*.tmp", f".{JOB_FILE}.*.tmp"):  # left by a process killed while writing
+            for stale in self.path.glob(pattern):
+                stale.unlink(missing_ok=True)
         if self._previous() != self.record:
             _atomic_write_bytes(self.job_file, (json.dumps(self.record, indent=2, sort_keys=True) + "\n").encode())
             self._wrote_record = True

@@ -1,13 +1,15 @@
 """SIGKILL at random points, then resume: every id exactly once, no unreadable file, nothing a resume misreads.
 
-In process: the job runs in a forked child (one torch thread, as PyTorch's DataLoader workers do) that is
-killed with SIGKILL after a delay drawn from a seeded RNG: during the model load, the job record's write, an
-embedding call, a shard's write or rename, whatever the moment holds. Forking keeps a restart at the job's own
-cost (no interpreter start), so 20 kills fit in seconds. With Ray: the real command (`qwen3-vl-rag embed
---ray-address`) is the driver, on a local cluster; it is killed at a seeded random moment after its actor
-has written a shard (an actor start costs an interpreter and torch, so fewer kills there). After every
-kill the output directory is checked file by file; then the job is resumed to the end and its output
-compared with the input.
+In process: the job runs in a child process that is killed with SIGKILL after a delay drawn from a seeded
+RNG: during the model load, the job record's write, an embedding call, a shard's write or rename, whatever
+the moment holds. Half the kills come at a random time from the start, half at a random time after the
+child wrote a shard (so some land mid-write whatever the machine's speed). The children come from a fork
+server that imported torch, transformers and the package once (and never ran them, so the children start
+clean whatever this test process did before): a restart costs the job's own work, not an interpreter
+start. With Ray: the real command (`qwen3-vl-rag embed --ray-address`) is the driver, on a local cluster;
+it is killed at a seeded random moment after its actor wrote a shard (an actor start costs an interpreter
+and torch, so fewer kills there). After every kill the output directory is checked file by file; then the
+job is resumed to the end and its output compared with the input.
 """
 
 from __future__ import annotations
@@ -57,10 +59,24 @@ def _in_process_job(source: str, out: str, model: str) -> None:
     embed_local(source, out, model=model, shard_size=SHARD_SIZE, batch_size=BATCH_SIZE, progress=False)
 
 
-def _run(target, args, kill_after: float | None) -> bool:
-    """Run ``target(*args)`` in a forked child; SIGKILL it after ``kill_after`` s. True if it was killed."""
-    child = multiprocessing.get_context("fork").Process(target=target, args=args)
+PRELOAD = ["torch", "torchvision", "transformers", "transformers.models.qwen3_vl.modeling_qwen3_vl",
+           "transformers.models.qwen3_vl.processing_qwen3_vl", "transformers.models.auto.processing_auto",
+           "transformers.models.auto.modeling_auto", "transformers.image_processing_utils", "qwen_vl_utils",
+           "pyarrow.parquet", "qwen3_vl_rag.core.distributed.local", "qwen3_vl_rag.core.models"]
+
+
+def _run(target, args, kill_after: float | None, after_a_shard_in=None) -> bool:
+    """Run ``target(*args)`` in a child; SIGKILL it ``kill_after`` s after its start (or after it wrote a new
+    shard into ``after_a_shard_in``). True if it was killed."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # used when the server starts (the first child)
+    child = context.Process(target=target, args=args)
+    before = _count_parts(after_a_shard_in) if after_a_shard_in is not None else 0
     child.start()
+    if after_a_shard_in is not None:
+        deadline = time.monotonic() + 120
+        while _count_parts(after_a_shard_in) <= before and child.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
     child.join(kill_after if kill_after is not None else 300)
     if child.is_alive():
         os.kill(child.pid, signal.SIGKILL)
@@ -83,8 +99,13 @@ def _check_directory(out, shards: dict[int, list[str]]) -> int:
             assert table.column("id").to_pylist() == shards[int(name[5:11])], name  # exactly its ids, in order
             complete += 1
         else:
-            assert name == ".lock" or (name.startswith(".part-") and name.endswith(".tmp")), name
+            temporary = name.startswith((".part-", "._job.json.")) and name.endswith(".tmp")  # the next run deletes
+            assert name == ".lock" or temporary, name
     return complete
+
+
+def _noop() -> None:
+    pass
 
 
 def _shards(source) -> tuple[list[str], dict[int, list[str]]]:
@@ -108,8 +129,11 @@ def test_sigkill_in_process_at_random_points_then_resume(texts_dir, tiny_vl_path
     ids, shards = _shards(texts_dir)
     rng = random.Random(SEED)
     killed, progress = 0, []
+    _run(_noop, (), None)  # the fork server is up: the delays below time the job, not the server's start
     while killed < KILLS_IN_PROCESS:
-        if _run(_in_process_job, args, rng.uniform(0.05, 1.5)):
+        after_a_shard = killed % 2 == 1
+        if _run(_in_process_job, args, rng.uniform(0.0, 0.3) if after_a_shard else rng.uniform(0.05, 1.5),
+                out if after_a_shard else None):
             killed += 1
         progress.append(_check_directory(out, shards))
     assert max(progress) > 0 and min(progress) < len(shards)  # kills landed before and during the job
