@@ -7,7 +7,7 @@ means the same thing in either framework.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -219,6 +219,16 @@ def default_token_counter(embedder: Any) -> Any:
         if getattr(candidate, "tokenizer", None) is not None or callable(getattr(candidate, "count_tokens", None)):
             return token_counter_for(candidate)
     return approximate_token_counter
+
+
+def check_call(embedder: Any, items: Sequence[Any] = (), instruction: str | None = None,
+               dimensions: int | None = None) -> None:
+    """Have the core ``embedder`` check a whole call before an adapter splits it into batches (or check only
+    ``dimensions`` when the model becomes known): what its ``check`` refuses raises here, before any forward
+    pass or request. An object with the core interface but no ``check`` is not checked up front."""
+    check = getattr(embedder, "check", None)
+    if callable(check):
+        check(items, instruction, dimensions)
 
 
 def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | None]:
