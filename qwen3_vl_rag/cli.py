@@ -3,65 +3,162 @@
 In process by default (no Ray needed); over Ray Data with ``--gpus N`` (N > 1), ``--workers N`` (N > 1),
 ``--ray`` (a local Ray cluster) or ``--ray-address ADDR`` (an existing cluster). Both write the same
 resumable ``part-NNNNNN.parquet`` shards: rerun the same command to finish an interrupted job.
+
+Every mistake (a switch out of range, a missing input, a wrong model, another job's output directory)
+ends in one line on stderr saying what to do and a non-zero exit (2 for a bad switch), with ``OUT`` as
+it was: the arguments are checked and the model is loaded before anything is written there.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import socket
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-Embedding-2B"
+USAGE_ERROR = 2  # a switch out of range (argparse's own code for usage errors)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qwen3-vl-rag", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="qwen3-vl-rag", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"qwen3-vl-rag {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     embed = commands.add_parser(
         "embed", help="embed a directory, a glob or a manifest into parquet shards (id, vector, error)",
         description="Embed every item of INPUT (a directory of images / videos / text files, a quoted glob, or "
                     "a .parquet / .jsonl manifest with an 'id' column and 'text', 'text_file', 'image' or "
-                    "'video' columns) into OUTPUT/part-NNNNNN.parquet. Bad items become rows with an 'error'.")
+                    "'video' columns) into OUTPUT/part-NNNNNN.parquet. Bad items become rows with an 'error'. "
+                    "Symbolic links are followed, each real folder once; names starting with '.' are left out.")
     embed.add_argument("input", help="directory, quoted glob, or .parquet / .jsonl manifest")
     embed.add_argument("--output", "-o", required=True, help="output directory (resumable: rerun to finish)")
-    embed.add_argument("--model", default=DEFAULT_MODEL,
-                       help=f"hub id or local directory of a Qwen3-VL-Embedding or Qwen3-Embedding model "
-                            f"(default {DEFAULT_MODEL})")
-    embed.add_argument("--dimensions", type=int, help="Matryoshka size of the vectors (default: the model's)")
+    embed.add_argument("--model", help=f"hub id or local directory of a Qwen3-VL-Embedding or Qwen3-Embedding model "
+                                       f"(default {DEFAULT_MODEL})")
+    embed.add_argument("--tiny", action="store_true",
+                       help="try the command offline on a random tiny model built in a temporary folder (the "
+                            "vectors are meaningless: this checks the plumbing)")
+    embed.add_argument("--dimensions", type=_count(1), help="Matryoshka size of the vectors (default: the model's)")
     embed.add_argument("--instruction", help="embed with this instruction (default: the document format)")
-    embed.add_argument("--batch-size", type=int, help="items per model call (default: the embedder's)")
-    embed.add_argument("--shard-size", type=int, default=1000, help="items per output file (default 1000)")
+    embed.add_argument("--batch-size", type=_count(1), help="items per model call (default: the embedder's)")
+    embed.add_argument("--shard-size", type=_count(1), default=1000, help="items per output file (default 1000)")
     embed.add_argument("--device", help="in process: cpu, cuda, cuda:1, mps (default: the best available)")
     embed.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default=None,
                        help="weights dtype (default: bfloat16 on GPU, float32 on CPU)")
     ray_group = embed.add_argument_group("Ray (pip install \"qwen3-vl-rag[distributed]\")")
-    ray_group.add_argument("--gpus", type=int, default=0,
+    ray_group.add_argument("--gpus", type=_count(0), default=0,
                            help="GPUs to use, one model per GPU; N > 1 runs N Ray actors (default 0: in process, "
                                 "on the --device)")
-    ray_group.add_argument("--workers", type=int, help="Ray actors (default: --gpus, or 1); N > 1 implies Ray")
+    ray_group.add_argument("--workers", type=_count(1), help="Ray actors (default: --gpus, or 1); N > 1 implies Ray")
     ray_group.add_argument("--ray", action="store_true", help="run on a local Ray cluster even with one worker")
     ray_group.add_argument("--ray-address", help="connect to this Ray cluster (e.g. ray://head:10001 or auto)")
-    embed.add_argument("--overwrite", action="store_true", help="discard shards of a different earlier job")
+    embed.add_argument("--overwrite", action="store_true",
+                       help="replace the shards of a different earlier job (they go once the new job's first "
+                            "shard is written; restored if it fails before)")
     embed.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "embed":
-        from .core.distributed.shards import JobMismatch
+        _check_switches(args, parser)
+        from .core.distributed.errors import BadArgument, JobError
 
         try:
-            return _embed(args)
-        except (ImportError, FileNotFoundError, JobMismatch) as exc:  # the user's to fix: say it, no traceback
-            raise SystemExit(f"qwen3-vl-rag embed: {exc}") from exc
-    return 2  # pragma: no cover - argparse enforces the command
+            with _model(args) as model:
+                return _embed(args, model)
+        except BadArgument as exc:
+            print(f"qwen3-vl-rag embed: error: {_one_line(exc)}", file=sys.stderr)
+            return USAGE_ERROR
+        except (ImportError, FileNotFoundError, NotADirectoryError, JobError) as exc:  # the user's to fix
+            raise SystemExit(f"qwen3-vl-rag embed: {_one_line(exc)}") from exc
+        except ValueError as exc:  # an argument the job refused (e.g. --dimensions above the model's size)
+            print(f"qwen3-vl-rag embed: error: {_one_line(exc)}", file=sys.stderr)
+            return USAGE_ERROR
+    return USAGE_ERROR  # pragma: no cover - argparse enforces the command
 
 
-def _embed(args: argparse.Namespace) -> int:
-    if args.gpus < 0 or (args.workers is not None and args.workers < 1):
-        raise SystemExit("--gpus must be >= 0 and --workers >= 1")
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_switches(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Switches that contradict each other: refused before anything is imported or read."""
+    if args.tiny and args.model:
+        parser.error("--tiny builds its own model: give --tiny or --model, not both")
+    if args.ray_address is not None and not args.ray_address.strip():
+        parser.error("--ray-address is empty")
+    workers = args.workers or max(args.gpus, 1)
+    use_ray = bool(args.ray or args.ray_address or workers > 1 or args.gpus > 1)
+    if use_ray and args.device:
+        parser.error("--device applies in process only; on Ray each actor uses its GPU (--gpus) or the CPU")
+    if args.gpus and args.workers and args.workers != args.gpus:
+        parser.error(f"--workers {args.workers} with --gpus {args.gpus}: each worker takes one GPU; give one of them")
+    if os.path.abspath(args.output) == os.path.abspath(args.input):
+        parser.error("--output is the input folder; give another directory")
+
+
+@contextlib.contextmanager
+def _model(args: argparse.Namespace) -> Iterator[str]:
+    """The model to use: --model, the default, or with --tiny a random tiny one removed afterwards."""
+    if not args.tiny:
+        name = args.model or DEFAULT_MODEL
+        _offline_without_network(name)
+        yield name
+        return
+    from .testing import build_tiny_vl_model
+
+    print("WARNING: --tiny: a random tiny model; the vectors are meaningless (this only checks the plumbing)",
+          file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="qwen3-vl-rag-tiny-") as root:
+        yield str(build_tiny_vl_model(Path(root) / "tiny-vl"))
+
+
+def _offline_without_network(name: str, timeout: float = 2.0) -> None:
+    """With a hub id and no route to the hub, use the local cache only (``HF_HUB_OFFLINE=1``, set before
+    huggingface_hub is imported), so a missing model fails in a second instead of after retries."""
+    looks_local = name.startswith(("/", ".", "~")) or name.count("/") > 1 or Path(name).expanduser().exists()
+    if looks_local or os.environ.get("HF_HUB_OFFLINE") or "huggingface_hub" in sys.modules:
+        return
+    host = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        socket.create_connection((host.split(":")[0], int(host.split(":")[1]) if ":" in host else 443),
+                                 timeout=timeout).close()
+    except OSError:  # the error, if the model is not cached, says so in its one line
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def _embed(args: argparse.Namespace, model: str) -> int:
     workers = args.workers or max(args.gpus, 1)
     use_ray = bool(args.ray or args.ray_address or workers > 1 or args.gpus > 1)
     model_kwargs = {}
@@ -69,19 +166,13 @@ def _embed(args: argparse.Namespace) -> int:
         import torch
 
         model_kwargs["dtype"] = getattr(torch, args.dtype)
-    common = dict(model=args.model, dimensions=args.dimensions, instruction=args.instruction,
+    common = dict(model=model, dimensions=args.dimensions, instruction=args.instruction,
                   batch_size=args.batch_size, shard_size=args.shard_size, overwrite=args.overwrite,
                   progress=not args.quiet)
     if use_ray:
-        if args.device:
-            raise SystemExit("--device applies in process only; on Ray each actor uses its GPU (--gpus) or the CPU")
         from .core.distributed.ray_job import embed_dataset
 
-        gpus_per_worker = 1 if args.gpus else 0
-        if args.gpus and workers != args.gpus:
-            raise SystemExit(f"--workers {workers} with --gpus {args.gpus}: each worker takes one GPU; "
-                             "give one of them")
-        report = embed_dataset(args.input, args.output, num_actors=workers, num_gpus=gpus_per_worker,
+        report = embed_dataset(args.input, args.output, num_actors=workers, num_gpus=1 if args.gpus else 0,
                                ray_address=args.ray_address, **common, **model_kwargs)
     else:
         from .core.distributed.local import embed_local
@@ -92,8 +183,11 @@ def _embed(args: argparse.Namespace) -> int:
         report = embed_local(args.input, args.output, **common, **model_kwargs)
     print(json.dumps(report.to_dict(), indent=2))
     if report.skipped_files:
-        print(f"{len(report.skipped_files)} file(s) of unknown type were not embedded, e.g. "
-              f"{report.skipped_files[:3]}", file=sys.stderr)
+        examples = "; ".join(f"{path}: {why}" for path, why in list(report.skipped_files.items())[:3])
+        print(f"{len(report.skipped_files)} path(s) found were not embedded, e.g. {examples}", file=sys.stderr)
+    if report.shards_repaired:
+        print(f"{len(report.shards_repaired)} unreadable or short shard file(s) were embedded again: "
+              f"{report.shards_repaired[:3]}", file=sys.stderr)
     if report.errors:
         print(f"{report.errors} item(s) could not be embedded: see the 'error' column of the output",
               file=sys.stderr)

@@ -20,6 +20,7 @@ it becomes a dead-letter row. The embedding identity rides in the schema metadat
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -31,12 +32,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..identity import EmbeddingIdentity, model_key
+from .errors import BadArgument, JobError
 from .pages import PAGE, PDF, page_item
 
 IDENTITY_METADATA_KEY = b"qwen3_vl_rag.embedding_identity"
 ID, TEXT, TEXT_FILE, IMAGE, VIDEO = "id", "text", "text_file", "image", "video"
-INPUT_ERROR = "_input_error"  # set by the reader when a row cannot be passed on: the row becomes a dead letter
 INPUT_COLUMNS = (TEXT, TEXT_FILE, IMAGE, VIDEO, PDF)
+INPUT_ERROR = "_input_error"  # set by the reader when a row cannot be passed on: the row becomes a dead letter
 OUTPUT_SPARK_SCHEMA = "id string, vector array<float>, error string"
 MAX_ISOLATION_RETRIES = 3  # InputErrors in one batch before the rest is embedded item by item
 # constructor arguments that change where and how fast a model runs, not its vectors' space
@@ -68,6 +70,31 @@ class ModelSpec:
         key = model_key(self.model)
         return "vl" if "-vl-" in key or key.startswith("qwen3-vl") else "text"
 
+    def config(self) -> dict[str, Any]:
+        """The checkpoint's ``config.json``, read without loading weights (a hub id downloads that file
+        only): a wrong directory or a mistyped hub id fails here, in a second, with a ``JobError``."""
+        local = Path(self.model).expanduser()
+        if local.is_dir():
+            file = local / "config.json"
+            if not file.is_file():
+                raise JobError(f"--model {self.model!r} is a directory without config.json, not a model checkpoint; "
+                               "give the folder that holds config.json and the weights")
+        elif _looks_local(self.model):
+            raise JobError(f"--model {self.model!r}: no such directory; give an existing model directory or a hub id")
+        else:
+            file = _hub_config(self.model, self.kwargs.get("revision"))
+        try:
+            config: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise JobError(f"--model {self.model!r}: its config.json cannot be read ({exc})") from exc
+        return config
+
+    def hidden_size(self) -> int | None:
+        """The size of the model's vectors, from ``config.json`` (None when the config does not say)."""
+        config = self.config()
+        size = (config.get("text_config") or config).get("hidden_size")
+        return int(size) if isinstance(size, int) else None
+
     def build(self) -> Any:
         """Load the embedder (in the worker that calls it)."""
         from .. import Qwen3TextEmbedder, Qwen3VLEmbedder
@@ -81,6 +108,31 @@ class ModelSpec:
         return {"model": self.model, "kind": self.resolved_kind(),
                 "kwargs": {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
                            for k, v in sorted(self.kwargs.items()) if k not in RUNTIME_KWARGS}}
+
+
+def _looks_local(name: str) -> bool:
+    """A path rather than a hub id (``org/name`` or ``name``)."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def _hub_config(repo: str, revision: str | None) -> Path:
+    """``config.json`` of a hub model (the cache first; never the weights), or a one-line ``JobError``."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo, "config.json", revision=revision))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line naming the fix
+        kinds = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+        if "GatedRepoError" in kinds:
+            why = "the repository is gated: accept its licence on huggingface.co and set HF_TOKEN"
+        elif kinds & {"RepositoryNotFoundError", "HFValidationError", "RevisionNotFoundError"}:
+            why = "not found on the Hugging Face Hub: check the id, or give a local model directory"
+        elif kinds & {"LocalEntryNotFoundError", "OfflineModeIsEnabled"} or os.environ.get("HF_HUB_OFFLINE"):
+            why = (f"not in the local Hugging Face cache and downloads are off (no network or HF_HUB_OFFLINE=1): "
+                   f"download it once with network (`hf download {repo}`) or give a local model directory")
+        else:
+            why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"
+        raise JobError(f"--model {repo!r}: {why}") from exc
 
 
 ModelFactory = ModelSpec | Callable[[], Any]
@@ -112,9 +164,7 @@ class EmbedBatch:
     def __init__(self, model: str | ModelFactory, *, dimensions: int | None = None, instruction: str | None = None,
                  keep_columns: Sequence[str] = (), **model_kwargs: Any):
         self.factory = as_model_factory(model, **model_kwargs)
-        if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
-            raise ValueError(f"dimensions must be a positive integer, got {dimensions!r}")
-        self.dimensions = dimensions
+        self.dimensions = positive_int("dimensions", dimensions)
         self.instruction = instruction
         self.keep_columns = tuple(keep_columns)
         self._embedder = None
@@ -128,6 +178,27 @@ class EmbedBatch:
         if self._embedder is None:
             self._embedder = self.factory.build() if isinstance(self.factory, ModelSpec) else self.factory()
         return self._embedder
+
+    def preflight(self) -> None:
+        """Check the model name and ``dimensions`` from the checkpoint's config, without loading weights (a
+        model given as a factory is checked by ``check``)."""
+        if isinstance(self.factory, ModelSpec):
+            self._check_size(self.factory.hidden_size())
+
+    def check(self) -> None:
+        """Load the model and check ``dimensions`` against it: a job calls this before it writes anything."""
+        self.preflight()
+        try:
+            embedder = self.embedder
+        except (OSError, ImportError) as exc:
+            name = self.factory.model if isinstance(self.factory, ModelSpec) else "the model"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise JobError(f"--model {name!r} cannot be loaded ({type(exc).__name__}: {first})") from exc
+        self._check_size(int(getattr(embedder, "hidden_size", 0) or embedder.identity.dimension))
+
+    def _check_size(self, size: int | None) -> None:
+        if size is not None and self.dimensions is not None and self.dimensions > size:
+            raise BadArgument(f"--dimensions {self.dimensions} is larger than the model's {size}; give at most {size}")
 
     @property
     def identity(self) -> EmbeddingIdentity:
@@ -254,6 +325,16 @@ class EmbedBatch:
         if out.shape[0] != len(items):
             raise RuntimeError(f"the embedder returned {out.shape[0]} vectors for {len(items)} items")
         return out
+
+
+def positive_int(name: str, value: Any, required: bool = False) -> int | None:
+    """``value`` as an ``int`` (any integer type, numpy's included) if it is >= 1 (or None, unless
+    ``required``), else a ValueError naming ``name``."""
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class _RowError(ValueError):

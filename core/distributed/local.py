@@ -7,17 +7,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .batch import ID, EmbedBatch, ModelFactory
+from .batch import EmbedBatch, ModelFactory, positive_int
 from .inputs import read_inputs
-from .shards import (
-    DEFAULT_SHARD_SIZE,
-    EmbedReport,
-    ShardWorker,
-    fingerprint,
-    job_record,
-    position_shards,
-    prepare_output,
-)
+from .shards import DEFAULT_SHARD_SIZE, EmbedReport, JobOutput, ShardWorker, fingerprint, job_record, position_shards
 
 
 def embed_local(source: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
@@ -30,29 +22,47 @@ def embed_local(source: str | os.PathLike[str], output: str | os.PathLike[str] |
     Writes ``output/part-NNNNNN.parquet`` (``id``, ``vector``, ``error``) and/or calls ``sink(table)`` per
     shard. With ``output``, a rerun embeds only the shards not written yet. ``model``: a name or
     directory (plus constructor ``**model_kwargs``), a ``ModelSpec`` or a zero-argument factory.
+
+    Arguments, input, output directory and model are all checked, and the model loaded, before anything
+    is written (``JobOutput``): a mistake raises and leaves ``output`` as it was.
     """
-    if shard_size < 1:
-        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    shard_size = int(positive_int("shard_size", shard_size, required=True))  # type: ignore[arg-type]
+    positive_int("batch_size", batch_size)
+    if output is None and sink is None:
+        raise ValueError("give an output directory, a sink, or both")
     start = time.perf_counter()
     inputs = read_inputs(source)
     batch = EmbedBatch(model, dimensions=dimensions, instruction=instruction, keep_columns=keep_columns,
                        **model_kwargs)
     table = inputs.table
-    record = job_record(batch, shard_size=shard_size, rows=table.num_rows,
-                        ids_fingerprint=fingerprint(table.column(ID).to_pylist()), sharding="position")
-    done = prepare_output(output, record, overwrite) if output is not None else set()
-    worker = ShardWorker(batch, str(output) if output is not None else None, sink, batch_size)
-    shards = position_shards(table, shard_size, skip=done)
-    bar = _progress(len(shards), progress)
-    rows = errors = 0
-    for shard in shards:
-        summary = worker(shard).to_pylist()[0]
-        rows, errors = rows + summary["rows"], errors + summary["errors"]
-        bar.update(1)
-    bar.close()
+    record = job_record(batch, shard_size=shard_size, rows=table.num_rows, ids_fingerprint=fingerprint(table),
+                        sharding="position")
+    job = JobOutput(output, record, overwrite) if output is not None else None
+    if job is not None:
+        job.check()
+    batch.check()  # loads the model
+    done = job.start() if job is not None else set()
+    failed = True
+    try:
+        worker = ShardWorker(batch, str(output) if output is not None else None, sink, batch_size, record)
+        shards = position_shards(table, shard_size, skip=done)
+        bar = _progress(len(shards), progress)
+        rows = errors = 0
+        for shard in shards:
+            summary = worker(shard).to_pylist()[0]
+            if job is not None:
+                job.shard_written()
+            rows, errors = rows + summary["rows"], errors + summary["errors"]
+            bar.update(1)
+        bar.close()
+        failed = False
+    finally:
+        if job is not None:
+            job.close(failed)
     return EmbedReport(shards=record["num_shards"], shards_skipped=len(done), shards_embedded=len(shards),
                        rows=rows, errors=errors, seconds=time.perf_counter() - start,
-                       output=str(output) if output is not None else None, skipped_files=inputs.skipped)
+                       output=str(output) if output is not None else None, skipped_files=inputs.skipped,
+                       shards_repaired=job.repaired if job is not None else [])
 
 
 def _progress(total: int, enabled: bool) -> Any:

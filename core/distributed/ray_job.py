@@ -18,18 +18,18 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .batch import ID, EmbedBatch, ModelFactory
+from .batch import ID, EmbedBatch, ModelFactory, positive_int
 from .inputs import read_inputs
 from .shards import (
     DEFAULT_SHARD_SIZE,
     SHARD,
     SHARD_ROWS,
     EmbedReport,
+    JobOutput,
     ShardWorker,
     fingerprint,
     job_record,
     position_shards,
-    prepare_output,
 )
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": a local Ray binds 127.0.0.1 only (read at import)
@@ -112,63 +112,84 @@ def embed_dataset(source: Any, output: str | os.PathLike[str] | None = None, *, 
     for Ray's read and shuffle tasks (actors that take every CPU starve them and the job hangs).
     Uses the running Ray cluster, else connects to ``ray_address``, else starts a local one.
     """
+    shard_size = int(positive_int("shard_size", shard_size, required=True))  # type: ignore[arg-type]
+    num_actors = int(positive_int("num_actors", num_actors, required=True))  # type: ignore[arg-type]
+    positive_int("batch_size", batch_size)
+    if max_restarts < 0 or max_task_retries < 0 or num_gpus < 0 or (num_cpus is not None and num_cpus <= 0):
+        raise ValueError("max_restarts, max_task_retries and num_gpus must be >= 0, num_cpus > 0")
+    if output is None and sink is None:
+        raise ValueError("give an output directory, a sink, or both")
     ray = import_ray(local=not ray_address)
-    if num_actors < 1 or shard_size < 1 or max_restarts < 0 or max_task_retries < 0:
-        raise ValueError("num_actors and shard_size must be >= 1; max_restarts and max_task_retries >= 0")
+    start = time.perf_counter()
+    batch = EmbedBatch(model, dimensions=dimensions, instruction=instruction, keep_columns=keep_columns,
+                       **model_kwargs)
+    batch.preflight()  # the model name and dimensions, from its config: the driver loads no weights
+    out_dir = str(output) if output is not None else None
+    skipped_files: dict[str, str] = {}
+    if isinstance(source, ray.data.Dataset):
+        table = None
+    else:
+        inputs = read_inputs(source)
+        table, skipped_files = inputs.table, inputs.skipped
     if not ray.is_initialized():
         if ray_address:
             ray.init(address=ray_address)
         else:
             start_local_ray()
-    start = time.perf_counter()
-    batch = EmbedBatch(model, dimensions=dimensions, instruction=instruction, keep_columns=keep_columns,
-                       **model_kwargs)
     num_cpus = _cpus_per_actor(ray, num_actors, num_gpus, num_cpus)
-    out_dir = str(output) if output is not None else None
-    worker_args = (batch, out_dir, sink, batch_size)
-    options = dict(compute=ray.data.ActorPoolStrategy(size=num_actors), batch_format="pyarrow",
-                   fn_constructor_args=worker_args, num_cpus=num_cpus, num_gpus=num_gpus or None,
-                   max_restarts=max_restarts, max_task_retries=max_task_retries)
-    skipped_files: list[str] = []
-    if isinstance(source, ray.data.Dataset):
+    if table is None:
         rows = source.count()
         record = job_record(batch, shard_size=shard_size, rows=rows, ids_fingerprint=None, sharding="crc32(id)")
-        done = prepare_output(out_dir, record, overwrite) if out_dir is not None else set()
-        expected = None
-        dataset = source.map_batches(_HashShard(record["num_shards"], done), batch_format="pyarrow")
-        with _bounded_restarts_args():
-            results = dataset.groupby(SHARD).map_groups(_GroupShardWorker, **options)
     else:
-        inputs = read_inputs(source)
-        table, skipped_files = inputs.table, inputs.skipped
-        record = job_record(batch, shard_size=shard_size, rows=table.num_rows,
-                            ids_fingerprint=fingerprint(table.column(ID).to_pylist()), sharding="position")
-        done = prepare_output(out_dir, record, overwrite) if out_dir is not None else set()
-        blocks = position_shards(table, shard_size, skip=done)
-        expected = sum(b.num_rows for b in blocks)
-        results = None
-        if blocks:  # one block per shard; batch_size=None hands each actor call whole blocks
-            with _bounded_restarts_args():
-                results = ray.data.from_arrow(blocks).map_batches(ShardWorker, batch_size=None, **options)
-    from .local import _progress
-
-    bar = _progress(record["num_shards"] - len(done), progress)
-    shards_embedded = rows_done = errors = 0
-    context = ray.data.DataContext.get_current()
-    ray_bars, context.enable_progress_bars = context.enable_progress_bars, progress and context.enable_progress_bars
+        record = job_record(batch, shard_size=shard_size, rows=table.num_rows, ids_fingerprint=fingerprint(table),
+                            sharding="position")
+    job = JobOutput(out_dir, record, overwrite) if out_dir is not None else None
+    if job is not None:
+        job.check()
+    done = job.start() if job is not None else set()
+    failed = True
     try:
-        for summary in results.iter_rows() if results is not None else ():
-            shards_embedded += 1
-            rows_done, errors = rows_done + summary["rows"], errors + summary["errors"]
-            bar.update(1)
+        worker_args = (batch, out_dir, sink, batch_size, record)
+        options = dict(compute=ray.data.ActorPoolStrategy(size=num_actors), batch_format="pyarrow",
+                       fn_constructor_args=worker_args, num_cpus=num_cpus, num_gpus=num_gpus or None,
+                       max_restarts=max_restarts, max_task_retries=max_task_retries)
+        if table is None:
+            expected = None
+            dataset = source.map_batches(_HashShard(record["num_shards"], done), batch_format="pyarrow")
+            with _bounded_restarts_args():
+                results = dataset.groupby(SHARD).map_groups(_GroupShardWorker, **options)
+        else:
+            blocks = position_shards(table, shard_size, skip=done)
+            expected = sum(b.num_rows for b in blocks)
+            results = None
+            if blocks:  # one block per shard; batch_size=None hands each actor call whole blocks
+                with _bounded_restarts_args():
+                    results = ray.data.from_arrow(blocks).map_batches(ShardWorker, batch_size=None, **options)
+        from .local import _progress
+
+        bar = _progress(record["num_shards"] - len(done), progress)
+        shards_embedded = rows_done = errors = 0
+        context = ray.data.DataContext.get_current()
+        ray_bars, context.enable_progress_bars = context.enable_progress_bars, progress and context.enable_progress_bars
+        try:
+            for summary in results.iter_rows() if results is not None else ():
+                if job is not None:
+                    job.shard_written()
+                shards_embedded += 1
+                rows_done, errors = rows_done + summary["rows"], errors + summary["errors"]
+                bar.update(1)
+        finally:
+            context.enable_progress_bars = ray_bars
+            bar.close()
+        if expected is not None and rows_done != expected:
+            raise RuntimeError(f"the job embedded {rows_done} rows where {expected} were expected")
+        failed = False
     finally:
-        context.enable_progress_bars = ray_bars
-        bar.close()
-    if expected is not None and rows_done != expected:
-        raise RuntimeError(f"the job embedded {rows_done} rows where {expected} were expected")
+        if job is not None:
+            job.close(failed)
     return EmbedReport(shards=record["num_shards"], shards_skipped=len(done), shards_embedded=shards_embedded,
                        rows=rows_done, errors=errors, seconds=time.perf_counter() - start, output=out_dir,
-                       mode="ray", skipped_files=skipped_files)
+                       mode="ray", skipped_files=skipped_files, shards_repaired=job.repaired if job else [])
 
 
 def _cpus_per_actor(ray: Any, num_actors: int, num_gpus: float, num_cpus: float | None) -> float:

@@ -104,6 +104,18 @@ def test_dimensions_and_instruction_reach_the_embedder(tiny_vl_path, vl_embedder
     assert fn.identity.dimension == 16
 
 
+def test_numpy_integers_are_dimensions_like_embed_takes_them(tiny_vl_path, vl_embedder):
+    """Issue 23 item 14: EmbedBatch(dimensions=np.int64(32)) was refused while embed() accepted it."""
+    fn = EmbedBatch(str(tiny_vl_path), dimensions=np.int64(32))
+    assert fn.dimensions == 32 and type(fn.dimensions) is int
+    out = fn(pa.table({"id": ["q"], "text": ["a cat"]}))
+    np.testing.assert_allclose(out.column("vector").to_pylist()[0], vl_embedder.embed(["a cat"], dimensions=32)[0],
+                               atol=1e-6)
+    for bad in (True, 2.0, "32", np.int64(0)):
+        with pytest.raises(ValueError, match="dimensions must be a positive integer"):
+            EmbedBatch(str(tiny_vl_path), dimensions=bad)
+
+
 def test_pandas_batches_for_spark_map_in_pandas(batch_fn, vl_embedder):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"id": ["x", "y"], "text": ["one", "two"]})

@@ -64,7 +64,7 @@ def test_changed_input_is_refused(corpus_dir, tiny_vl_path, tmp_path):
     manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
     embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
     manifest.write_text('{"id": "a", "text": "x"}\n{"id": "c", "text": "y"}\n')
-    with pytest.raises(JobMismatch, match="ids_fingerprint"):
+    with pytest.raises(JobMismatch, match="input_fingerprint"):
         embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
 
 
@@ -76,3 +76,65 @@ def test_sink_gets_every_shard_without_output(corpus_dir, tiny_vl_path):
     assert sum(t.column("error").null_count for t in received) == 20
     with pytest.raises(ValueError, match="output directory, a sink"):
         embed_local(corpus_dir, None, model=str(tiny_vl_path), progress=False)
+
+
+def test_a_file_name_that_is_not_utf8_fails_one_row_not_the_job(tmp_path, tiny_vl_path):
+    """Issue 23 item 3: the whole job failed with a pyarrow UnicodeEncodeError."""
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "good.txt").write_text("a cat")
+    with open(os.fsencode(str(root)) + b"/bad-\xff.txt", "w") as file:
+        file.write("a dog")
+    report = embed_local(root, tmp_path / "out", model=str(tiny_vl_path), progress=False)
+    assert (report.rows, report.errors) == (2, 1)
+    rows = _by_id(read_output(tmp_path / "out"))
+    assert rows["good.txt"]["error"] is None and "not valid UTF-8" in rows["bad-\\xff.txt"]["error"]
+
+
+@pytest.mark.parametrize("arguments", [{"batch_size": -1}, {"batch_size": 0}, {"shard_size": 0},
+                                       {"shard_size": -3}, {"dimensions": 0}, {"batch_size": 2.5}])
+def test_numbers_out_of_range_are_refused_before_anything_is_written(corpus_dir, tiny_vl_path, tmp_path, arguments):
+    """Issue 23 item 1: batch_size=-1 reported every row embedded and wrote no vectors (range(0, n, -1))."""
+    with pytest.raises(ValueError, match=next(iter(arguments))):
+        embed_local(corpus_dir, tmp_path / "out", model=str(tiny_vl_path), progress=False, **arguments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_never_writes_into_a_directory_another_job_took_over(corpus_dir, tiny_vl_path, tmp_path):
+    """A worker of a killed run (a Ray actor not yet reaped) cannot drop its shard into the next job's output."""
+    from qwen3_vl_rag.core.distributed.shards import JOB_FILE, ShardWorker, position_shards
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / JOB_FILE).write_text('{"format": 2, "dimensions": 32}')
+    worker = ShardWorker(EmbedBatch(str(tiny_vl_path)), str(out), record={"format": 2, "dimensions": None})
+    (shard,) = position_shards(read_inputs(corpus_dir).table.slice(0, 2), 2)
+    with pytest.raises(RuntimeError, match="another job"):
+        worker(shard)
+    assert sorted(p.name for p in out.iterdir()) == [JOB_FILE]
+
+
+def test_fingerprint_is_unambiguous_and_covers_content(tmp_path):
+    """Issue 23 item 15: ids joined with NUL collided, and only the ids were fingerprinted."""
+    from qwen3_vl_rag.core.distributed.shards import fingerprint
+
+    assert fingerprint(pa.table({"id": ["a\0b", "c"]})) != fingerprint(pa.table({"id": ["a", "b\0c"]}))
+    assert fingerprint(pa.table({"id": ["a", "b"], "text": ["x", "y"]})) != fingerprint(
+        pa.table({"id": ["a", "b"], "text": ["x", "z"]}))  # same ids, another text
+    assert fingerprint(pa.table({"id": ["1"]})) != fingerprint(pa.table({"id": ["1"], "text": [None]}))
+    file = tmp_path / "a.txt"
+    file.write_text("one")
+    table = pa.table({"id": ["a"], "text_file": [str(file)]})
+    before = fingerprint(table)
+    assert fingerprint(table) == before  # stable
+    file.write_text("longer content")
+    assert fingerprint(table) != before  # size (and modification time) changed
+
+
+def test_changed_inline_text_with_the_same_ids_is_refused(tmp_path, tiny_vl_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
+    embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
+    manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "changed"}\n')
+    with pytest.raises(JobMismatch, match="input_fingerprint"):
+        embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)

@@ -117,10 +117,20 @@ class FaultServer:
                     server.requests.append(seen)
                     server.in_flight += 1
                     server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                counted = True
+
+                def done() -> None:  # the request stops counting before its answer leaves: a client that got
+                    nonlocal counted  # its answer may send the next at once, before this thread runs again
+                    if counted:
+                        counted = False
+                        with server._lock:
+                            server.in_flight -= 1
+
                 try:
                     reply = server._reply(seen)
                     if reply.delay:
                         time.sleep(reply.delay)
+                    done()
                     if reply.drop or reply.raw is not None:
                         self.close_connection = True
                         if reply.raw:
@@ -146,8 +156,7 @@ class FaultServer:
                     except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                         pass
                 finally:
-                    with server._lock:
-                        server.in_flight -= 1
+                    done()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
