@@ -466,16 +466,18 @@ Solar panels turn sunlight into electricity; the new plant opens next year.
 
 # Runs each snippet in a fresh namespace, in its own working directory; one JSON line per snippet.
 DRIVER = textwrap.dedent('''
-    import json, os, sys, traceback
+    import json, os, sys, time, traceback
     spec = json.load(open(sys.argv[1]))
     with open(spec["results"], "a") as out:
         for program in spec["programs"]:
             os.chdir(program["dir"])
+            start = time.perf_counter(), time.process_time()
             try:
                 exec(compile(program["code"], program["name"], "exec"), {"__name__": "__snippet__"})
                 result = {"name": program["name"], "ok": True}
             except BaseException:  # SystemExit included: a snippet never ends the run
                 result = {"name": program["name"], "ok": False, "error": traceback.format_exc()[-3000:]}
+            result["seconds"] = [round(time.perf_counter() - start[0], 2), round(time.process_time() - start[1], 2)]
             out.write(json.dumps(result) + "\\n")
             out.flush()
 ''')
