@@ -5,12 +5,18 @@ number of dimensions. A local Qwen3-VL-Embedding-8B and the same model behind vL
 space; Qwen3-VL-Embedding-8B and Qwen3-Embedding-8B (both 4096-d) do not, nor do 4096-d and 1024-d
 Matryoshka cuts of one model. ``check_same_space`` raises ``EmbeddingSpaceMismatch`` for those; record
 ``identity.to_dict()`` with stored vectors and check it before adding or querying.
+
+"The same model": a local model's identity carries ``weights``, a fingerprint of the checkpoint it
+loaded (``core.checkpoint``), so two fine-tuned checkpoints in folders of the same name never match, and
+the same weights match wherever they lie (a local copy of a hub model and the hub id). Where one side has
+no fingerprint (a served model, known by its name; a record stored before fingerprints existed) the
+model names decide, as they always did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -29,12 +35,14 @@ def model_key(name: str) -> str:
 @dataclass(frozen=True)
 class EmbeddingIdentity:
     """The vector space of an embedder: ``model`` (see ``model_key``), ``dimension``, the input
-    ``modalities`` it accepts and its ``prompt_format`` (``qwen3-vl-chat`` or ``qwen3-embedding``)."""
+    ``modalities`` it accepts, its ``prompt_format`` (``qwen3-vl-chat`` or ``qwen3-embedding``) and, for a
+    local model, ``weights``: the fingerprint of the checkpoint it loaded (``None`` for a served model)."""
 
     model: str
     dimension: int
     modalities: frozenset[str] = frozenset({"text"})
     prompt_format: str = "qwen3-vl-chat"
+    weights: str | None = None
 
     @property
     def accepts_images(self) -> bool:
@@ -46,25 +54,52 @@ class EmbeddingIdentity:
 
     @property
     def space(self) -> tuple[str, str, int]:
-        """What must be equal for two vectors to be comparable (modalities need not be)."""
+        """The model's name key, the prompt format and the dimension (see ``differences`` for the rule)."""
         return (model_key(self.model), self.prompt_format, int(self.dimension))
 
+    def differences(self, other: EmbeddingIdentity) -> list[str]:
+        """What keeps ``other``'s vectors from being comparable with these (empty: the same space).
+
+        Prompt format and dimension must be equal (modalities need not be). The weights fingerprints
+        decide when both sides have one; otherwise the model names do.
+        """
+        found = []
+        if self.weights is not None and other.weights is not None:
+            if self.weights != other.weights:
+                found.append("weights")
+        elif model_key(self.model) != model_key(other.model):
+            found.append("model")
+        if self.prompt_format != other.prompt_format:
+            found.append("prompt format")
+        if int(self.dimension) != int(other.dimension):
+            found.append("dimension")
+        return found
+
+    def same_space(self, other: EmbeddingIdentity) -> bool:
+        return not self.differences(other)
+
     def with_dimension(self, dimension: int) -> EmbeddingIdentity:
-        return EmbeddingIdentity(self.model, int(dimension), self.modalities, self.prompt_format)
+        return replace(self, dimension=int(dimension))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, to store beside vectors (e.g. in a vector store's collection metadata)."""
-        return {"model": self.model, "dimension": int(self.dimension),
+        data = {"model": self.model, "dimension": int(self.dimension),
                 "modalities": sorted(self.modalities), "prompt_format": self.prompt_format}
+        return data if self.weights is None else {**data, "weights": self.weights}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmbeddingIdentity:
+        """The inverse of ``to_dict``; a record without ``weights`` (a served model, or stored before
+        fingerprints existed) loads with ``weights=None`` and is matched by model name."""
+        weights = data.get("weights")
         return cls(model=str(data["model"]), dimension=int(data["dimension"]),
                    modalities=frozenset(data.get("modalities", ("text",))),
-                   prompt_format=str(data.get("prompt_format", "qwen3-vl-chat")))
+                   prompt_format=str(data.get("prompt_format", "qwen3-vl-chat")),
+                   weights=None if weights is None else str(weights))
 
     def __str__(self) -> str:
-        return f"{self.model} ({self.prompt_format}, {self.dimension}-d)"
+        weights = "" if self.weights is None else f", weights {self.weights}"
+        return f"{self.model} ({self.prompt_format}, {self.dimension}-d{weights})"
 
 
 def identity_of(obj: Any) -> EmbeddingIdentity:
@@ -83,9 +118,8 @@ def check_same_space(a: Any, b: Any, *, what: str = "vectors") -> EmbeddingIdent
     """Raise ``EmbeddingSpaceMismatch`` unless ``a`` and ``b`` (embedders, identities or their dicts)
     write into the same vector space; return ``a``'s identity."""
     first, second = identity_of(a), identity_of(b)
-    if first.space != second.space:
-        differences = [name for name, x, y in zip(("model", "prompt format", "dimension"), first.space,
-                                                  second.space) if x != y]
+    differences = first.differences(second)
+    if differences:
         raise EmbeddingSpaceMismatch(
             f"cannot mix {what} from {first} with {what} from {second}: different "
             f"{' and '.join(differences)}; their similarities would be meaningless. Re-embed with one model.")
@@ -96,9 +130,30 @@ SPACE_METADATA_KEY = "embedding_space"  # the metadata key adapters stamp on wha
 
 
 def space_label(identity: EmbeddingIdentity) -> str:
-    """A JSON-friendly label of ``identity.space`` to store in document / node metadata."""
+    """A JSON-friendly label of the space to store in document / node metadata:
+    ``model|prompt_format|dimension``, plus ``|weights`` for a local model."""
     model, prompt_format, dimension = identity.space
-    return f"{model}|{prompt_format}|{dimension}"
+    label = f"{model}|{prompt_format}|{dimension}"
+    return label if identity.weights is None else f"{label}|{identity.weights}"
+
+
+def identity_from_label(label: str) -> EmbeddingIdentity | None:
+    """The identity a ``space_label`` describes (modalities unknown), or ``None`` if it is not one."""
+    parts = str(label).rsplit("|", 3)
+    if len(parts) == 4 and parts[2].isdigit() and ":" in parts[3]:
+        return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], weights=parts[3])
+    parts = str(label).rsplit("|", 2)
+    if len(parts) == 3 and parts[2].isdigit():
+        return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1])
+    return None
+
+
+def same_space_labels(a: str, b: str) -> bool:
+    """Whether two ``space_label`` stamps name one space (the rule of ``EmbeddingIdentity.differences``)."""
+    first, second = identity_from_label(a), identity_from_label(b)
+    if first is None or second is None:
+        return str(a) == str(b)
+    return first.same_space(second)
 
 
 def check_documents_space(metadatas: Sequence[Mapping[str, Any] | None], what: str = "documents") -> None:
@@ -109,7 +164,8 @@ def check_documents_space(metadatas: Sequence[Mapping[str, Any] | None], what: s
         label = (metadata or {}).get(SPACE_METADATA_KEY)
         if label is not None:
             first.setdefault(str(label), index)
-    if len(first) > 1:
+    labels = list(first)
+    if any(not same_space_labels(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]):
         listing = "; ".join(f"{label} (first at index {index})" for label, index in first.items())
         raise EmbeddingSpaceMismatch(
             f"the {what} were embedded in different vector spaces: {listing}. One index must hold one model's "

@@ -29,19 +29,45 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
-    def add(self, server_usage: Any, items: int = 0) -> None:
-        """Add one HTTP answer's ``usage`` (OpenAI style: ``prompt_tokens``, ``total_tokens``)."""
+    def add(self, server_usage: Any, items: int = 0) -> list[str]:
+        """Add one HTTP answer's ``usage`` (OpenAI style: ``prompt_tokens``, ``total_tokens``).
+
+        A count the server got wrong (negative, fractional, a string, NaN, a bool) is not added: the call's
+        results are good, only its accounting is not. Returns the names of the fields ignored so (for the
+        caller to log), ``["usage"]`` when ``usage`` is present but not an object. Counts never go negative.
+        """
         self.requests += 1
         self.items += items
-        if isinstance(server_usage, dict):
-            prompt = server_usage.get("prompt_tokens")
-            total = server_usage.get("total_tokens", prompt)
-            self.prompt_tokens += int(prompt or 0)
-            self.total_tokens += int(total or 0)
+        if server_usage is None:
+            return []
+        if not isinstance(server_usage, dict):
+            return ["usage"]
+        ignored = []
+        prompt = _token_count(server_usage.get("prompt_tokens"))
+        if prompt is None and server_usage.get("prompt_tokens") is not None:
+            ignored.append("prompt_tokens")
+        total = _token_count(server_usage.get("total_tokens")) if "total_tokens" in server_usage else prompt
+        if total is None and server_usage.get("total_tokens") is not None:
+            ignored.append("total_tokens")
+        self.prompt_tokens += prompt or 0
+        self.total_tokens += total or 0
+        return ignored
 
     def cost(self, price_per_million_tokens: float) -> float:
         """Estimated cost of the prompt tokens at ``price_per_million_tokens``."""
         return self.prompt_tokens * price_per_million_tokens / 1_000_000
+
+
+_MAX_TOKENS = 2**53  # beyond any real request; a larger "count" is a broken server, not a bill
+
+
+def _token_count(value: Any) -> int | None:
+    """A server-reported token count as an int >= 0 (an integral float is accepted), else None."""
+    if type(value) is int:
+        return value if 0 <= value < _MAX_TOKENS else None
+    if type(value) is float and value.is_integer() and 0 <= value < _MAX_TOKENS:
+        return int(value)
+    return None
 
 
 class UsageMeter:

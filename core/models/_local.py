@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from ..api import EmbeddingAPI, Pair, ScoringAPI, as_list
+from ..checkpoint import checkpoint_folder, weights_fingerprint
 from ..engine.batches import Encoded
 from ..engine.heads import RelevanceHead, pooled
 from ..engine.options import RuntimeOptions
 from ..engine.runner import BatchHook, Runner
-from ..engine.runtime import Runtime, resolve_runtime
+from ..engine.runtime import Runtime, hub_kwargs, resolve_runtime
 from ..identity import model_key
 from ..usage import Usage, UsageMeter, price_for
 from ..vectors import check_dimensions, truncate_and_normalize
@@ -35,6 +36,7 @@ class LocalModel:
         self._requested, model_kwargs = RuntimeOptions.split(kwargs)
         o = self._requested
         self.runtime = resolve_runtime(o.device, o.dtype, o.attn_implementation, o.device_map)
+        self._hub_kwargs = hub_kwargs(model_kwargs)
         return model_kwargs
 
     @property
@@ -111,10 +113,15 @@ class LocalEmbedder(LocalModel, EmbeddingAPI):
 
     hidden_size: int
     dimensions: int | None
+    weights_fingerprint: str | None  # of the loaded checkpoint, for ``identity`` (core.checkpoint)
 
     def _set_dimensions(self, hidden_size: int, dimensions: int | None) -> None:
+        """Called once the model is loaded: its sizes, and the fingerprint of the weights it loaded (taken
+        now, so a checkpoint overwritten later cannot lend the vectors another identity)."""
         check_dimensions(dimensions, hidden_size)
         self.hidden_size, self.dimensions = hidden_size, dimensions
+        folder = checkpoint_folder(self.model_name, self._hub_kwargs)
+        self.weights_fingerprint = None if folder is None else weights_fingerprint(folder)
 
     @property
     def dimension(self) -> int:

@@ -67,4 +67,5 @@ class Qwen3TextEmbedder(LocalEmbedder):
     @property
     def identity(self) -> EmbeddingIdentity:
         """The vector space this embedder writes into; text only."""
-        return EmbeddingIdentity(model_key(self.model_name), self.dimension, frozenset({"text"}), "qwen3-embedding")
+        return EmbeddingIdentity(model_key(self.model_name), self.dimension, frozenset({"text"}), "qwen3-embedding",
+                                 self.weights_fingerprint)

@@ -82,4 +82,4 @@ class Qwen3VLEmbedder(LocalEmbedder):
     def identity(self) -> EmbeddingIdentity:
         """The vector space this embedder writes into."""
         return EmbeddingIdentity(model_key(self.model_name), self.dimension, frozenset({"text", "image", "video"}),
-                                 "qwen3-vl-chat")
+                                 "qwen3-vl-chat", self.weights_fingerprint)

@@ -7,7 +7,7 @@ Needs the ``remote`` extra (httpx). The classes mirror the local ones (``Qwen3VL
 from ..formats.rerank import RERANK_CHAT_TEMPLATE
 from .client import RemoteClient, parse_retry_after
 from .embedder import KNOWN_DIMENSIONS, OPENROUTER_BASE_URL, RemoteEmbedder, default_protocol
-from .errors import AuthenticationError, RemoteError, RemoteResponseError
+from .errors import AuthenticationError, InsecureKeyWarning, RemoteError, RemoteResponseError
 from .payloads import TokenUsage
 from .reranker import RemoteReranker
 
@@ -16,6 +16,7 @@ __all__ = [
     "OPENROUTER_BASE_URL",
     "RERANK_CHAT_TEMPLATE",
     "AuthenticationError",
+    "InsecureKeyWarning",
     "RemoteClient",
     "RemoteEmbedder",
     "RemoteError",

@@ -6,6 +6,15 @@ status and the server's message. Retried, with exponential backoff and jitter (o
 ``AuthenticationError``). The API key is a pydantic ``SecretStr``: it is not in ``repr``, logs or error
 messages (a server that echoes it back has it masked before the text is cut to length).
 
+Answers: read in full up to ``max_response_bytes`` after decoding (a compressed bomb or a runaway body is
+cut there), decoded from any ``Content-Encoding`` httpx advertises (gzip, deflate, and zstd/br when their
+packages are installed), on the sync and async paths alike. Redirects are not followed (one could carry
+the key to another host): a 3xx is an error naming where it pointed. A body that is not JSON (an HTML
+error page, a truncated or undecodable answer), nested too deep to parse, or a 2xx whose body is an
+``{"error": ...}`` object is a ``RemoteResponseError``; any other failure of the transport is a
+``RemoteError``: nothing from httpx escapes raw. The ``Content-Type`` is not trusted either way: the body
+is parsed as JSON whatever it says.
+
 Time: ``timeout`` bounds each attempt as a whole (connect, send, and the complete answer: a server that
 trickles bytes is cut). ``deadline`` bounds a whole call (``post``/``apost``, or all the requests of one
 ``map``/``amap``, i.e. of one ``embed``/``score`` call) with its retries, Retry-After waits and waits for
@@ -22,16 +31,19 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import SecretStr
 
+from . import secrets as _secrets
 from .errors import AuthenticationError, RemoteError, RemoteResponseError
 
 if TYPE_CHECKING:
@@ -45,6 +57,7 @@ DEFAULT_API_KEY_ENV = "OPENROUTER_API_KEY"
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx except these, which a retry cannot fix:
 NO_RETRY_5XX = frozenset({501, 505})
 _MAX_SERVER_MESSAGE = 500
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024  # decoded: ~40x a 64 x 4096-d embedding answer
 DEFAULT_DEADLINE_S = 300.0  # one post/apost, retries and waits included
 _SLOT_POLL_S = (0.002, 0.02)  # async wait for a request slot: first and longest poll interval
 
@@ -98,6 +111,38 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, read in full and decoded (``body`` is what the server meant, not what it sent)."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+    encoding: str  # the Content-Encoding it came with ("" for none)
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+_TAGS = re.compile(r"<(script|style)\b[^>]*>[^<]*|<[^>]*>", re.IGNORECASE)  # linear: no backtracking
+
+
+def _readable(text: str) -> str:
+    """An HTML error page as its words (a proxy's 502 page says "502 Bad Gateway nginx"), else the text."""
+    if re.search(r"<\s*(html|body|head|title|!doctype)\b", text[:2000], re.IGNORECASE):
+        text = _TAGS.sub(" ", text)
+    return " ".join(text.split())
+
+
 class RemoteClient:
     """A small JSON-over-HTTP client shared by ``RemoteEmbedder`` and ``RemoteReranker``.
 
@@ -105,7 +150,9 @@ class RemoteClient:
     request paths are appended to it. ``timeout`` bounds each attempt (seconds, the whole exchange),
     ``deadline`` each call with all its requests, retries and waits (seconds; default 300), ``max_retries`` the retries
     after the first attempt, ``max_concurrency`` the requests of this object in flight at once, whatever
-    the threads, calls and event loops.
+    the threads, calls and event loops, ``max_response_bytes`` the size of an answer after decoding.
+    Credentials in ``base_url`` (``user:key@`` or a query value) are used but never shown: ``base_url``
+    here is the address with them replaced by ``***``.
     """
 
     def __init__(
@@ -122,15 +169,27 @@ class RemoteClient:
         max_concurrency: int = 8,
         headers: dict[str, str] | None = None,
         deadline: float | None = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ):
-        if not base_url or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        self._base = _secrets.parse_base_url(base_url)
         if max_retries < 0 or max_concurrency < 1 or timeout <= 0:
             raise ValueError("need max_retries >= 0, max_concurrency >= 1 and timeout > 0")
         if deadline is not None and deadline <= 0:
             raise ValueError(f"deadline must be > 0 seconds (or None for no overall limit), got {deadline}")
-        self.base_url = base_url.rstrip("/")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be a positive integer, got {max_response_bytes!r}")
+        self.base_url = self._base.display  # for people: credentials and query values as ***
         self.api_key = resolve_api_key(api_key, api_key_env)
+        if self.api_key is not None and self._base.basic_auth is not None:
+            source = "api_key=" if api_key else f"${api_key_env}"
+            raise ValueError(f"base_url carries credentials (user:password@) and an API key came from {source}: "
+                             "give one (api_key_env=None ignores the variable)")
+        self._url_secrets = tuple(s for s in (*self._base.secrets,
+                                              self.api_key.get_secret_value() if self.api_key else "") if s)
+        if self._url_secrets:
+            _secrets.register(self)  # httpx logs request URLs (query and all), httpcore the answers' headers
+        _secrets.warn_if_insecure(self._base, self.api_key is not None or self._base.basic_auth is not None)
+        self.max_response_bytes = int(max_response_bytes)
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
@@ -156,20 +215,19 @@ class RemoteClient:
 
     # -- plumbing --------------------------------------------------------------------------------
     def url(self, path: str) -> str:
-        return self.base_url + "/" + path.lstrip("/")
+        """The address of ``path`` as shown in messages (credentials and query values as ``***``)."""
+        return self._base.display_url(path)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json", **self.extra_headers}
         if self.api_key is not None:
             headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        elif self._base.basic_auth is not None:
+            headers["Authorization"] = self._base.basic_auth
         return headers
 
     def _mask(self, text: str) -> str:
-        if self.api_key is not None:
-            secret = self.api_key.get_secret_value()
-            if secret:
-                text = text.replace(secret, "**********")
-        return text
+        return _secrets.mask(text, self._url_secrets)
 
     def _sync_client(self) -> httpx.Client:
         httpx = _httpx()
@@ -232,11 +290,11 @@ class RemoteClient:
         """``POST {url}``: how errors name the endpoint."""
         return f"POST {self.url(path)}"
 
-    def _server_message(self, response: httpx.Response) -> str:
+    def _server_message(self, response: _Answer) -> str:
         try:
             body = response.json()
-        except ValueError:
-            text = response.text.strip()
+        except (ValueError, RecursionError):
+            text = _readable(response.text[:4096])
         else:
             text = ""
             if isinstance(body, dict):
@@ -250,14 +308,20 @@ class RemoteClient:
         return self._clip(text)
 
     def _clip(self, text: str, limit: int = _MAX_SERVER_MESSAGE) -> str:
-        """Server text for a message: the key masked FIRST, then cut (a cut key would escape the mask)."""
-        text = self._mask(text)
+        """Server text for a message: the secrets masked FIRST, then cut (a cut key would escape the mask)."""
+        longest = max((len(s) for s in self._url_secrets), default=0)
+        text = self._mask(text[: limit + longest + 1])  # all that can reach the cut, and every key across it
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    def _error_for(self, path: str, response: httpx.Response) -> RemoteError:
-        status = response.status_code
+    def _error_for(self, path: str, response: _Answer) -> RemoteError:
+        status = response.status
         message = self._server_message(response)
         endpoint = self.endpoint(path)
+        if 300 <= status < 400:
+            where = self._clip(response.headers.get("location") or "nowhere (no Location header)", 200)
+            return RemoteError(f"{endpoint}: HTTP {status} redirect to {where}; redirects are not followed (one "
+                               "could carry the API key to another host): set base_url to the final address",
+                               endpoint=endpoint, status=status, server_message=message)
         if status in (401, 403):
             where = (f"check the key in ${self.api_key_env} or pass api_key=" if self.api_key_env
                      else "check api_key=")
@@ -265,18 +329,39 @@ class RemoteClient:
             return AuthenticationError(
                 f"{endpoint}: authentication failed (HTTP {status}): {hint}{where}. Server said: {message or '-'}",
                 endpoint=endpoint, status=status, server_message=message)
-        return RemoteError(f"{endpoint} failed with HTTP {status}: {message or response.reason_phrase}",
+        return RemoteError(f"{endpoint} failed with HTTP {status}: {message or response.reason}",
                            endpoint=endpoint, status=status, server_message=message)
 
-    def _decode(self, path: str, response: httpx.Response) -> Any:
+    def _decode(self, path: str, response: _Answer) -> Any:
+        endpoint = self.endpoint(path)
         try:
-            return response.json()
+            body = response.json()
+        except RecursionError:
+            raise RemoteResponseError(f"{endpoint}: HTTP {response.status} but the JSON body is nested too deep "
+                                      "to parse", endpoint=endpoint, status=response.status) from None
         except ValueError:
-            snippet = self._clip(response.text, 200)
-            endpoint = self.endpoint(path)
+            snippet = self._clip(_readable(response.text[:4096]), 200)
+            encoding = response.encoding.strip()
+            why = f" (sent with Content-Encoding: {encoding[:40]})" if encoding and encoding != "identity" else ""
             raise RemoteResponseError(
-                f"{endpoint}: HTTP {response.status_code} but the body is not JSON: {snippet!r}",
-                endpoint=endpoint, status=response.status_code, server_message=snippet) from None
+                f"{endpoint}: HTTP {response.status} but the body is not JSON{why}: {snippet!r}",
+                endpoint=endpoint, status=response.status, server_message=snippet) from None
+        if isinstance(body, dict) and body.get("error") and not any(k in body for k in ("data", "results")):
+            message = self._server_message(response)
+            raise RemoteResponseError(f"{endpoint}: HTTP {response.status} but the body is an error: {message}",
+                                      endpoint=endpoint, status=response.status, server_message=message)
+        return body
+
+    def _too_large(self, path: str, status: int) -> RemoteResponseError:
+        endpoint = self.endpoint(path)
+        return RemoteResponseError(f"{endpoint}: HTTP {status} answer larger than max_response_bytes="
+                                   f"{self.max_response_bytes} (after decoding); not read further",
+                                   endpoint=endpoint, status=status)
+
+    def _undecodable(self, path: str, exc: Exception) -> RemoteResponseError:
+        endpoint = self.endpoint(path)
+        return RemoteResponseError(f"{endpoint}: the answer could not be decoded ({type(exc).__name__}: "
+                                   f"{self._clip(str(exc), 200)})", endpoint=endpoint)
 
     def _transport_error(self, path: str, exc: Exception, attempts: int) -> RemoteError:
         httpx = _httpx()
@@ -299,47 +384,68 @@ class RemoteClient:
         return RemoteError(f"{endpoint}: deadline of {self.deadline:g} s reached ({why}); gave up after "
                            f"{attempts} attempt(s)", endpoint=endpoint)
 
-    def _attempt_sync(self, client: httpx.Client, path: str, payload: dict[str, Any],
-                      budget: float) -> httpx.Response:
+    def _request(self, client: httpx.Client | httpx.AsyncClient, path: str, payload: dict[str, Any],
+                 budget: float) -> httpx.Request:
+        httpx = _httpx()
+
+        return client.build_request("POST", self._base.request_url(path), json=payload, headers=self._headers(),
+                                    timeout=httpx.Timeout(budget))
+
+    def _answer(self, response: _Response, chunks: list[bytes]) -> _Answer:
+        return _Answer(response.status_code, response.reason_phrase, response.headers, b"".join(chunks),
+                       response.headers.get("content-encoding", ""))
+
+    def _attempt_sync(self, client: httpx.Client, path: str, payload: dict[str, Any], budget: float) -> _Answer:
         """One request whose whole exchange, body included, ends within ``budget`` seconds."""
         httpx = _httpx()
 
         started = time.monotonic()
-        with client.stream("POST", self.url(path), json=payload, headers=self._headers(),
-                           timeout=httpx.Timeout(budget)) as response:
-            chunks = []
-            for chunk in response.iter_bytes():
+        request = self._request(client, path, payload, budget)
+        response = client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():  # decoded: the limit holds for what a bomb expands to
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(path, response.status_code)
                 chunks.append(chunk)
                 if time.monotonic() - started > budget:  # a server trickling bytes within each read timeout
-                    raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=response.request)
-            return cast("_Response", httpx.Response(response.status_code, headers=response.headers,
-                                                         content=b"".join(chunks), request=response.request))
+                    raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=request)
+        finally:
+            response.close()
+        return self._answer(response, chunks)
 
     async def _attempt_async(self, client: httpx.AsyncClient, path: str, payload: dict[str, Any],
-                             budget: float) -> httpx.Response:
+                             budget: float) -> _Answer:
         httpx = _httpx()
 
-        request = client.build_request("POST", self.url(path), json=payload, headers=self._headers(),
-                                       timeout=httpx.Timeout(budget))
+        request = self._request(client, path, payload, budget)
         try:
-            return await asyncio.wait_for(self._send_async(client, request), budget)
+            return await asyncio.wait_for(self._send_async(client, path, request), budget)
         except asyncio.TimeoutError:
             raise httpx.ReadTimeout(f"answer not complete after {budget:g} s", request=request) from None
 
-    @staticmethod
-    async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-        response = await client.send(request)
-        await response.aread()
-        return response
+    async def _send_async(self, client: httpx.AsyncClient, path: str, request: httpx.Request) -> _Answer:
+        response = await client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(path, response.status_code)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return self._answer(response, chunks)
 
-    def _outcome(self, path: str, response: httpx.Response, attempt: int) -> tuple[bool, Any, float]:
+    def _outcome(self, path: str, response: _Answer, attempt: int) -> tuple[bool, Any, float]:
         """(done, result, delay): the decoded answer, or the delay before the next attempt; raises if final."""
         if response.is_success:
             return True, self._decode(path, response), 0.0
-        if not _retryable(response.status_code) or attempt >= self.max_retries:
+        if not _retryable(response.status) or attempt >= self.max_retries:
             raise self._error_for(path, response)
         delay = self._backoff(attempt, parse_retry_after(response.headers.get("Retry-After")))
-        self._log_retry(path, f"HTTP {response.status_code}", delay, attempt)
+        self._log_retry(path, f"HTTP {response.status}", delay, attempt)
         return False, None, delay
 
     def _failed(self, path: str, error: Exception, attempt: int) -> float:
@@ -372,6 +478,10 @@ class RemoteClient:
                 response = self._attempt_sync(client, path, payload, budget)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 response, error = None, exc
+            except httpx.DecodingError as exc:
+                raise self._undecodable(path, exc) from None
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                raise self._transport_error(path, exc, attempt + 1) from None
             finally:
                 self._slots.release()
             if response is None:
@@ -413,6 +523,10 @@ class RemoteClient:
                 response = await self._attempt_async(client, path, payload, budget)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 response, error = None, exc
+            except httpx.DecodingError as exc:
+                raise self._undecodable(path, exc) from None
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                raise self._transport_error(path, exc, attempt + 1) from None
             finally:
                 self._slots.release()
             if response is None:

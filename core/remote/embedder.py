@@ -14,6 +14,11 @@ Two wire protocols, chosen explicitly or from the model name:
 
 ``dimensions`` is sent to the server; if the server refuses it (a 400 naming dimensions / matryoshka),
 the vectors are truncated and renormalised here instead, and later calls skip the parameter.
+
+Every answer is checked as the local models' output is: N vectors for N items, each finite, not zero,
+and of the model's size (``dimension=``, the released models' known sizes, or the first answer's), or of
+the requested ``dimensions``. Anything else is a ``RemoteResponseError`` naming the item; the model's
+size never changes once known, so ``identity`` cannot drift to what a broken server sent.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from ..inputs import Item, ItemInput, check_instruction, parse_items
 from ..media import MediaOptions
 from ..vectors import check_dimensions, truncate_and_normalize
 from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
-from .errors import RemoteError
+from .errors import RemoteError, RemoteResponseError
 from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
 
 logger = logging.getLogger(__name__)
@@ -124,6 +129,7 @@ class RemoteEmbedder(EmbeddingAPI):
         self.usage = TokenUsage()
         self.client_side_dimensions = False  # set when the server refused ``dimensions``
         self._lock = threading.Lock()
+        self._usage_warned = False
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(model={self.model_name!r}, protocol={self.protocol!r}, "
@@ -216,9 +222,14 @@ class RemoteEmbedder(EmbeddingAPI):
         return refused
 
     def _finish(self, request: _Request, body: Any) -> np.ndarray:
-        vectors = parse_embeddings(body, len(request.rows), self.client.endpoint("/embeddings"))
+        endpoint = self.client.endpoint("/embeddings")
+        vectors = parse_embeddings(body, request.rows, endpoint)
         with self._lock:
-            self.usage.add(body.get("usage"), len(request.rows))
+            ignored = self.usage.add(body.get("usage"), len(request.rows))
+        if ignored and not self._usage_warned:
+            self._usage_warned = True
+            logger.warning("%s: ignored the server's usage field(s) %s: not a non-negative token count "
+                           "(said once per object)", endpoint, ", ".join(ignored))
         return vectors
 
     def _send(self, request: _Request, dimensions: int | None) -> np.ndarray:
@@ -241,24 +252,44 @@ class RemoteEmbedder(EmbeddingAPI):
             body = await self.client.apost("/embeddings", request.payload)
         return self._finish(request, body)
 
+    def _bad(self, index: int, why: str) -> RemoteResponseError:
+        endpoint = self.client.endpoint("/embeddings")
+        return RemoteResponseError(f"{endpoint}: item {index}: {why}", endpoint=endpoint, status=200, index=index)
+
+    def _check_width(self, width: int, index: int, dimensions: int | None) -> None:
+        """A vector of the model's size, or of the requested ``dimensions``; the first answer of a model of
+        unknown size sets it, once."""
+        with self._lock:
+            if self._native_dimension is None and dimensions is None:
+                self._native_dimension = width
+            native = self._native_dimension
+        if native is not None and width != native and width != dimensions:
+            wanted = f"{native} (the model's size)" + (f" or {dimensions} (dimensions=)" if dimensions else "")
+            raise self._bad(index, f"the server sent a vector of {width} values, expected {wanted}")
+        if dimensions is not None and width < dimensions:
+            raise self._bad(index, f"asked for {dimensions} dimensions, the server sent a vector of {width}")
+
     def _assemble(self, requests: list[_Request], results: list[np.ndarray], n: int,
                   dimensions: int | None) -> np.ndarray:
-        widths = {r.shape[1] for r in results}
-        if len(widths) != 1:
-            raise RemoteError(f"{self.client.endpoint('/embeddings')}: answers have different vector lengths "
-                              f"{sorted(widths)}", endpoint=self.client.endpoint("/embeddings"))
-        width = widths.pop()
-        out = np.empty((n, width), dtype=np.float32)
+        width = results[0].shape[1]
+        for request, vectors in zip(requests, results):
+            self._check_width(vectors.shape[1], request.rows[0], dimensions)
+            if vectors.shape[1] != width:
+                raise self._bad(request.rows[0], f"the server sent a vector of {vectors.shape[1]} values, and "
+                                                 f"one of {width} for item {requests[0].rows[0]} of the same call")
+        out = np.empty((n, width), dtype=np.float64)
         for request, vectors in zip(requests, results):
             out[request.rows] = vectors
-        if dimensions is None:
-            self._native_dimension = width
-        elif width < dimensions:
-            raise RemoteError(f"{self.client.endpoint('/embeddings')}: asked for {dimensions} dimensions, "
-                              f"got vectors of {width}", endpoint=self.client.endpoint("/embeddings"))
-        # A server that ignored ``dimensions`` (or refused it) returns longer vectors: MRL here. Either
-        # way the rows are renormalised in float32.
-        return truncate_and_normalize(out, dimensions)
+        # A server that ignored ``dimensions`` (or refused it) returns longer vectors: MRL here.
+        out = out[:, :dimensions] if dimensions is not None else out
+        # Scaled by the largest value first, so a vector of 1e30s normalises as one of 1s (its float32
+        # norm would overflow); a vector that is zero (in its first ``dimensions`` values) has no direction.
+        scale = np.abs(out).max(axis=1, keepdims=True)
+        zero = np.flatnonzero(scale[:, 0] == 0)
+        if zero.size:
+            raise self._bad(int(zero[0]), "the server sent a zero vector" + (
+                f" (zero in its first {dimensions} values)" if dimensions is not None else ""))
+        return truncate_and_normalize((out / scale).astype(np.float32), None)
 
     def _empty(self, dimensions: int | None) -> np.ndarray:
         width = dimensions or self.dimensions or self._native_dimension or 0

@@ -24,4 +24,15 @@ class AuthenticationError(RemoteError):
 
 
 class RemoteResponseError(RemoteError):
-    """The server answered 2xx but the body is unusable: not JSON, the wrong shape, or the wrong count."""
+    """The server answered but the body is unusable: not JSON, too large, compressed beyond decoding, the
+    wrong shape or count, or a vector that is not finite, zero or of the wrong size. ``index`` is the
+    caller's item the bad part belongs to, when there is one."""
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None = None, server_message: str = "",
+                 index: int | None = None):
+        self.index = index
+        super().__init__(message, endpoint=endpoint, status=status, server_message=server_message)
+
+
+class InsecureKeyWarning(UserWarning):
+    """An API key is about to be sent over plain http:// to a host that is not this machine."""

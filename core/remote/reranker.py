@@ -73,6 +73,7 @@ class RemoteReranker(ScoringAPI):
         self.usage = TokenUsage()
         self.endpoint: str | None = None  # "/rerank", "/score" or "/score:text" once one has worked
         self._lock = threading.Lock()
+        self._usage_warned = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model_name!r}, client={self.client!r})"
@@ -129,18 +130,23 @@ class RemoteReranker(ScoringAPI):
             return error.status in (400, 422) and any(k in message for k in ("text_1", "queries", "field required"))
         return False
 
-    def _finish(self, variant: str, body: Any, expected: int) -> np.ndarray:
-        scores = parse_scores(body, expected, self.client.endpoint(variant.split(":")[0]))
+    def _finish(self, variant: str, body: Any, rows: list[int]) -> np.ndarray:
+        endpoint = self.client.endpoint(variant.split(":")[0])
+        scores = parse_scores(body, rows, endpoint)
         with self._lock:
-            self.usage.add(body.get("usage"), expected)
+            ignored = self.usage.add(body.get("usage"), len(rows))
             if self.endpoint != variant:
                 if self.endpoint is None and variant != "/rerank":
                     logger.info("%s has no /rerank; using %s", self.client.base_url, variant)
                 self.endpoint = variant
+        if ignored and not self._usage_warned:
+            self._usage_warned = True
+            logger.warning("%s: ignored the server's usage field(s) %s: not a non-negative token count "
+                           "(said once per object)", endpoint, ", ".join(ignored))
         return scores
 
     def _send(self, group: _Group) -> np.ndarray:
-        query, documents, _, instruction = group
+        query, documents, rows, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
             try:
@@ -150,11 +156,11 @@ class RemoteReranker(ScoringAPI):
                     error = exc
                     continue
                 raise
-            return self._finish(variant, body, len(documents))
+            return self._finish(variant, body, rows)
         raise error  # type: ignore[misc]
 
     async def _asend(self, group: _Group) -> np.ndarray:
-        query, documents, _, instruction = group
+        query, documents, rows, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
             try:
@@ -165,7 +171,7 @@ class RemoteReranker(ScoringAPI):
                     error = exc
                     continue
                 raise
-            return self._finish(variant, body, len(documents))
+            return self._finish(variant, body, rows)
         raise error  # type: ignore[misc]
 
     def _prepare(self, pairs: Sequence[Any], instruction: str | None) -> list[_Group]:

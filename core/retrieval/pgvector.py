@@ -42,6 +42,7 @@ import numpy as np
 from ..errors import EmbeddingSpaceMismatch
 from ..identity import EmbeddingIdentity, identity_of
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
+from .rows import caller_id, json_payload
 
 HALFVEC_INDEX_LIMIT = 4000  # pgvector's HNSW limit for halfvec (vector: 2000)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -118,9 +119,11 @@ class PgvectorTwoStage:
                              "identity_comment_sql(embedder) when you create it") from None
         stored = EmbeddingIdentity.from_dict(stamp["full"])
         identity = self._checked_identity(embedder)
-        if stored.space != identity.space:
+        differences = stored.differences(identity)
+        if differences:
             raise EmbeddingSpaceMismatch(f"table {self.table!r} holds vectors from {stored}; this embedder writes "
-                                         f"{identity}. Use the table's embedder or another table.")
+                                         f"{identity} (different {' and '.join(differences)}). Use the table's "
+                                         "embedder or another table.")
         if int(stamp["coarse_dimension"]) != self.coarse_dimension:
             raise ValueError(f"table {self.table!r} was indexed at coarse_dimension={stamp['coarse_dimension']}, "
                              f"not {self.coarse_dimension}")
@@ -141,10 +144,20 @@ class PgvectorTwoStage:
                 "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload")
 
     def insert_params(self, item_id: Any, vector: Any, payload: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """Parameters of :meth:`insert_sql` for one row; ``payload`` as in ``TwoStageIndex`` (numpy values
+        become Python values; what JSON cannot hold is refused)."""
+        values = self._checked_vector(vector, "vector")
+        return {"id": str(caller_id(item_id)), "embedding": vector_literal(values),
+                "payload": json.dumps(json_payload(payload), ensure_ascii=False)}
+
+    def _checked_vector(self, vector: Any, what: str) -> np.ndarray:
         values = np.asarray(vector, dtype=np.float32).reshape(-1)
         if values.shape[0] != self.full_dimension:
-            raise ValueError(f"expected a {self.full_dimension}-d vector, got {values.shape[0]} values")
-        return {"id": str(item_id), "embedding": vector_literal(values), "payload": json.dumps(dict(payload or {}))}
+            raise ValueError(f"expected a {self.full_dimension}-d {what}, got {values.shape[0]} values")
+        if not values[:self.coarse_dimension].any():  # cosine distance to a zero vector is NaN
+            raise ValueError(f"the {what} is zero" if not values.any() else
+                             f"the {what}'s first {self.coarse_dimension} values (its coarse vector) are all zero")
+        return values
 
     # -- search --------------------------------------------------------------------------------------------
     def candidates_for(self, k: int) -> int:
@@ -158,9 +171,7 @@ class PgvectorTwoStage:
         limit = self.candidates_for(k) if candidates is None else int(candidates)
         if limit < k:
             raise ValueError(f"candidates ({limit}) must be >= k ({k})")
-        values = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if values.shape[0] != self.full_dimension:
-            raise ValueError(f"expected a {self.full_dimension}-d query vector, got {values.shape[0]} values")
+        values = self._checked_vector(vector, "query vector")
         d, full = self.coarse_dimension, self.full_dimension
         select = (
             f"WITH candidates AS (SELECT id, embedding, payload FROM {self.table} "

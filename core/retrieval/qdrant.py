@@ -9,23 +9,32 @@ opening it with an embedder of another space raises ``EmbeddingSpaceMismatch``.
 Where the data lives: ``location`` is ``":memory:"``, a directory (Qdrant's embedded local mode, the
 default for one machine; pure Python, exact search, it ignores quantisation and HNSW) or an
 ``http(s)://`` URL of a Qdrant server (the scale path; the same code). Collection metadata needs
-Qdrant >= 1.16 on a server.
+Qdrant >= 1.16 on a server. The embedded mode is not thread-safe (concurrent writes lose points): the
+index serialises its calls to it, while embedding runs outside that lock; a server needs no lock.
+
+``add`` checks the whole call (ids, payloads: ``rows``), embeds every item and checks every vector
+before the first write, so a bad item stores nothing and its ``InputError`` names its position in the
+call. Only a storage failure part-way (a server going away, the process killed) can leave a call's
+first points written; each point is whole, and the same call run again (with the same ids) completes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 
 from ..errors import EmbeddingSpaceMismatch, InputError
-from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, identity_of, space_label
-from ..vectors import truncate_and_normalize
+from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, identity_of, same_space_labels, space_label
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
 from .layout import Layout
+from .rows import check_ids, json_payload, payload_bytes, point_id  # noqa: F401 - point_id: part of this module's API
 
 COARSE = "coarse"
 FULL = "full"
@@ -37,6 +46,8 @@ DEFAULT_COLLECTION = "qwen3_vl_rag"
 DEFAULT_HNSW_EF = 128
 LAYOUT_OPTIONS = ("quantization", "coarse_datatype", "full_datatype", "coarse_on_disk", "full_on_disk", "hnsw_m",
                   "hnsw_ef_construct")
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # per write request; a Qdrant server refuses more than 32 MB by default
+LOOKUP_CHUNK = 1024  # ids per retrieve when checking stored ids
 
 
 @dataclass(frozen=True)
@@ -72,22 +83,24 @@ def make_client(location: str, api_key: Any = None) -> Any:
     return QdrantClient(path=location)
 
 
-def point_id(item_id: Any) -> int | str:
-    """Qdrant accepts unsigned ints and UUIDs; any other id (e.g. a LangChain string id) maps to a
-    stable UUID5 and the original is kept in the payload."""
-    if isinstance(item_id, bool):
-        raise TypeError("ids must be ints or strings, not booleans")
-    if isinstance(item_id, (int, np.integer)) and item_id >= 0:
-        return int(item_id)
-    text = str(item_id)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, "qwen3-vl-rag:" + text))
+def unit_rows(vectors: np.ndarray, dimensions: int | None = None) -> np.ndarray:
+    """The first ``dimensions`` values of each row, L2-normalised in float64 (float32 squares of 1e30
+    overflow and of 1e-30 underflow, which would store zeros or non-unit vectors); float32 out."""
+    rows = np.asarray(vectors, dtype=np.float64)[:, :dimensions]
+    return cast(np.ndarray, (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32))
 
 
-def _json_id(item_id: Any) -> int | str:
-    return int(item_id) if isinstance(item_id, (int, np.integer)) else str(item_id)
+_CLIENT_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_CLIENT_LOCKS_LOCK = threading.Lock()
+
+
+def client_lock(client: Any) -> Any:
+    """One lock per embedded client (``:memory:`` or a directory: Qdrant's local mode is not thread-safe,
+    concurrent writes lose points), shared by every index over it; a server's client needs none."""
+    if type(getattr(client, "_client", None)).__name__ != "QdrantLocal":
+        return contextlib.nullcontext()
+    with _CLIENT_LOCKS_LOCK:
+        return _CLIENT_LOCKS.setdefault(client, threading.RLock())
 
 
 class TwoStageIndex:
@@ -132,13 +145,16 @@ class TwoStageIndex:
             raise ValueError(f"the embedder's dimension ({full_dimension}) differs from its identity's "
                              f"({self.identity.dimension})")
         self.client = client if client is not None else make_client(cast(str, location), api_key)
+        self._lock = client_lock(self.client)
         self.collection_name = collection_name
         self.oversample, self.min_candidates, self.hnsw_ef = float(oversample), int(min_candidates), int(hnsw_ef)
         self.query_instruction = query_instruction
         unknown = sorted(set(layout_options) - set(LAYOUT_OPTIONS))
         if unknown:
             raise TypeError(f"unknown option(s) {unknown}; layout options are {list(LAYOUT_OPTIONS)}")
-        if self.client.collection_exists(collection_name):
+        with self._lock:
+            exists = self.client.collection_exists(collection_name)
+        if exists:
             self.layout = self._open(coarse_dimension, full_dimension)
             differing = {k: v for k, v in layout_options.items() if getattr(self.layout, k) != v}
             if differing:
@@ -183,23 +199,31 @@ class TwoStageIndex:
                 size=layout.full_dimension, distance=models.Distance.COSINE, on_disk=layout.full_on_disk,
                 datatype=datatype[layout.full_datatype], hnsw_config=models.HnswConfigDiff(m=0)),
         }
-        self.client.create_collection(self.collection_name, vectors_config=vectors, metadata=self._stamp())
+        with self._lock:
+            self.client.create_collection(self.collection_name, vectors_config=vectors, metadata=self._stamp())
 
     def _open(self, coarse_dimension: int | None, full_dimension: int) -> Layout:
         """Read an existing collection's stamp; refuse a foreign collection or another embedder's space."""
-        info = self.client.get_collection(self.collection_name)
+        with self._lock:
+            info = self.client.get_collection(self.collection_name)
         stamp = (info.config.metadata or {}).get(METADATA_KEY)
         if not isinstance(stamp, Mapping) or stamp.get("format") != FORMAT_VERSION:
             raise ValueError(f"collection {self.collection_name!r} exists but was not created by TwoStageIndex "
                              f"(no {METADATA_KEY!r} format-{FORMAT_VERSION} stamp in its metadata); pick another "
                              "collection_name")
-        stored_full = EmbeddingIdentity.from_dict(stamp["vectors"][FULL])
-        stored_coarse = EmbeddingIdentity.from_dict(stamp["vectors"][COARSE])
-        if stored_full.space != self.identity.space:
+        try:
+            stored_full = EmbeddingIdentity.from_dict(stamp["vectors"][FULL])
+            stored_coarse = EmbeddingIdentity.from_dict(stamp["vectors"][COARSE])
+            stored_layout = Layout(**stamp["layout"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"collection {self.collection_name!r} has a damaged {METADATA_KEY!r} stamp "
+                             f"({type(exc).__name__}: {exc}); pick another collection_name") from None
+        differences = stored_full.differences(self.identity)
+        if differences:
             raise EmbeddingSpaceMismatch(
                 f"collection {self.collection_name!r} holds vectors from {stored_full}; this embedder writes "
-                f"{self.identity}. Their similarities would be meaningless: use the collection's embedder or "
-                "a new collection_name.")
+                f"{self.identity} (different {' and '.join(differences)}). Their similarities would be "
+                "meaningless: use the collection's embedder or a new collection_name.")
         if coarse_dimension is not None and coarse_dimension != stored_coarse.dimension:
             raise ValueError(f"collection {self.collection_name!r} was built with coarse_dimension="
                              f"{stored_coarse.dimension}, not {coarse_dimension}; pass coarse_dimension=None to "
@@ -209,17 +233,19 @@ class TwoStageIndex:
                 (vectors[COARSE].size, vectors[FULL].size) != (stored_coarse.dimension, full_dimension):
             raise ValueError(f"collection {self.collection_name!r}: its vectors do not match its stamp "
                              f"({COARSE} {stored_coarse.dimension}-d, {FULL} {full_dimension}-d)")
-        return Layout(**stamp["layout"])
+        return stored_layout
 
     def bytes_per_item(self) -> dict[str, int]:
         """RAM / disk bytes per item of this layout (see :meth:`Layout.bytes_per_item`)."""
         return self.layout.bytes_per_item()
 
     def __len__(self) -> int:
-        return int(self.client.count(self.collection_name, exact=True).count)
+        with self._lock:
+            return int(self.client.count(self.collection_name, exact=True).count)
 
     def close(self) -> None:
-        self.client.close()
+        with self._lock:
+            self.client.close()
 
     def __enter__(self) -> TwoStageIndex:
         return self
@@ -233,83 +259,129 @@ class TwoStageIndex:
         """Embed ``items`` (core items: text, images, dicts) once at full size and store both vectors.
 
         ``ids`` default to new UUID strings; an existing id is overwritten. ``payloads`` are stored
-        as given (filterable in Qdrant), plus ``embedding_space``. Returns the ids, in order.
+        as given (filterable in Qdrant; numpy values as Python values), plus ``embedding_space``.
+        The whole call is checked and embedded before the first write (a bad item stores nothing and
+        its ``InputError`` gives its position in this call); ``batch_size`` is the points per write
+        request. The call's vectors are held until written (16 KB per item at 4096-d): ingest millions
+        in several calls, or with the bulk job and ``add_vectors``. Returns the ids, in order, as stored
+        (numpy ints as ``int``, ``uuid.UUID`` as ``str``).
         """
         items = list(items)
-        ids, payloads = self._check_rows(len(items), ids, payloads)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        for start in range(0, len(items), batch_size):
-            batch = items[start:start + batch_size]
-            vectors = self._embed(batch, start)
-            self._upsert(vectors, ids[start:start + batch_size], payloads[start:start + batch_size], start)
-        return ids
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        rows = self._check_rows(len(items), ids, payloads)
+        self._check_space()
+        vectors = np.asarray(self.embedder.embed_documents(items), dtype=np.float32)
+        self._write(self._check_vectors(vectors, len(items)), rows, int(batch_size))
+        return rows[0]
 
     def add_vectors(self, vectors: Any, ids: Sequence[Any] | None = None,
-                    payloads: Sequence[Mapping[str, Any] | None] | None = None) -> list[Any]:
+                    payloads: Sequence[Mapping[str, Any] | None] | None = None, *, batch_size: int = 64) -> list[Any]:
         """Store precomputed full-size vectors of THIS embedder (e.g. from an ingestion pipeline)."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D array (items x {self.layout.full_dimension}), got shape "
                              f"{vectors.shape}")
-        ids, payloads = self._check_rows(len(vectors), ids, payloads)
-        self._upsert(self._check_vectors(vectors, len(vectors), 0), ids, payloads, 0)
-        return ids
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        rows = self._check_rows(len(vectors), ids, payloads)
+        self._write(self._check_vectors(vectors, len(vectors)), rows, int(batch_size))
+        return rows[0]
 
     def delete(self, ids: Iterable[Any]) -> None:
+        """Delete the points of ``ids`` (absent ones are ignored)."""
         _, models = _qdrant()
-        self.client.delete(self.collection_name, points_selector=models.PointIdsList(
-            points=[point_id(i) for i in ids]))
+        values, points = check_ids(list(ids))
+        with self._lock:
+            self._check_stored_ids(values, points)
+            self.client.delete(self.collection_name, points_selector=models.PointIdsList(points=points), wait=True)
+
+    def _check_space(self) -> None:
+        """The embedder must still write into this collection's space (e.g. a fallback that switched)."""
+        current = identity_of(self.embedder)
+        differences = current.differences(self.identity)
+        if differences:
+            raise EmbeddingSpaceMismatch(f"the embedder now writes {current}, collection "
+                                         f"{self.collection_name!r} holds {self.identity} (different "
+                                         f"{' and '.join(differences)})")
 
     def _check_rows(self, n: int, ids: Sequence[Any] | None,
-                    payloads: Sequence[Any] | None) -> tuple[list[Any], list[Any]]:
+                    payloads: Sequence[Any] | None) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+        """(caller ids, point ids, JSON payloads with the index's stamps), or the first bad row's error."""
         ids = [str(uuid.uuid4()) for _ in range(n)] if ids is None else list(ids)
         payloads = [None] * n if payloads is None else list(payloads)
         if len(ids) != n or len(payloads) != n:
             raise ValueError(f"got {n} items, {len(ids)} ids and {len(payloads)} payloads: one of each per item")
-        seen: dict[Any, int] = {}
-        for index, item_id in enumerate(ids):
-            key = point_id(item_id)
-            if key in seen:
-                raise InputError(index, f"id {item_id!r} repeats the id of item {seen[key]}")
-            seen[key] = index
-        for index, payload in enumerate(payloads):
-            if payload is not None and not isinstance(payload, Mapping):
-                raise InputError(index, f"payload must be a mapping or None, got {type(payload).__name__}")
-            clash = ID_KEY if payload and ID_KEY in payload else None
-            if payload and payload.get(SPACE_METADATA_KEY, self.space_label) != self.space_label:
+        values, points = check_ids(ids)
+        label, out = self.space_label, []
+        for index, (value, payload) in enumerate(zip(values, payloads)):
+            try:
+                data = json_payload(payload)
+            except ValueError as exc:
+                raise InputError(index, str(exc)) from None
+            clash = ID_KEY if ID_KEY in data else None
+            if not same_space_labels(str(data.get(SPACE_METADATA_KEY, label)), label):
                 clash = SPACE_METADATA_KEY
             if clash:
-                raise InputError(index, f"payload key {clash!r} is reserved (value {payload[clash]!r}); "
-                                        f"this index stamps {SPACE_METADATA_KEY}={self.space_label!r}")
-        return ids, payloads
+                raise InputError(index, f"payload key {clash!r} is reserved (value {data[clash]!r:.120}); "
+                                        f"this index stamps {SPACE_METADATA_KEY}={label!r}")
+            out.append({**data, ID_KEY: value, SPACE_METADATA_KEY: label})
+        return values, points, out
 
-    def _embed(self, items: list[Any], offset: int) -> np.ndarray:
-        vectors = np.asarray(self.embedder.embed_documents(items), dtype=np.float32)
-        return self._check_vectors(vectors, len(items), offset)
-
-    def _check_vectors(self, vectors: np.ndarray, n: int, offset: int) -> np.ndarray:
+    def _check_vectors(self, vectors: np.ndarray, n: int) -> np.ndarray:
+        """Full-size vectors, finite, with a non-zero coarse prefix; ``InputError`` names the row."""
         if vectors.shape != (n, self.layout.full_dimension):
             raise ValueError(f"expected {n} vectors of {self.layout.full_dimension} dimensions, got shape "
                              f"{vectors.shape}")
-        bad = ~np.isfinite(vectors).all(axis=1) | (np.linalg.norm(vectors, axis=1) == 0)
+        finite = np.isfinite(vectors).all(axis=1)
+        prefix = np.where(finite[:, None], vectors[:, :self.layout.coarse_dimension], 0)
+        bad = ~finite | (np.linalg.norm(prefix.astype(np.float64), axis=1) == 0)
         if bad.any():
-            raise InputError(offset + int(np.argmax(bad)), "its vector is zero or not finite")
+            row = int(np.argmax(bad))
+            reason = "its vector is not finite" if not finite[row] else (
+                "its vector is zero" if not vectors[row].any() else
+                f"its first {self.layout.coarse_dimension} values (the coarse vector) are all zero")
+            raise InputError(row, reason)
         return vectors
 
-    def _upsert(self, full: np.ndarray, ids: list[Any], payloads: list[Any], offset: int) -> None:
+    def _check_stored_ids(self, values: list[Any], points: list[Any]) -> None:
+        """Refuse an id stored as the same point as ANOTHER id (e.g. two spellings of one UUID)."""
+        wanted = dict(zip(points, enumerate(values)))
+        for start in range(0, len(points), LOOKUP_CHUNK):
+            found = self.client.retrieve(self.collection_name, ids=points[start:start + LOOKUP_CHUNK],
+                                         with_payload=[ID_KEY], with_vectors=False)
+            for point in found:
+                stored = (point.payload or {}).get(ID_KEY, point.id)
+                index, value = wanted[point.id]
+                if stored != value:
+                    raise InputError(index, f"id {value!r:.80} is stored as Qdrant point {point.id}, which holds "
+                                            f"the id {stored!r:.80}: the two ids would overwrite each other")
+
+    def _write(self, full: np.ndarray, rows: tuple[list[Any], list[Any], list[dict[str, Any]]],
+               batch_size: int) -> None:
         _, models = _qdrant()
-        full = truncate_and_normalize(full, None)
-        coarse = truncate_and_normalize(full, self.layout.coarse_dimension)  # the MRL prefix: no second pass
-        label = self.space_label
-        points = [
-            models.PointStruct(
-                id=point_id(item_id), vector={COARSE: c.tolist(), FULL: f.tolist()},
-                payload={**(payload or {}), ID_KEY: _json_id(item_id), SPACE_METADATA_KEY: label})
-            for item_id, c, f, payload in zip(ids, coarse, full, payloads)
-        ]
-        if points:
-            self.client.upsert(self.collection_name, points=points, wait=True)
+        values, points, payloads = rows
+        coarse = unit_rows(full, self.layout.coarse_dimension)  # the MRL prefix: no second pass
+        full = unit_rows(full)
+        with self._lock:
+            self._check_stored_ids(values, points)
+            for chunk in self._chunks(payloads, batch_size):
+                self.client.upsert(self.collection_name, wait=True, points=[
+                    models.PointStruct(id=points[i], vector={COARSE: coarse[i].tolist(), FULL: full[i].tolist()},
+                                       payload=payloads[i]) for i in chunk])
+
+    def _chunks(self, payloads: list[dict[str, Any]], batch_size: int) -> Iterator[range]:
+        """Row ranges of at most ``batch_size`` points and about ``MAX_REQUEST_BYTES`` of JSON each."""
+        vector_bytes = 12 * (self.layout.full_dimension + self.layout.coarse_dimension)  # floats as JSON text
+        start, size = 0, 0
+        for i, payload in enumerate(payloads):
+            row = vector_bytes + payload_bytes(payload)
+            if i > start and (i - start >= batch_size or size + row > MAX_REQUEST_BYTES):
+                yield range(start, i)
+                start, size = i, 0
+            size += row
+        if start < len(payloads):
+            yield range(start, len(payloads))
 
     # -- searching -----------------------------------------------------------------------------------------
     def candidates_for(self, k: int) -> int:
@@ -322,6 +394,7 @@ class TwoStageIndex:
         The query is embedded once with ``embed_queries`` (``query_instruction`` if set); ``candidates``
         overrides the rule; ``query_filter`` is a ``qdrant_client.models.Filter`` on the payloads.
         """
+        self._check_space()
         vectors = self.embedder.embed_queries([query], instruction=self.query_instruction)
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape != (1, self.layout.full_dimension):
@@ -336,19 +409,25 @@ class TwoStageIndex:
         vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if vector.shape[1] != self.layout.full_dimension or not np.isfinite(vector).all():
             raise ValueError(f"the query vector must be {self.layout.full_dimension} finite values, got "
-                             f"{vector.shape[1]}")
-        limit = self.candidates_for(k) if candidates is None else int(candidates)
-        if limit < k:
-            raise ValueError(f"candidates ({limit}) must be >= k ({k})")
-        full = truncate_and_normalize(vector, None)[0]
-        coarse = truncate_and_normalize(vector, self.layout.coarse_dimension)[0]
+                             f"{vector.shape[1]}" + ("" if np.isfinite(vector).all() else " with NaN or infinity"))
+        if not vector[0, :self.layout.coarse_dimension].any():
+            raise ValueError("the query vector is zero" if not vector.any() else
+                             f"the query vector's first {self.layout.coarse_dimension} values (its coarse "
+                             "vector) are all zero: it has no direction to search")
+        limit = self.candidates_for(k) if candidates is None else candidates
+        if isinstance(limit, bool) or int(limit) != limit or limit < k:
+            raise ValueError(f"candidates must be an integer >= k ({k}), got {limit!r}")
+        limit = int(limit)
+        full = unit_rows(vector)[0]
+        coarse = unit_rows(vector, self.layout.coarse_dimension)[0]
         params = models.SearchParams(hnsw_ef=max(self.hnsw_ef, limit),
                                      quantization=models.QuantizationSearchParams(rescore=False))
-        response = self.client.query_points(
-            self.collection_name,
-            prefetch=models.Prefetch(query=coarse.tolist(), using=COARSE, limit=limit, params=params,
-                                     filter=query_filter),
-            query=full.tolist(), using=FULL, limit=k, query_filter=query_filter, with_payload=True)
+        with self._lock:
+            response = self.client.query_points(
+                self.collection_name,
+                prefetch=models.Prefetch(query=coarse.tolist(), using=COARSE, limit=limit, params=params,
+                                         filter=query_filter),
+                query=full.tolist(), using=FULL, limit=k, query_filter=query_filter, with_payload=True)
         return [self._hit(point) for point in response.points]
 
     @staticmethod

@@ -18,7 +18,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY
+from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, same_space_labels
 from qwen3_vl_rag.core.retrieval import TwoStageIndex
 
 from .._shared import two_stage_embedder
@@ -42,7 +42,7 @@ def add_nodes(index: TwoStageIndex, nodes: Sequence[BaseNode], *, batch_size: in
     reuse, embed = [], []
     for position, node in enumerate(nodes):
         stamp = node.metadata.get(SPACE_METADATA_KEY)
-        if stamp is not None and stamp != index.space_label:
+        if stamp is not None and not same_space_labels(stamp, index.space_label):
             raise EmbeddingSpaceMismatch(
                 f"node {position} ({node.node_id}) was embedded in {stamp}, this index holds {index.space_label}. "
                 f"To store it here, clear node.embedding and node.metadata[{SPACE_METADATA_KEY!r}] (it is then "

@@ -280,3 +280,13 @@ def test_bench_llama_index_batch(tmp_path, model_cache):
     data = _json(out)
     small, large = data["results"]
     assert small["max_rows"] <= 4 < large["max_rows"] and small["forward_passes"] > large["forward_passes"]
+
+
+def test_bench_fingerprint(tmp_path):
+    import bench_fingerprint
+
+    out = tmp_path / "fingerprint.json"
+    bench_fingerprint.main(["--repeat", "1", "--out", str(out)])
+    row = _json(out)["rows"][0]
+    assert row["files"] == 4 and row["data_GB"] > 16 and row["reads"] > 2000 and row["bytes_read"] < 1_000_000
+    assert row["fingerprint"].startswith("w1:") and row["median_ms"] > 0

