@@ -9,13 +9,13 @@ the same in every adapter. ``FallbackEmbedder`` delegates each of these methods 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .identity import EmbeddingIdentity
+from .usage import to_thread
 
 Pair = tuple[Any, Any]  # (query, document): items as the embedder accepts them, or strings for text rerankers
 
@@ -110,7 +110,7 @@ class EmbeddingAPI:
 
     async def aembed(self, items: Sequence[Any], instruction: str | None = None,
                      dimensions: int | None = None) -> np.ndarray:
-        return await asyncio.to_thread(self.embed, items, instruction, dimensions)
+        return await to_thread(self.embed, items, instruction, dimensions)
 
     async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
                              dimensions: int | None = None) -> np.ndarray:
@@ -140,7 +140,7 @@ class ScoringAPI:
         return ranked(self.score(query, documents, instruction), top_n)
 
     async def ascore_pairs(self, pairs: Iterable[Pair], instruction: str | None = None) -> np.ndarray:
-        return await asyncio.to_thread(self.score_pairs, as_list(pairs, "pairs"), instruction)
+        return await to_thread(self.score_pairs, as_list(pairs, "pairs"), instruction)
 
     async def ascore(self, query: Any, documents: Iterable[Any], instruction: str | None = None) -> np.ndarray:
         return await self.ascore_pairs([(query, d) for d in as_list(documents, "documents")], instruction)

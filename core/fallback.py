@@ -35,6 +35,7 @@ import numpy as np
 from .errors import InputError, NoBackendAvailable, Qwen3RagError
 from .identity import EmbeddingIdentity, identity_of
 from .inputs import ItemInput, parse_items
+from .usage import to_thread
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class FallbackEmbedder:
         if async_method is not None and self._multimodal():
             args = {"instruction": instruction}
             return cast(np.ndarray, await async_method(items, dimensions=dimensions, **args))
-        return await asyncio.to_thread(self._run, method, items, instruction, dimensions)
+        return await to_thread(self._run, method, items, instruction, dimensions)  # last_usage comes back
 
     # -- public API ------------------------------------------------------------------------------
     def embed(self, items: Sequence[ItemInput], instruction: str | None = None,

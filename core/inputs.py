@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .documents import PdfPage, secret_text
 from .errors import InputError
 
 # Characters kept per allowed token by ``cap_characters``. English averages ~4 characters per Qwen3 token
@@ -22,7 +23,7 @@ from .errors import InputError
 SAFE_CHARS_PER_TOKEN = 16
 MAX_CHARS_PER_TOKEN = 128
 
-ITEM_KEYS = ("text", "image", "video", "instruction", "fps", "max_frames")
+ITEM_KEYS = ("text", "image", "video", "instruction", "fps", "max_frames", "pdf", "page", "password")
 VIDEO_FILE_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", ".wmv", ".mpeg", ".mpg", ".3gp")
 
 # An image: a path, a file:// or data: URI, an http(s) URL (opt-in), a base64 string, raw bytes, a
@@ -164,6 +165,32 @@ def _videos(value: Any, index: int) -> tuple[VideoSource, ...]:
     return videos
 
 
+def _pdf_page(raw: dict[str, Any], index: int) -> PdfPage | None:
+    """The page a dict names with ``pdf`` + ``page`` (1-based) + optional ``password``, checked structurally
+    (the document itself is opened when the call probes its media)."""
+    source = raw.get("pdf")
+    if source is None:
+        stray = sorted({"page", "password"} & set(raw))
+        if stray:
+            raise InputError(index, f"{stray} only go with 'pdf' (a PDF page is {{'pdf': source, 'page': n}})")
+        return None
+    if not isinstance(source, (str, Path, bytes, bytearray, memoryview, io.IOBase)):
+        raise InputError(index, "'pdf' must be a path, URI, bytes or a binary file object, "
+                                f"got {type(source).__name__}")
+    page = raw.get("page")
+    if page is None:
+        raise InputError(index, "a 'pdf' item needs its 'page' (1-based); qwen3_vl_rag.core.documents.pdf_pages() "
+                                "lists every page of a PDF")
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise InputError(index, f"'page' must be an integer >= 1 (pages are numbered from 1, as PDF viewers do), "
+                                f"got {page!r}")
+    try:
+        password = secret_text(raw.get("password"))
+    except TypeError as exc:
+        raise InputError(index, f"'password': {exc}") from None
+    return PdfPage(source, page, password)
+
+
 def parse_item(raw: ItemInput, index: int) -> Item:
     """Validate one user input and return it as an ``Item``."""
     if isinstance(raw, str):
@@ -186,9 +213,11 @@ def parse_item(raw: ItemInput, index: int) -> Item:
     max_frames = raw.get("max_frames")
     if max_frames is not None and (not isinstance(max_frames, int) or isinstance(max_frames, bool) or max_frames < 2):
         raise InputError(index, f"'max_frames' must be an integer >= 2, got {max_frames!r}")
+    page = _pdf_page(raw, index)  # a PDF page is one more image, after the item's 'image' ones
+    pages = (page,) if page is not None else ()
     return Item(
         texts=_texts(raw["text"], index) if raw.get("text") is not None else (),
-        images=_images(raw["image"], index) if raw.get("image") is not None else (),
+        images=(_images(raw["image"], index) if raw.get("image") is not None else ()) + pages,
         videos=_videos(raw["video"], index) if raw.get("video") is not None else (),
         instruction=instruction,
         fps=fps,

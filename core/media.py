@@ -237,10 +237,15 @@ def _b64decode(payload: str) -> bytes:
 
 
 def load_image(source: Any, options: MediaOptions) -> PILImage.Image:
-    """Open, convert to RGB (alpha composited on white) and resize with qwen-vl-utils' smart_resize."""
+    """Open, convert to RGB (alpha composited on white) and resize with qwen-vl-utils' smart_resize.
+
+    A PDF page (``documents.PdfPage``) is rendered at its final size, so the resize leaves it as it is."""
     from qwen_vl_utils import fetch_image
 
-    image = open_image(source, options.allow_urls, options.decode_limit)
+    from .documents import PdfPage, load_page
+
+    image = (load_page(source, options) if isinstance(source, PdfPage)
+             else open_image(source, options.allow_urls, options.decode_limit))
     try:
         return cast("PILImage.Image", fetch_image(
             {"image": image, "min_pixels": options.min_pixels, "max_pixels": options.max_pixels}, image_patch_size=16
@@ -499,16 +504,23 @@ def _video_location(source: Any, allow_urls: bool) -> str:
     return "file://" + str(path.resolve())
 
 
-def probe_image(source: Any, allow_urls: bool = False,
-                limit: int = MAX_DECODE_PIXELS) -> tuple[Any, tuple[int, int]]:
+def probe_image(source: Any, allow_urls: bool = False, limit: int = MAX_DECODE_PIXELS,
+                options: MediaOptions | None = None) -> tuple[Any, tuple[int, int]]:
     """(a source ``load_image`` can open later without fetching again, (width, height)), read from the header.
 
     Nothing is decoded: a call can size and sort thousands of images before any pixel is loaded. Files
     stay paths (re-read when their batch is prepared); streams and URLs are read once and kept as their
-    compressed bytes; PIL images and arrays are returned as they are.
+    compressed bytes; PIL images and arrays are returned as they are. A PDF page (``documents.PdfPage``)
+    is sized from its point size and the pixel limits in ``options`` (its document opened, nothing rendered).
     """
     from PIL import Image
 
+    from .documents import PdfPage, probe_page
+
+    if isinstance(source, PdfPage):
+        if options is None:
+            raise MediaError("a PDF page is sized by the call's pixel limits: pass options to probe_image")
+        return probe_page(source, options)
     if isinstance(source, Image.Image):
         check_pixels(*source.size, limit)
         return source, source.size

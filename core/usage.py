@@ -1,15 +1,23 @@
 """Usage accounting: what each call cost in requests, items and tokens, and what that costs in money.
 
 Local models count the tokens they run (prompt tokens, of which image and video tokens); remote backends
-add up what the server reports. ``UsageMeter`` keeps a thread-safe total and each thread's last call.
+add up what the server reports. ``UsageMeter`` keeps a thread-safe total and each caller's last call (per
+thread and per asyncio task: a context variable, carried back from worker threads by ``to_thread``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # USD per 1M prompt tokens when hosted (the specification's cost table); override per model key.
 DEFAULT_PRICES_PER_MILLION: dict[str, float] = {"embedding": 0.03, "rerank": 0.05}
@@ -70,18 +78,26 @@ def _token_count(value: Any) -> int | None:
     return None
 
 
+# Each meter's last call in this context: {meter serial: Usage}. One module-level variable (context variables
+# are never collected), replaced, not mutated, so a copied context never sees a later change of another.
+_LAST: contextvars.ContextVar[Mapping[int, Usage]] = contextvars.ContextVar("qwen3_vl_rag_last_usage",
+                                                                         default=MappingProxyType({}))
+_SERIALS = itertools.count()
+
+
 class UsageMeter:
-    """A thread-safe running total, and the last call of each thread (``last``)."""
+    """A thread-safe running total, and each caller's last call (``last``: per thread and per asyncio task)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._total = Usage()
-        self._local = threading.local()
+        self._serial = next(_SERIALS)
 
     def record(self, usage: Usage) -> None:
+        """Add one call's usage to the total; it becomes the caller's ``last`` (even when it ran nothing)."""
         with self._lock:
             self._total = self._total + usage
-        self._local.last = usage
+        _LAST.set({**_LAST.get(), self._serial: usage})
 
     @property
     def total(self) -> Usage:
@@ -90,14 +106,30 @@ class UsageMeter:
 
     @property
     def last(self) -> Usage:
-        """This thread's last call (empty before the first)."""
-        return getattr(self._local, "last", Usage())
+        """The caller's last call (this thread's, or this asyncio task's; empty before the first)."""
+        return _LAST.get().get(self._serial, Usage())
 
     def reset(self) -> Usage:
         """Return the total so far and start from zero."""
         with self._lock:
             total, self._total = self._total, Usage()
         return total
+
+
+async def to_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``asyncio.to_thread``, and the calls it records become the awaiting task's ``last`` usage.
+
+    The worker thread runs in a copy of the task's context (as with ``asyncio.to_thread``), so what it records
+    would otherwise stay in that copy: the async twins of the local models use this.
+    """
+    context = contextvars.copy_context()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(context.run, func, *args, **kwargs))
+    finally:
+        last = context.get(_LAST)
+        if last is not None and last is not _LAST.get():
+            _LAST.set(last)
 
 
 def price_for(model_key: str, kind: str, prices: Mapping[str, float] | None = None) -> float:

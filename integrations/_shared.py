@@ -7,7 +7,7 @@ means the same thing in either framework.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -43,6 +43,24 @@ def media_from_metadata(metadata: Mapping[str, Any] | None) -> tuple[Any, Any]:
         elif _suffix(file_path) in VIDEO_FILE_SUFFIXES:
             video = str(file_path)
     return image, video
+
+
+# -- PDF pages (Qwen3PDFReader / Qwen3PDFLoader documents) --------------------------------------------------
+# The 1-based page a document stands for; the PDF is its ``file_path`` (LlamaIndex) or ``source`` (LangChain).
+PDF_PAGE_METADATA_KEY = "pdf_page"
+
+
+def page_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The core page item (``{"pdf": path, "page": n}``) a PDF-page document's metadata names, else None.
+
+    Such a document is embedded and scored as the page image alone; its text (the text layer) is for the
+    LLM and for keyword search."""
+    metadata = metadata or {}
+    page = metadata.get(PDF_PAGE_METADATA_KEY)
+    path = metadata.get("file_path") or metadata.get("source")
+    if page is None or not path:
+        return None
+    return {"pdf": str(path), "page": page}
 
 
 def document_item(text: str | None, image: Any = None, video: Any = None) -> Any:
@@ -219,6 +237,16 @@ def default_token_counter(embedder: Any) -> Any:
         if getattr(candidate, "tokenizer", None) is not None or callable(getattr(candidate, "count_tokens", None)):
             return token_counter_for(candidate)
     return approximate_token_counter
+
+
+def check_call(embedder: Any, items: Sequence[Any] = (), instruction: str | None = None,
+               dimensions: int | None = None) -> None:
+    """Have the core ``embedder`` check a whole call before an adapter splits it into batches (or check only
+    ``dimensions`` when the model becomes known): what its ``check`` refuses raises here, before any forward
+    pass or request. An object with the core interface but no ``check`` is not checked up front."""
+    check = getattr(embedder, "check", None)
+    if callable(check):
+        check(items, instruction, dimensions)
 
 
 def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | None]:

@@ -31,10 +31,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..identity import EmbeddingIdentity, model_key
+from .pages import PAGE, PDF, page_item
 
 IDENTITY_METADATA_KEY = b"qwen3_vl_rag.embedding_identity"
 ID, TEXT, TEXT_FILE, IMAGE, VIDEO = "id", "text", "text_file", "image", "video"
-INPUT_COLUMNS = (TEXT, TEXT_FILE, IMAGE, VIDEO)
+INPUT_ERROR = "_input_error"  # set by the reader when a row cannot be passed on: the row becomes a dead letter
+INPUT_COLUMNS = (TEXT, TEXT_FILE, IMAGE, VIDEO, PDF)
 OUTPUT_SPARK_SCHEMA = "id string, vector array<float>, error string"
 MAX_ISOLATION_RETRIES = 3  # InputErrors in one batch before the rest is embedded item by item
 # constructor arguments that change where and how fast a model runs, not its vectors' space
@@ -164,7 +166,7 @@ class EmbedBatch:
         if missing:
             raise ValueError(f"keep_columns {missing} are not in the batch (columns: {table.column_names})")
         identity = self.identity
-        rows = table.select([c for c in INPUT_COLUMNS if c in table.column_names]).to_pylist()
+        rows = table.select([c for c in (*INPUT_COLUMNS, PAGE, INPUT_ERROR) if c in table.column_names]).to_pylist()
         errors: list[str | None] = [None] * len(rows)
         vectors = np.zeros((len(rows), identity.dimension), dtype=np.float32)
         with tempfile.TemporaryDirectory(prefix="qwen3-vl-rag-batch-") as scratch:
@@ -185,6 +187,8 @@ class EmbedBatch:
 
     def _item(self, row: Mapping[str, Any], identity: EmbeddingIdentity, scratch: str, index: int) -> Any:
         """One row as an embedder input (a dict for Qwen3-VL, a string for a text model)."""
+        if row.get(INPUT_ERROR) is not None:
+            raise _RowError(str(row[INPUT_ERROR]))
         text = row.get(TEXT)
         if row.get(TEXT_FILE) is not None:
             if text is not None:
@@ -196,15 +200,21 @@ class EmbedBatch:
         if text is not None and not isinstance(text, str):
             raise _RowError(f"'text' must be a string, got {type(text).__name__}")
         media: dict[str, Any] = {key: row.get(key) for key in (IMAGE, VIDEO) if row.get(key) is not None}
-        if not text and not media:
+        try:
+            page = page_item(row)  # a PDF page, embedded as an image
+        except ValueError as exc:
+            raise _RowError(str(exc)) from None
+        if not text and not media and page is None:
             raise _RowError("row has no text, image or video to embed")
-        for key in media:
+        for key in [*media, *([IMAGE] if page is not None and IMAGE not in media else [])]:
             if key not in identity.modalities:
                 raise _RowError(f"row has {'an' if key == IMAGE else 'a'} {key}, but {identity.model} embeds "
                                 f"{' and '.join(sorted(identity.modalities))} only")
         if identity.modalities == frozenset({TEXT}):
             return text
         item: dict[str, Any] = {"text": text} if text else {}
+        if page is not None:
+            item.update(page)
         if IMAGE in media:
             item["image"] = bytes(media[IMAGE]) if isinstance(media[IMAGE], (bytes, bytearray)) else media[IMAGE]
         if VIDEO in media:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..inputs import VIDEO_FILE_SUFFIXES
-from .batch import ID, IMAGE, INPUT_COLUMNS, TEXT_FILE, VIDEO
+from .batch import ID, IMAGE, INPUT_COLUMNS, INPUT_ERROR, TEXT_FILE, VIDEO
+from .pages import PDF, PDF_SUFFIXES, expand_pages
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 TEXT_SUFFIXES = (".txt", ".md", ".text")
@@ -40,7 +41,7 @@ def read_inputs(source: str | os.PathLike[str]) -> InputTable:
         files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
         return _files_table(files, path)
     if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
-        return InputTable(_manifest(path))
+        return InputTable(expand_pages(_manifest(path), ID, INPUT_ERROR))
     if glob.has_magic(text):
         files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
         if not files:
@@ -67,22 +68,23 @@ def _fixed_prefix(pattern: str) -> Path:
 def _files_table(files: list[Path], root: Path) -> InputTable:
     import pyarrow as pa
 
-    columns: dict[str, list[str | None]] = {ID: [], TEXT_FILE: [], IMAGE: [], VIDEO: []}
+    columns: dict[str, list[str | None]] = {ID: [], TEXT_FILE: [], IMAGE: [], VIDEO: [], PDF: []}
     skipped = []
     for file in files:
         suffix = file.suffix.lower()
         column = (IMAGE if suffix in IMAGE_SUFFIXES else VIDEO if suffix in VIDEO_FILE_SUFFIXES
-                  else TEXT_FILE if suffix in TEXT_SUFFIXES else None)
+                  else TEXT_FILE if suffix in TEXT_SUFFIXES else PDF if suffix in PDF_SUFFIXES else None)
         if column is None:
             skipped.append(str(file))
             continue
         columns[ID].append(file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file))
-        for name in (TEXT_FILE, IMAGE, VIDEO):
+        for name in (TEXT_FILE, IMAGE, VIDEO, PDF):
             columns[name].append(str(file.resolve()) if name == column else None)
     if not columns[ID]:
         raise FileNotFoundError(f"no image, video or text file under {str(root)!r} "
                                 f"({len(skipped)} file(s) of other types)")
-    return InputTable(pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()}), skipped)
+    table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+    return InputTable(expand_pages(table, ID, INPUT_ERROR), skipped)  # a PDF: one row per page
 
 
 def _manifest(path: Path) -> Any:
@@ -107,7 +109,7 @@ def _manifest(path: Path) -> Any:
     repeated = [c["values"] for c in counts.to_pylist() if c["counts"] > 1]
     if repeated:
         raise ValueError(f"manifest {str(path)!r}: ids must be unique; repeated: {repeated[:5]}")
-    for name in (TEXT_FILE, IMAGE, VIDEO):
+    for name in (TEXT_FILE, IMAGE, VIDEO, PDF):
         if name in table.column_names and pa.types.is_string(table.schema.field(name).type):
             resolved = [_resolve(v, path.parent) for v in table.column(name).to_pylist()]
             table = table.set_column(table.column_names.index(name), name, pa.array(resolved, type=pa.string()))

@@ -71,6 +71,7 @@ class BatchStats:
 
 
 BatchHook = Callable[[BatchStats], None]
+Ran = Callable[[list[Encoded]], None]  # a call's sequences that a forward pass just ran (see ``Runner.run``)
 
 
 def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> RuntimeOptions:
@@ -271,14 +272,16 @@ class Runner:
                     future.cancel()
 
     def run(self, encoded: Sequence[Encoded], head: Head, *, show_progress: bool | None = None,
-            desc: str = "Embedding") -> np.ndarray:
+            desc: str = "Embedding", ran: Ran | None = None) -> np.ndarray:
         """``head`` of every sequence, in input order.
 
         Callers that arrive while the model is busy wait together; the first to get the model runs all
         their sequences (same ``head``) in shared batches and hands each caller exactly its own rows. If
         a merged run fails, each waiting call runs alone, so an error reaches only the call it belongs to.
+        ``ran`` receives this call's sequences of each forward pass when the pass is reported to the batch
+        hooks (possibly on another caller's thread, always before ``run`` returns or raises): usage counts them.
         """
-        job = _Job(list(encoded), head, show_progress, desc)
+        job = _Job(list(encoded), head, show_progress, desc, ran or _ignore)
         with self._queue_lock:
             self._queue.append(job)
         with self.lock:
@@ -296,8 +299,16 @@ class Runner:
         """Run queued calls together (under the model lock); on failure, each alone."""
         if len(jobs) > 1:
             merged = [e for j in jobs for e in j.encoded]
+            owners = [(j, i) for j in jobs for i in range(len(j.encoded))]
+
+            def ran(batch: list[int]) -> None:  # each caller is told of its own sequences
+                for j in jobs:
+                    mine = [i for job, i in (owners[k] for k in batch) if job is j]
+                    if mine:
+                        j.ran_rows(mine)
+
             try:
-                out = self._run_batches(merged, jobs[0].head, jobs[0].show_progress, jobs[0].desc)
+                out = self._run_batches(merged, jobs[0].head, jobs[0].show_progress, jobs[0].desc, ran)
             except Exception:  # noqa: BLE001 - rerun each call alone so the error reaches its owner only
                 pass
             else:
@@ -307,12 +318,12 @@ class Runner:
                 return
         for j in jobs:
             try:
-                j.result = self._run_batches(j.encoded, j.head, j.show_progress, j.desc)
+                j.result = self._run_batches(j.encoded, j.head, j.show_progress, j.desc, j.ran_rows)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller that owns it
                 j.error = exc
 
     def _run_batches(self, encoded: Sequence[Encoded], head: Head, show_progress: bool | None,
-                     desc: str) -> np.ndarray:
+                     desc: str, ran: Callable[[list[int]], None]) -> np.ndarray:
         import torch
         from tqdm.auto import tqdm
 
@@ -346,15 +357,21 @@ class Runner:
                 else:
                     with self.timed("plain", *sizes):
                         rows = head(self.forward(inputs, ends, rows_of)).cpu().numpy()
+                    ran(batch)
                     out = _place(out, batch, rows, len(encoded))
                 bar.update(len(batch))
             if deferred:
                 torch.cuda.synchronize(self.device)
                 for batch, rows, start, end, sizes in deferred:
                     self.report(BatchStats("plain", *sizes, start.elapsed_time(end) / 1000))
+                    ran(batch)
                     out = _place(out, batch, rows.cpu().numpy(), len(encoded))
         assert out is not None, "run() needs at least one sequence"
         return out
+
+
+def _ignore(sequences: list[Encoded]) -> None:
+    """The ``ran`` of a caller that does not count."""
 
 
 def _place(out: np.ndarray | None, batch: list[int], rows: np.ndarray, n: int) -> np.ndarray:
@@ -373,5 +390,10 @@ class _Job:
     head: Head
     show_progress: bool | None
     desc: str
+    ran: Ran
     result: np.ndarray | None = None
     error: BaseException | None = None
+
+    def ran_rows(self, rows: list[int]) -> None:
+        """A forward pass ran these of the call's sequences (positions in ``encoded``)."""
+        self.ran([self.encoded[i] for i in rows])

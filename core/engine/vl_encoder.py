@@ -54,7 +54,8 @@ class VLEncoder:
 
     def _probe_images(self, sources: Sequence[Any]) -> tuple[list[Any], list[int]]:
         """(sources to load later, visual tokens of each), from the image headers alone."""
-        probed = [probe_image(source, self.media.allow_urls, self.media.decode_limit) for source in sources]
+        probed = [probe_image(source, self.media.allow_urls, self.media.decode_limit, self.media)
+                  for source in sources]
         return [source for source, _ in probed], [image_tokens(size, self.media) for _, size in probed]
 
     def _load_images(self, sources: Sequence[Any], expected_tokens: Sequence[int]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -72,12 +73,16 @@ class LocalModel:
 
     @property
     def usage(self) -> Usage:
-        """Requests (calls), items and tokens run so far, summed over every thread (thread-safe)."""
+        """Requests (calls), items and tokens run so far, summed over every thread (thread-safe).
+
+        Only what ran counts: a call that raised before its first forward pass adds nothing; each forward pass
+        adds its rows and their tokens (the batch hook's ``rows`` and ``real_tokens``) to the call they belong to.
+        """
         return self._meter.total
 
     @property
     def last_usage(self) -> Usage:
-        """The calling thread's last call."""
+        """The caller's last call (this thread's, or this asyncio task's: ``await model.aembed(...)`` included)."""
         return self._meter.last
 
     def reset_usage(self) -> Usage:
@@ -89,13 +94,20 @@ class LocalModel:
         specification's table by default: embedding $0.03, reranking $0.05)."""
         return self.usage.cost(price_for(model_key(self.model_name), self.kind, prices))
 
-    def _count(self, encoded: Sequence[Encoded]) -> None:
-        """Record one call's usage: the tokens of every prompt the model runs (of which image / video)."""
-        image, video = self.runner.image_token_id, self.runner.video_token_id
-        tokens = sum(len(e.ids) for e in encoded)
-        image_tokens = sum(e.ids.count(image) for e in encoded) if image is not None else 0
-        video_tokens = sum(e.ids.count(video) for e in encoded) if video is not None else 0
-        self._meter.record(Usage(1, len(encoded), tokens, image_tokens, video_tokens, tokens))
+    @contextlib.contextmanager
+    def _metered(self) -> Iterator[list[Encoded]]:
+        """One call: collect the sequences the engine runs for it (``Runner.run(ran=...)``) and record their
+        usage when the call ends, returned or raised (one request if anything ran; the prompts' tokens, of
+        which image / video)."""
+        ran: list[Encoded] = []
+        try:
+            yield ran
+        finally:
+            image, video = self.runner.image_token_id, self.runner.video_token_id
+            tokens = sum(len(e.ids) for e in ran)
+            image_tokens = sum(e.ids.count(image) for e in ran) if image is not None else 0
+            video_tokens = sum(e.ids.count(video) for e in ran) if video is not None else 0
+            self._meter.record(Usage(int(bool(ran)), len(ran), tokens, image_tokens, video_tokens, tokens))
 
     def on_batch(self, hook: BatchHook) -> Callable[[], None]:
         """Call ``hook(BatchStats)`` after every forward pass (rows, real/padded tokens, seconds).
@@ -131,13 +143,21 @@ class LocalEmbedder(LocalModel, EmbeddingAPI):
     def embed(self, items: Iterable[Any], instruction: str | None = None, dimensions: int | None = None,
               show_progress: bool | None = None) -> np.ndarray:
         """Unit vectors (N, D) float32 for N items, in input order, or an ``InputError`` naming a bad item."""
-        check_dimensions(dimensions, self.hidden_size)
-        encoded = self.encode(as_list(items, "items"), instruction)
-        self._count(encoded)
-        if not encoded:
-            return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
-        raw = self.runner.run(encoded, pooled, show_progress=show_progress, desc="Embedding")
+        with self._metered() as ran:
+            encoded = self._checked(items, instruction, dimensions)
+            if not encoded:
+                return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
+            raw = self.runner.run(encoded, pooled, show_progress=show_progress, desc="Embedding", ran=ran.extend)
         return truncate_and_normalize(raw, dimensions or self.dimensions)
+
+    def check(self, items: Iterable[Any], instruction: str | None = None, dimensions: int | None = None) -> None:
+        """Raise what ``embed`` would raise before its first forward pass (an ``InputError`` naming the item,
+        a bad ``dimensions``), doing no model work: for callers that split one call into several."""
+        self._checked(items, instruction, dimensions)
+
+    def _checked(self, items: Iterable[Any], instruction: str | None, dimensions: int | None) -> list[Encoded]:
+        check_dimensions(dimensions, self.hidden_size)
+        return self.encode(as_list(items, "items"), instruction)
 
 
 class LocalReranker(LocalModel, ScoringAPI):
@@ -149,11 +169,10 @@ class LocalReranker(LocalModel, ScoringAPI):
     def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
                     show_progress: bool | None = None) -> np.ndarray:
         """P(yes) for many (query, document) pairs at once: float32 (N,), in input order."""
-        encoded = self.encode(as_list(pairs, "pairs"), instruction)
-        self._count(encoded)
-        return self._score(encoded, show_progress)
+        with self._metered() as ran:
+            return self._score(self.encode(as_list(pairs, "pairs"), instruction), ran, show_progress)
 
-    def _score(self, encoded: Sequence[Encoded], show_progress: bool | None = None) -> np.ndarray:
+    def _score(self, encoded: Sequence[Encoded], ran: list[Encoded], show_progress: bool | None = None) -> np.ndarray:
         if not encoded:
             return np.zeros(0, dtype=np.float32)
-        return self.runner.run(encoded, self.head, show_progress=show_progress, desc="Reranking")
+        return self.runner.run(encoded, self.head, show_progress=show_progress, desc="Reranking", ran=ran.extend)

@@ -108,10 +108,14 @@ class Qwen3VLReranker(LocalReranker):
         ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches.
         """
         pairs = as_list(pairs, "pairs")
-        encoded = self.encode(pairs, instruction)
-        self._count(encoded)
+        with self._metered() as ran:
+            return self._score_with_prefixes(pairs, self.encode(pairs, instruction), ran, show_progress)
+
+    def _score_with_prefixes(self, pairs: list[Pair], encoded: list[Encoded], ran: list[Encoded],
+                             show_progress: bool | None) -> np.ndarray:
+        """Usage counts a pair scored through a shared prefix at its whole prompt (the hook sees the prefix once)."""
         if not self.reuse_query_prefix:
-            return self._score(encoded, show_progress)
+            return self._score(encoded, ran, show_progress)
         groups: dict[Any, list[int]] = {}
         for index, (query, _) in enumerate(pairs):
             groups.setdefault(query if isinstance(query, str) else id(query), []).append(index)
@@ -125,7 +129,8 @@ class Qwen3VLReranker(LocalReranker):
             if scores is None:
                 plain.extend(indices)
             else:
+                ran.extend(encoded[i] for i in indices)
                 out[indices] = scores
         if plain:
-            out[plain] = self._score([encoded[i] for i in plain], show_progress)
+            out[plain] = self._score([encoded[i] for i in plain], ran, show_progress)
         return out

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..api import EmbeddingAPI
+from ..api import EmbeddingAPI, as_list
 from ..formats import defaults as C
 from ..formats.chat import normalize_instruction
 from ..formats.embedding import text_query_prompt
@@ -316,6 +316,12 @@ class RemoteEmbedder(EmbeddingAPI):
             return self._empty(dimensions)
         results = self.client.map(lambda r: self._send(r, dimensions), requests)
         return self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions)
+
+    def check(self, items: Sequence[ItemInput], instruction: str | None = None,
+              dimensions: int | None = None) -> None:
+        """Raise what ``embed`` would raise before its first request, sending none."""
+        self._check_dimensions(dimensions)
+        self._plan(as_list(items, "items"), instruction)
 
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
                      dimensions: int | None = None) -> np.ndarray:

@@ -16,9 +16,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .chunker import Qwen3SemanticChunker
 from .embeddings import Qwen3VLEmbeddings
+from .pdf import Qwen3PDFLoader
 from .rerank import Qwen3VLRerank
 from .retriever import Qwen3VLTwoStageRetriever
 from .stores import add_documents, add_images
 
 __all__ = ["Qwen3SemanticChunker", "Qwen3VLEmbeddings", "Qwen3VLRerank", "add_documents", "add_images"]
 __all__ += ["Qwen3VLTwoStageRetriever"]  # two-stage Matryoshka retrieval (extra: qdrant)
+__all__ += ["Qwen3PDFLoader"]  # PDF pages as page images (extra: pdf)

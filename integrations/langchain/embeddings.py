@@ -17,6 +17,7 @@ from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
     base64_image,
+    check_call,
     core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
@@ -104,7 +105,7 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
 
     def model_post_init(self, __context: Any) -> None:
         if self.embedder is not None:
-            self._model = LazyModel(value=self.embedder)
+            self._model = LazyModel(value=self._known(self.embedder))
         else:
             self._model = LazyModel(self._load)
             if not self.lazy:
@@ -113,7 +114,13 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLEmbedder
 
-        return Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs))
+        return self._known(Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs)))
+
+    def _known(self, embedder: Any) -> Any:
+        """``embedder``, once it has checked ``dimensions`` against its size (before any work; a remote model of
+        unknown size checks it when its first answer gives the size)."""
+        check_call(embedder, dimensions=self.dimensions)
+        return embedder
 
     @property
     def client(self) -> Any:
@@ -212,9 +219,16 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
 
 
 def _documents(texts: Sequence[str]) -> list[Any]:
-    """Texts as core items; one holding a base64-encoded image is that image."""
+    """Texts as core items; one holding a base64-encoded image is that image; a PDF-page document that
+    ``add_documents`` is storing is its page image."""
+    from .pdf import stored_pages
+
+    pages = stored_pages(texts)
     items: list[Any] = []
-    for text in texts:
+    for position, text in enumerate(texts):
+        if pages is not None and pages[position] is not None:
+            items.append(pages[position])
+            continue
         image = base64_image(text)
         items.append(text if image is None else {"image": image})
     return items

@@ -22,6 +22,7 @@ from .._shared import (
     document_item,
     jsonable_model_kwargs,
     media_from_metadata,
+    page_from_metadata,
     refuse_unknown,
     take_model_arguments,
 )
@@ -33,6 +34,9 @@ def _item(document: Any) -> Any:
     """A LangChain ``Document`` becomes its text plus the image / video its metadata names; a ``page_content``
     that is a base64-encoded image (``Chroma.add_images``, :func:`add_images`) is that image, not text."""
     if isinstance(document, Document):
+        page = page_from_metadata(document.metadata)  # a Qwen3PDFLoader page: scored as the page image
+        if page is not None:
+            return page
         image, video = media_from_metadata(document.metadata)
         stored = base64_image(document.page_content)
         if stored is not None:

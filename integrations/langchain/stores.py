@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 
 from .._shared import base64_image
 from .embeddings import Qwen3VLEmbeddings
+from .pdf import storing
 
 
 def _embeddings_of(store: Any, embeddings: Any) -> Qwen3VLEmbeddings:
@@ -78,4 +79,5 @@ def add_documents(store: Any, documents: Sequence[Document], *, embeddings: Qwen
     so ``Qwen3VLRerank`` can refuse results mixing two models' vectors."""
     space = _embeddings_of(store, embeddings).space_metadata()
     stamped = [d.model_copy(update={"metadata": {**d.metadata, **space}}) for d in documents]
-    return list(store.add_documents(stamped, **kwargs))
+    with storing(stamped):  # Qwen3PDFLoader pages are embedded as their page image, not their text layer
+        return list(store.add_documents(stamped, **kwargs))

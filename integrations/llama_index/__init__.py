@@ -14,9 +14,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .embedding import Qwen3VLEmbedding
 from .index import Qwen3VLVectorStoreIndex, index_retriever
+from .pdf import Qwen3PDFReader
 from .rerank import Qwen3VLRerank
 from .retriever import Qwen3VLTwoStageRetriever
 from .splitter import Qwen3SemanticSplitter
 
 __all__ = ["Qwen3SemanticSplitter", "Qwen3VLEmbedding", "Qwen3VLRerank", "Qwen3VLVectorStoreIndex", "index_retriever"]
 __all__ += ["Qwen3VLTwoStageRetriever"]  # two-stage Matryoshka retrieval (extra: qdrant)
+__all__ += ["Qwen3PDFReader"]  # PDF pages as page images (extra: pdf)

@@ -13,7 +13,7 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode, ImageNode, MetadataMode, QueryBundle
 
-from .._shared import document_item, media_from_metadata
+from .._shared import document_item, media_from_metadata, page_from_metadata
 
 
 def _resource_source(resource: Any, allow_data: bool = True) -> Any:
@@ -45,11 +45,15 @@ def node_media(node: BaseNode) -> tuple[Any, Any]:
 
 
 def has_media(node: BaseNode) -> bool:
-    return node_media(node) != (None, None)
+    return node_media(node) != (None, None) or page_from_metadata(node.metadata) is not None
 
 
 def node_item(node: BaseNode, metadata_mode: MetadataMode = MetadataMode.EMBED) -> Any:
-    """The core item for a node: its text (with metadata per ``metadata_mode``), or its media + text."""
+    """The core item for a node: its text (with metadata per ``metadata_mode``), or its media + text; a PDF
+    page's node (``Qwen3PDFReader``) is the page image alone."""
+    page = page_from_metadata(node.metadata)
+    if page is not None:
+        return page
     image, video = node_media(node)
     if image is None and video is None:
         return node.get_content(metadata_mode=metadata_mode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import sys
@@ -26,6 +27,7 @@ from .._shared import (
     INSTRUCTION_ALIASES,
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
+    check_call,
     core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
@@ -109,14 +111,20 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             model_name = embedder.model_name
             kwargs["embedder_class"] = type(embedder).__name__
         super().__init__(model_name=model_name or DEFAULT_MODEL, **kwargs)
-        self._model = LazyModel(value=embedder) if embedder is not None else LazyModel(self._load)
+        self._model = LazyModel(value=self._known(embedder)) if embedder is not None else LazyModel(self._load)
         if not self.lazy:
             self._model.get()
 
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLEmbedder
 
-        return Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs))
+        return self._known(Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs)))
+
+    def _known(self, embedder: Any) -> Any:
+        """``embedder``, once it has checked ``dimensions`` against its size (before any work; a remote model of
+        unknown size checks it when its first answer gives the size)."""
+        check_call(embedder, dimensions=self.dimensions)
+        return embedder
 
     @field_serializer("model_kwargs")
     def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +209,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         nodes = _index_nodes(texts)
         if nodes is not None:
             return self._embed_nodes(nodes, show_progress)
+        self._check(texts)
         with _stream(range(len(texts))):
             return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
 
@@ -209,6 +218,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         nodes = _index_nodes(texts)
         if nodes is not None:
             return await self._aembed_nodes(nodes, show_progress)
+        await self._acheck(texts)
         with _stream(range(len(texts))):
             return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
 
@@ -250,7 +260,8 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         (``EmbeddingStartEvent`` / ``EmbeddingEndEvent`` and the ``EMBEDDING`` callback event); the progress bar
         advances when a batch is done."""
         result: list[Embedding] = []
-        with _stream(range(len(items)), keep_outer=True):
+        self._check(items, instruction)
+        with _stream(range(len(items)), keep_outer=True), _checked():
             for batch in self._batches(items, show_progress):
                 with self._event(batch) as event:
                     vectors = self._embed(batch, instruction)
@@ -264,7 +275,8 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     ) -> list[Embedding]:
         """Async :meth:`get_multimodal_embeddings`; batches run one after another (the model is serial)."""
         result: list[Embedding] = []
-        with _stream(range(len(items)), keep_outer=True):
+        await self._acheck(items, instruction)
+        with _stream(range(len(items)), keep_outer=True), _checked():
             for batch in self._batches(items, show_progress):
                 with self._event(batch) as event:
                     vectors = await self._aembed(batch, instruction)
@@ -309,7 +321,9 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         """One vector per node, in order: media nodes as media (+ text), the others as text; nodes stamped."""
         media, texts = self._split(nodes)
         vectors: dict[int, Embedding] = {}
-        with _stream(_node_order(nodes, texts, media)):
+        order = _node_order(nodes, texts, media)
+        self._check([node_item(n) for n in texts + media], order=order, calls=int(bool(texts)) + int(bool(media)))
+        with _stream(order), _checked():
             self._embed_split(texts, media, vectors, show_progress)
         self._stamp(nodes)
         return [vectors[id(n)] for n in nodes]
@@ -327,7 +341,10 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     async def _aembed_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False) -> list[Embedding]:
         media, texts = self._split(nodes)
         vectors: dict[int, Embedding] = {}
-        with _stream(_node_order(nodes, texts, media)):
+        order = _node_order(nodes, texts, media)
+        await self._acheck([node_item(n) for n in texts + media], order=order,
+                           calls=int(bool(texts)) + int(bool(media)))
+        with _stream(order), _checked():
             await self._aembed_split(texts, media, vectors, show_progress)
         self._stamp(nodes)
         return [vectors[id(n)] for n in nodes]
@@ -369,6 +386,20 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         return nodes
 
     # -- helpers -----------------------------------------------------------------------------------------
+    def _check(self, items: Sequence[Any], instruction: str | None = None, order: list[int] | None = None,
+               calls: int = 1) -> None:
+        """The core checks a call that reaches it in several batches (or ``calls`` parts) as a whole, before the
+        first one runs, so a bad item costs no forward pass; ``order``: each item's index in the caller's list."""
+        if _CHECKED.get() or (calls <= 1 and len(items) <= self.embed_batch_size):
+            return  # checked further up, or one core call that checks itself
+        with _caller_indices(list(range(len(items))) if order is None else order):
+            check_call(self.embedder, list(items), instruction or self.document_instruction, self.dimensions)
+
+    async def _acheck(self, items: Sequence[Any], instruction: str | None = None, order: list[int] | None = None,
+                      calls: int = 1) -> None:
+        if not _CHECKED.get() and (calls > 1 or len(items) > self.embed_batch_size):
+            await asyncio.to_thread(self._check, items, instruction, order, calls)  # files are read: off the loop
+
     @staticmethod
     def _split(nodes: Sequence[BaseNode]) -> tuple[list[BaseNode], list[BaseNode]]:
         media = [n for n in nodes if has_media(n)]
@@ -434,6 +465,19 @@ def _stream(order: Iterable[int], keep_outer: bool = False) -> Iterator[None]:
         yield
     finally:
         _STREAM.reset(token)
+
+
+# Set while the batches of a call checked as a whole run (``Qwen3VLEmbedding._check``): not checked again.
+_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("qwen3_embedding_checked", default=False)
+
+
+@contextlib.contextmanager
+def _checked() -> Iterator[None]:
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
 
 
 def _claim(n: int) -> list[int]:

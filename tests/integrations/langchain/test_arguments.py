@@ -54,3 +54,24 @@ def test_chunker_counts_with_the_qwen_embeddings_tokenizer(vl_embedder):
     chunker = Qwen3SemanticChunker(embeddings, max_tokens=12)
     counter = vl_embedder.tokenizer
     assert all(len(counter(c, add_special_tokens=False)["input_ids"]) <= 12 for c in chunker.split_text(TEXT))
+
+
+def test_dimensions_the_model_cannot_give_are_refused_when_the_model_is_known(tiny_vl_path, vl_embedder):
+    """Checked by the core model (issue 23, item 17): at construction when it loads or is passed in, at the first
+    use with ``lazy=True``; a remote model of known size without a request, one of unknown size at its answer."""
+    from qwen3_vl_rag.core.remote import RemoteEmbedder
+
+    with pytest.raises(ValueError, match="between 1 and 64, got 4096"):
+        Qwen3VLEmbeddings(model_name=str(tiny_vl_path), dimensions=4096)
+    with pytest.raises(ValueError, match="got 65"):
+        Qwen3VLEmbeddings(embedder=vl_embedder, dimensions=65)
+    assert Qwen3VLEmbeddings(embedder=vl_embedder, dimensions=64).dimension == 64
+    lazy = Qwen3VLEmbeddings(model_name=str(tiny_vl_path), dimensions=4096, lazy=True)
+    with pytest.raises(ValueError, match="got 4096"):
+        lazy.embed_documents(["a", "b"])
+    nowhere = "http://127.0.0.1:9/v1"  # nothing listens: a request would be a connection error
+    with pytest.raises(ValueError, match="between 1 and 4096, got 5000"):
+        Qwen3VLEmbeddings(embedder=RemoteEmbedder("qwen/qwen3-embedding-8b", nowhere, api_key_env=None),
+                          dimensions=5000)
+    unknown = RemoteEmbedder("some-model", nowhere, protocol="openai", api_key_env=None)
+    assert Qwen3VLEmbeddings(embedder=unknown, dimensions=5000).dimensions == 5000  # size unknown until it answers

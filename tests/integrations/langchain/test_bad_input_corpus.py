@@ -94,3 +94,18 @@ def test_compress_documents_names_the_document(vl_reranker):
     documents = [Document(page_content=t) for t in _texts()[:12]]
     documents[9] = Document(page_content="bad \udfff")
     _raises_at(lambda: rerank.compress_documents(documents, "query"), vl_reranker, 9, "not valid Unicode")
+
+
+def test_a_vector_store_call_is_checked_whole(embeddings, vl_embedder):
+    """A store hands the adapter its texts in one call, which reaches the core in one call: the bad text costs no
+    forward pass, sync and async (the LlamaIndex adapter, which batches, checks its whole call first too)."""
+    import asyncio
+
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    texts = _texts()
+    texts[BAD] = "bad \ud800 text"
+    store = InMemoryVectorStore(embedding=embeddings)
+    _raises_at(lambda: store.add_texts(texts), vl_embedder, BAD, "not valid Unicode")
+    _raises_at(lambda: asyncio.run(store.aadd_texts(texts)), vl_embedder, BAD, "not valid Unicode")
+    assert store.store == {}

@@ -119,3 +119,31 @@ def test_serialisation_of_a_wrapped_remote_embedder_refuses_clearly(vl_embedder)
     with pytest.raises(ValueError, match=r"wrapped a RemoteEmbedder.*embedder=RemoteEmbedder"):
         Qwen3VLEmbedding.from_dict(data)
     assert Qwen3VLEmbedding.from_dict(data, embedder=remote).embedder is remote
+
+
+def test_dimensions_the_model_cannot_give_are_refused_when_the_model_is_known(tiny_vl_path, vl_embedder):
+    """Checked by the core model (issue 23, item 17): at construction when it loads or is passed in, at the first
+    use with ``lazy=True``; a remote model of known size without a request, one of unknown size at its answer."""
+    from qwen3_vl_rag.core.remote import RemoteEmbedder
+
+    from ...core.adversarial import ForwardCounter
+
+    with pytest.raises(ValueError, match="between 1 and 64, got 4096"):
+        Qwen3VLEmbedding(str(tiny_vl_path), dimensions=4096)
+    for bad in (65, 0, -1):
+        with pytest.raises(ValueError, match=f"got {bad}"):
+            Qwen3VLEmbedding(embedder=vl_embedder, dimensions=bad)
+    assert Qwen3VLEmbedding(embedder=vl_embedder, dimensions=64).dimension == 64
+    lazy = Qwen3VLEmbedding(str(tiny_vl_path), dimensions=4096, lazy=True)
+    with pytest.raises(ValueError, match="got 4096"):
+        lazy.get_text_embedding_batch(["a", "b"])
+    with ForwardCounter(vl_embedder) as forwards, pytest.raises(ValueError, match="got 4096"):
+        Qwen3VLEmbedding(embedder=vl_embedder, dimensions=4096, lazy=True)
+    assert forwards.calls == 0
+    nowhere = "http://127.0.0.1:9/v1"  # nothing listens: a request would be a connection error
+    with pytest.raises(ValueError, match="between 1 and 4096, got 5000"):
+        Qwen3VLEmbedding(embedder=RemoteEmbedder("qwen/qwen3-embedding-8b", nowhere, api_key_env=None), dimensions=5000)
+    unknown = RemoteEmbedder("some-model", nowhere, protocol="openai", api_key_env=None)
+    assert Qwen3VLEmbedding(embedder=unknown, dimensions=5000).dimensions == 5000  # size unknown until it answers
+    with pytest.raises(ValueError, match="positive integer"):
+        Qwen3VLEmbedding(embedder=unknown, dimensions=0)
