@@ -37,13 +37,14 @@ def embed_once(embedder, texts: list[str], sync) -> dict:
 
 
 def measured(args, dtype, sync) -> list[dict]:
-    from qwen3_vl_rag.core import Qwen3TextEmbedder, Qwen3VLEmbedder
+    from qwen3_vl_rag.core import EngineTuning, Qwen3TextEmbedder, Qwen3VLEmbedder
 
     path = C.bench_model_path(args, args.embedder, None)
     cls = Qwen3VLEmbedder if args.embedder == "vl" else Qwen3TextEmbedder
-    models = {value: cls(path, device=args.device, torch_dtype=dtype, batch_overhead_tokens=value)
+    models = {value: cls(path, device=args.device, torch_dtype=dtype,
+                         tuning=EngineTuning(batch_overhead_tokens=value))
               for value in args.overheads}
-    default = cls(path, device=args.device, torch_dtype=dtype).options.batch_overhead_tokens
+    default = cls(path, device=args.device, torch_dtype=dtype).options.tuning.batch_overhead_tokens
     texts = C.make_corpus(next(iter(models.values())).tokenizer, args.texts, args.median, args.sigma,
                           args.min_tokens, args.max_tokens, args.seed)
     for model in models.values():

@@ -5,8 +5,8 @@ from 64x64 to 1280x720 and a 1:4 portrait), embeds them with ``embed_documents``
 and the share of wall time in the model's forward passes (the engine's per-batch hook) against host
 work (decode, resize, patchify, tokenize, collate), with the public ``encode`` (all host work, no
 model) also timed alone. The package runs twice per repeat, interleaved: with one vision attention call per
-image size (``group_vision_attention=True``, the CUDA default) and with transformers' per-image attention
-loop (``False``, the CPU default); the ratio of the two is measured in the same run.
+image size (``EngineTuning(group_vision_attention=True)``, opt-in) and with transformers' per-image attention
+loop (the default); the ratio of the two is measured in the same run.
 
     python benchmarks/bench_images.py                      # CPU, random bench model
     python benchmarks/bench_images.py --model Qwen/Qwen3-VL-Embedding-2B --device cuda --images 500
@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
 
     from PIL import Image
 
-    from qwen3_vl_rag.core import Qwen3VLEmbedder
+    from qwen3_vl_rag.core import EngineTuning, Qwen3VLEmbedder
 
     args = parse_args(argv)
     dtype, sync = C.start_run(args)
@@ -99,8 +99,8 @@ def main(argv=None) -> dict:
     kwargs = {"device": args.device, "torch_dtype": dtype}
     if args.max_pixels:
         kwargs["max_pixels"] = args.max_pixels
-    variants = {"grouped": Qwen3VLEmbedder(path, group_vision_attention=True, **kwargs),
-                "per-image": Qwen3VLEmbedder(path, group_vision_attention=False, **kwargs)}
+    variants = {"grouped": Qwen3VLEmbedder(path, tuning=EngineTuning(group_vision_attention=True), **kwargs),
+                "per-image": Qwen3VLEmbedder(path, **kwargs)}
     with tempfile.TemporaryDirectory() as tmp:
         image_dir = Path(args.image_dir) if args.image_dir else Path(tmp)
         paths = make_images(image_dir, args.images, args.seed)

@@ -10,20 +10,22 @@ one is recorded in the JSON and the next one runs):
   strings) at batch 32 and 128, and ``Qwen3VLEmbedder.embed_documents`` with its defaults.
 - ``embed_8b``: the same corpus (fewer texts) on the 8B shape: official at 10 per call vs the package.
 - ``images``: mixed-size images on the 2B shape: official at 10 per call (needs qwen-vl-utils) vs the package,
-  with its defaults and with ``group_vision_attention=False`` (transformers' per-image attention loop).
+  with its defaults (transformers' per-image attention loop) and with ``group_vision_attention=True``.
 - ``rerank``: 1x100 and 20x50 pairs on the 2B shape: official one pair per forward vs ``Qwen3VLReranker``
   with ``reuse_query_prefix`` on and off.
 - ``variants``: the 2B text job and the 20x50 rerank under each engine variant of ``ENGINE_VARIANTS`` (SDPA
-  kernel sets, shape buckets off, the batch planner's ``batch_overhead_tokens``); the text job twice: the
+  kernel sets, shape buckets on, the batch planner's ``batch_overhead_tokens``); the text job twice: the
   first pass meets every shape for the first time (what a user's job sees, cuDNN planning included), the
   second runs on warm shapes.
 - ``packing``: the ``embed_2b`` corpus embedded with padded batches and padding-free ones
-  (``pack_sequences=True``), with sdpa and, when flash-attn imports on a GPU, flash_attention_2 (varlen);
+  (``EngineTuning(pack_sequences=True)``), with sdpa and, when flash-attn imports on a GPU, flash_attention_2
+  (varlen);
   every variant loaded once, then ``--packing-rounds`` interleaved rounds (median wall), padded / real tokens
   of the forward passes and agreement with padded sdpa.
-- ``compile``: a 10k-text job on the 2B shape, package defaults vs ``compile=True`` (torch.compile of the
-  language tower), end to end INCLUDING compile time, then each once more (warm); graphs compiled and the
-  agreement with the defaults. Runs last (opt-in feature, several minutes); ``--sections compile`` alone.
+- ``compile``: a 10k-text job on the 2B shape, package defaults vs ``EngineTuning(compile=True)``
+  (torch.compile of the language tower), end to end INCLUDING compile time, then each once more (warm);
+  graphs compiled and the agreement with the defaults. Runs last (opt-in feature, several minutes);
+  ``--sections compile`` alone.
 
 Per row: wall time, throughput, MFU (FLOPs on real tokens / wall / the bf16 ``torch.matmul`` rate measured in
 this run), GPU-busy share (package: forward seconds of its ``on_batch`` hook / wall; others: CUDA events
@@ -63,14 +65,16 @@ OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{
 # rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
 EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "packing": 90, "embed_8b": 150,
               "compile": 240}
-# engine variants the ``variants`` section compares on the same work (constructor keywords; "math" keeps every
-# kernel set runnable on a CPU, where the suite's smoke test runs them)
+# engine variants the ``variants`` section compares on the same work (``EngineTuning`` fields; "math" keeps every
+# kernel set runnable on a CPU, where the suite's smoke test runs them). The defaults turn none of them on: a
+# variant that wins on a GPU here is what could make it a default.
 ENGINE_VARIANTS = {
     "defaults": {},
+    "sdpa flash+efficient+math": {"sdpa_kernels": ("flash", "efficient", "math")},
     "sdpa all kernels (cudnn first)": {"sdpa_kernels": ("cudnn", "flash", "efficient", "math")},
     "sdpa efficient+math": {"sdpa_kernels": ("efficient", "math")},
     "sdpa math only": {"sdpa_kernels": ("math",)},
-    "no shape buckets": {"shape_buckets": False},
+    "shape buckets": {"shape_buckets": True},
     "batch_overhead_tokens 512": {"batch_overhead_tokens": 512},
     "batch_overhead_tokens 8192": {"batch_overhead_tokens": 8192},
 }
@@ -562,7 +566,7 @@ class Suite:
     # (b) images -------------------------------------------------------------------------------------------
 
     def run_images(self) -> dict:
-        from qwen3_vl_rag.core import Qwen3VLEmbedder
+        from qwen3_vl_rag.core import EngineTuning, Qwen3VLEmbedder
 
         path = self.checkpoint_2b()
         config = _config(path)
@@ -575,13 +579,14 @@ class Suite:
         info: dict = {"images": len(paths), "min_pixels": min_px, "max_pixels": max_px}
 
         package_rows = {}
-        # the defaults, then transformers' per-image vision attention loop (what group_vision_attention replaces)
-        for name, options in (("package", {}), ("package group_vision_attention=False",
-                                                {"group_vision_attention": False})):
+        # the defaults (transformers' per-image vision attention loop), then one attention call per image size
+        for name, options in (("package", {}), ("package group_vision_attention=True",
+                                                {"group_vision_attention": True})):
             if package_rows and self.over_budget():
                 self.skip("images", name, "time budget exceeded")
                 continue
-            package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, **options)
+            package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype,
+                                      tuning=EngineTuning(**options))
             if not package_rows:
                 flops = self.image_job_flops(package, paths, config, min_px, max_px, info)
             package.embed_documents(items[:2])
@@ -713,7 +718,7 @@ class Suite:
     def run_variants(self) -> dict:
         """Each ``ENGINE_VARIANTS`` entry: the 2B text job (a cold pass, new shapes, and a warm one) and the
         20x50 rerank (one ``score`` call per query)."""
-        from qwen3_vl_rag.core import Qwen3VLEmbedder, Qwen3VLReranker
+        from qwen3_vl_rag.core import EngineTuning, Qwen3VLEmbedder, Qwen3VLReranker
 
         path = self.checkpoint_2b()
         fp = C.text_flop_params(_config(path))
@@ -728,7 +733,9 @@ class Suite:
                 continue
             shown = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
             try:
-                package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, **options)
+                attn = {"attn_implementation": "sdpa"} if "sdpa_kernels" in options else {}  # kernels of sdpa
+                package = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype,
+                                          tuning=EngineTuning(**options), **attn)
                 if text_flops is None:
                     lengths = self.token_counts([package.render_prompt(t) for t in texts])
                     text_flops, text_tokens = C.useful_flops(lengths, fp), sum(lengths)
@@ -745,7 +752,8 @@ class Suite:
                              agreement_min_cosine=min_cosine(vec, reference["texts"]), agreement_vs="defaults")
                 del package
                 free_memory()
-                reranker = Qwen3VLReranker(str(path), device=self.device, torch_dtype=self.dtype, **options)
+                reranker = Qwen3VLReranker(str(path), device=self.device, torch_dtype=self.dtype,
+                                           tuning=EngineTuning(**options), **attn)
                 score_by_query(reranker, pairs[:4])  # warm-up
                 self.sync()
                 scores, wall, busy, batches = self.package_run(reranker, partial(score_by_query, reranker, pairs))
@@ -767,7 +775,7 @@ class Suite:
 
     def run_packing(self) -> dict:
         """Padded vs packed batches (``pack_sequences``) on the 2B corpus, sdpa and flash_attention_2."""
-        from qwen3_vl_rag.core import Qwen3VLEmbedder
+        from qwen3_vl_rag.core import EngineTuning, Qwen3VLEmbedder
 
         path = self.checkpoint_2b()
         fp = C.text_flop_params(_config(path))
@@ -786,7 +794,8 @@ class Suite:
                     continue
                 try:
                     models[label] = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype,
-                                                    attn_implementation=attn, pack_sequences=pack)
+                                                    attn_implementation=attn,
+                                                    tuning=EngineTuning(pack_sequences=pack))
                     models[label].embed_documents(texts[:20])  # warm-up
                 except Exception as exc:  # noqa: BLE001 - the other variants still run
                     self.skip("packing", label, f"failed to load: {exc!r}")
@@ -829,7 +838,7 @@ class Suite:
         import torch
         from torch._dynamo.utils import counters
 
-        from qwen3_vl_rag.core import Qwen3VLEmbedder
+        from qwen3_vl_rag.core import EngineTuning, Qwen3VLEmbedder
 
         path = self.checkpoint_2b()
         fp = C.text_flop_params(_config(path))
@@ -837,7 +846,8 @@ class Suite:
         mode = True if self.args.compile_mode == "default" else self.args.compile_mode
         label = f"compile={mode!r}"
         models = {"defaults": Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype),
-                  label: Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, compile=mode)}
+                  label: Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype,
+                                         tuning=EngineTuning(compile=mode))}
         lengths = self.token_counts([models["defaults"].render_prompt(t) for t in texts])
         flops = C.useful_flops(lengths, fp)
         info: dict = {"texts": len(texts), "prompt_tokens_median": float(np.median(lengths)),
@@ -859,7 +869,7 @@ class Suite:
                          agreement_min_cosine=min_cosine(vectors[row_name], vectors["package defaults (cold)"]),
                          agreement_vs="package defaults (cold)", ratio_vs_defaults=walls["defaults"] / wall)
                 log(f"compile {row_name}: {self.rows[-1]['graphs_compiled']} graphs compiled")
-        info["shape_buckets"] = {name: m.options.shape_buckets for name, m in models.items()}
+        info["shape_buckets"] = {name: m.options.tuning.shape_buckets for name, m in models.items()}
         del models
         torch._dynamo.reset()  # drop the compiled graphs with the models
         free_memory()
@@ -1013,7 +1023,7 @@ def parse_args(argv=None):
     p.add_argument("--rerank", default=None, help="comma list of QxD workloads (full: 1x100,20x50)")
     p.add_argument("--texts-compile", type=int, default=None, help="compile section's corpus size (full: 10000)")
     p.add_argument("--compile-mode", default="default",
-                   help="the compile section's RuntimeOptions.compile: default (= True), a torch.compile mode "
+                   help="the compile section's EngineTuning.compile: default (= True), a torch.compile mode "
                         "(max-autotune, reduce-overhead, ...) or a backend (aot_eager: no kernel build, smoke runs)")
     p.add_argument("--median", type=float, default=32, help="median text length in tokens (prompt median ~51)")
     p.add_argument("--sigma", type=float, default=1.0)

@@ -6,18 +6,16 @@ classes), ``engine`` (how a local model runs), ``formats`` (what the released mo
 ``fallback``, ``errors`` and ``chunking``.
 """
 
-from . import _moved
 from .api import Embedder, Reranker
-from .engine import BatchStats, RuntimeOptions
+from .engine import BatchStats, EngineTuning, RuntimeOptions
 from .errors import EmbeddingSpaceMismatch, InputError, MediaError, NoBackendAvailable, PromptTooLong, Qwen3RagError
 from .models import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker
-
-_moved.install(__name__)
 
 __all__ = [
     "BatchStats",
     "EmbeddingSpaceMismatch",
     "Embedder",
+    "EngineTuning",
     "InputError",
     "MediaError",
     "NoBackendAvailable",

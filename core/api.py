@@ -3,14 +3,19 @@
 
 Local and remote backends implement ``embed`` (and ``score_pairs`` for rerankers; remote ones also
 their async twins, which do real async I/O); everything else comes from here, so every backend behaves
-the same in every adapter. ``FallbackEmbedder`` delegates each of these methods to its active backend.
+the same in every adapter. A local async twin is its sync method in a worker thread, derived by one
+helper (``in_thread``). One argument order: ``(items, instruction, dimensions)``; ``embed_documents``
+takes both by keyword only (documents rarely need an instruction). ``FallbackEmbedder`` delegates each of
+these methods to its active backend.
 ``Embedder`` and ``Reranker`` are the Protocols the adapters type against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -35,6 +40,25 @@ def ranked(scores: np.ndarray, top_n: int | None) -> list[tuple[int, float]]:
     return [(i, float(scores[i])) for i in order[:top_n]]
 
 
+R = TypeVar("R")
+
+
+def in_thread(method: Callable[..., R]) -> Callable[..., Awaitable[R]]:
+    """The async twin of a blocking method: the same call (the subclass's override, looked up by name) in a
+    worker thread (``usage.to_thread``: its usage becomes the task's ``last``), so model work never blocks the
+    event loop. Iterables are read here, once, not in the thread."""
+
+    what = list(inspect.signature(method).parameters)[1]  # "items" or "pairs", for the error message
+
+    @functools.wraps(method)
+    async def twin(self: Any, values: Iterable[Any], *args: Any, **kwargs: Any) -> R:
+        return await to_thread(getattr(self, method.__name__), as_list(values, what), *args, **kwargs)
+
+    twin.__name__ = twin.__qualname__ = "a" + method.__name__
+    twin.__doc__ = f"Async ``{method.__name__}`` (a worker thread)."
+    return twin
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """What adapters need from an embedder (local, remote or fallback)."""
@@ -53,8 +77,8 @@ class Embedder(Protocol):
     def embed_queries(self, items: Sequence[Any], instruction: str | None = None,
                       dimensions: int | None = None) -> np.ndarray: ...
 
-    def embed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
-                        instruction: str | None = None) -> np.ndarray: ...
+    def embed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
+                        dimensions: int | None = None) -> np.ndarray: ...
 
     async def aembed(self, items: Sequence[Any], instruction: str | None = None,
                      dimensions: int | None = None) -> np.ndarray: ...
@@ -62,8 +86,8 @@ class Embedder(Protocol):
     async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
                              dimensions: int | None = None) -> np.ndarray: ...
 
-    async def aembed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
-                               instruction: str | None = None) -> np.ndarray: ...
+    async def aembed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
+                               dimensions: int | None = None) -> np.ndarray: ...
 
 
 @runtime_checkable
@@ -104,20 +128,18 @@ class EmbeddingAPI:
                       dimensions: int | None = None) -> np.ndarray:
         return self.embed(items, instruction or self.query_instruction, dimensions)
 
-    def embed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
-                        instruction: str | None = None) -> np.ndarray:
+    def embed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
+                        dimensions: int | None = None) -> np.ndarray:
         return self.embed(items, instruction, dimensions)
 
-    async def aembed(self, items: Sequence[Any], instruction: str | None = None,
-                     dimensions: int | None = None) -> np.ndarray:
-        return await to_thread(self.embed, items, instruction, dimensions)
+    aembed = in_thread(embed)
 
     async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
                              dimensions: int | None = None) -> np.ndarray:
         return await self.aembed(items, instruction or self.query_instruction, dimensions)
 
-    async def aembed_documents(self, items: Sequence[Any], dimensions: int | None = None, *,
-                               instruction: str | None = None) -> np.ndarray:
+    async def aembed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
+                               dimensions: int | None = None) -> np.ndarray:
         return await self.aembed(items, instruction, dimensions)
 
 
@@ -139,8 +161,7 @@ class ScoringAPI:
         """(document index, score) pairs, best first; ``top_n`` keeps the best n."""
         return ranked(self.score(query, documents, instruction), top_n)
 
-    async def ascore_pairs(self, pairs: Iterable[Pair], instruction: str | None = None) -> np.ndarray:
-        return await to_thread(self.score_pairs, as_list(pairs, "pairs"), instruction)
+    ascore_pairs = in_thread(score_pairs)
 
     async def ascore(self, query: Any, documents: Iterable[Any], instruction: str | None = None) -> np.ndarray:
         return await self.ascore_pairs([(query, d) for d in as_list(documents, "documents")], instruction)

@@ -198,8 +198,8 @@ class FallbackEmbedder:
                       dimensions: int | None = None) -> np.ndarray:
         return self._run("embed_queries", items, instruction, dimensions)
 
-    def embed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None, *,
-                        instruction: str | None = None) -> np.ndarray:
+    def embed_documents(self, items: Sequence[ItemInput], *, instruction: str | None = None,
+                        dimensions: int | None = None) -> np.ndarray:
         return self._run("embed_documents", items, instruction, dimensions)
 
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
@@ -210,6 +210,6 @@ class FallbackEmbedder:
                              dimensions: int | None = None) -> np.ndarray:
         return await self._arun("embed_queries", items, instruction, dimensions)
 
-    async def aembed_documents(self, items: Sequence[ItemInput], dimensions: int | None = None, *,
-                               instruction: str | None = None) -> np.ndarray:
+    async def aembed_documents(self, items: Sequence[ItemInput], *, instruction: str | None = None,
+                               dimensions: int | None = None) -> np.ndarray:
         return await self._arun("embed_documents", items, instruction, dimensions)

@@ -276,10 +276,12 @@ def load_video(probe: VideoProbe, options: MediaOptions) -> LoadedVideo:
         what = "(frames)"
     else:
         video, what = probe.source, _describe(probe.source)
-        video_reader()
     try:
-        frames, metadata = fetch_video({"video": video, **probe.request}, image_patch_size=16,
-                                       return_video_metadata=True)
+        if video is probe.source and video_reader() == "pyav":  # the reader passed per call, not registered
+            frames, metadata = _fetch_video_pyav({"video": video, **probe.request})
+        else:
+            frames, metadata = fetch_video({"video": video, **probe.request}, image_patch_size=16,
+                                           return_video_metadata=True)
     except MediaError:
         raise
     except Exception as exc:  # decoders raise many types; all mean "this video cannot be read"
@@ -436,16 +438,15 @@ def _pyav_metadata(location: str, count: bool = True) -> tuple[int, float, tuple
 
 
 def video_reader() -> str:
-    """The reader qwen-vl-utils uses for video files: ``torchcodec`` or ``decord`` when installed, else
-    PyAV, installed here in place of its ``torchvision`` reader when torchvision no longer has
-    ``read_video`` (torchvision >= 0.22; decord has no wheels for ARM). A ``MediaError`` if none works."""
+    """The reader for video files: qwen-vl-utils' own (``torchcodec`` or ``decord`` when installed, else
+    torchvision's ``read_video``), or ``pyav`` where torchvision no longer has ``read_video`` (torchvision
+    >= 0.22; decord has no wheels for ARM): ``read_video_pyav``, passed per call (``_fetch_video_pyav``),
+    never written into qwen-vl-utils' reader table. A ``MediaError`` if none works."""
     from qwen_vl_utils import vision_process
 
     backend = vision_process.get_video_reader_backend()
     if backend != "torchvision":
         return cast(str, backend)
-    if vision_process.VIDEO_READER_BACKENDS.get("torchvision") is read_video_pyav:
-        return "pyav"
     import torchvision.io
 
     if hasattr(torchvision.io, "read_video"):
@@ -454,10 +455,25 @@ def video_reader() -> str:
         raise MediaError("no video reader is installed: decord and torchcodec are missing and this torchvision "
                          "has no read_video; install PyAV (pip install av) or decord (pip install "
                          "'qwen3-vl-rag[video]', x86_64 only)")
-    vision_process.VIDEO_READER_BACKENDS["torchvision"] = read_video_pyav
-    logger.info("decord and torchcodec are not installed: reading video files with PyAV")
+    if not _told_pyav.is_set():
+        _told_pyav.set()
+        logger.info("decord and torchcodec are not installed: reading video files with PyAV")
     return "pyav"
 
+
+_told_pyav = threading.Event()
+
+
+def _fetch_video_pyav(ele: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """qwen-vl-utils' ``fetch_video`` for a file (``image_patch_size=16``) with ``read_video_pyav`` as its reader:
+    the frames resized as it resizes them (``_resized_frame``: its rule for a request without pixel bounds)."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import resize
+
+    video, metadata, _ = read_video_pyav(ele)
+    nframes, _, height, width = video.shape
+    size = _resized_frame(height, width, nframes, ele["total_pixels"])
+    return resize(video, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True).float(), metadata
 
 def read_video_pyav(ele: dict[str, Any]) -> tuple[Any, dict[str, Any], float]:
     """qwen-vl-utils' decord reader, with PyAV decoding: the same frame count (``smart_nframes``), the

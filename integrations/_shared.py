@@ -128,6 +128,10 @@ MODEL_ARGUMENTS = {
 # one name per concept across both adapters; the other frameworks' spellings are aliases
 MODEL_KWARGS_ALIASES = {"embedder_kwargs": "model_kwargs", "reranker_kwargs": "model_kwargs"}
 INSTRUCTION_ALIASES = {"text_instruction": "document_instruction"}
+# LangChain SemanticChunker / LlamaIndex SemanticSplitterNodeParser spellings -> the semantic chunkers'
+SEMANTIC_CHUNKER_ALIASES = {"breakpoint_threshold_type": "breakpoint_type",
+                            "breakpoint_threshold_amount": "breakpoint_amount",
+                            "embeddings": "embedder", "embed_model": "embedder"}
 
 
 def take_model_arguments(owner: str, kwargs: dict[str, Any], *, instance: Any = None,
@@ -263,3 +267,15 @@ def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | No
                          f"pass {adapter_type.__name__} without dimensions= and document_instruction= (or its core "
                          "embedder)")
     return embedder.client, embedder.query_instruction
+
+
+def two_stage_index(embedder: Any, adapter_type: type, location: str, index_kwargs: dict[str, Any] | None) -> Any:
+    """A ``TwoStageIndex`` at ``location`` over ``embedder`` (see ``two_stage_embedder``); the adapter's query
+    instruction is the index's unless ``index_kwargs`` names one."""
+    from qwen3_vl_rag.core.retrieval import TwoStageIndex
+
+    core, query_instruction = two_stage_embedder(embedder, adapter_type)
+    index_kwargs = dict(index_kwargs or {})
+    if query_instruction is not None:
+        index_kwargs.setdefault("query_instruction", query_instruction)
+    return TwoStageIndex(core, location, **index_kwargs)

@@ -74,7 +74,7 @@ def shared_prefix_scores(runner: Runner, encoded: Sequence[Encoded], head: Head,
     has_media = prefix.image_grid_thw is not None or prefix.video_grid_thw is not None
     cache_arg = _cache_argument(model)
     out = np.empty(len(encoded), dtype=np.float32)
-    with runner.lock, torch.inference_mode(), sdpa_context(runner.options.sdpa_kernels):
+    with runner.lock, torch.inference_mode(), sdpa_context(runner.tuning.sdpa_kernels):
         inputs, _ = collate([prefix], runner.pad_id, device, runner.image_token_id, runner.video_token_id)
         with runner.timed("prefix", 1, prefix_len, prefix_len):
             cache = _returned_cache(model(**inputs, use_cache=True))

@@ -26,15 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import InputError, MediaError
-from .batches import (
-    PACK_ROW_TOKENS,
-    Encoded,
-    bucket_length,
-    collate,
-    collate_packed,
-    packed_batches,
-    token_budget_batches,
-)
+from .batches import Encoded, bucket_length, collate, token_budget_batches
 from .capacity import (
     CPU_BATCH_OVERHEAD_TOKENS,
     CPU_BATCH_PATCHES,
@@ -43,14 +35,12 @@ from .capacity import (
     device_batch_limits,
     free_device_bytes,
 )
-from .fusion import compile_language_tower
 from .heads import last_token
 from .options import RuntimeOptions
 from .runtime import Runtime, input_device
-from .vision_attention import group_vision_attention
+from .tuning import EngineTuning
 
 Head = Callable[[Any], Any]  # last-position hidden states (B, H) -> one row per sequence (a tensor, same device)
-DEFAULT_CUDA_SDPA_KERNELS = ("flash", "efficient", "math")
 Layout = list[int] | None  # a packed batch's sequences per row; None: a padded batch, one sequence per row
 Collated = tuple[dict[str, Any], list[int], list[int] | None]  # (model inputs, end columns, rows; see last_token)
 
@@ -75,8 +65,8 @@ Ran = Callable[[list[Encoded]], None]  # a call's sequences that a forward pass 
 
 
 def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> RuntimeOptions:
-    """Fill what the caller left to the machine: batch limits, shape buckets (always with ``compile``), SDPA
-    kernels, packing, host workers."""
+    """Fill what the caller left to the machine: batch limits (``engine.capacity``), the pass cost, shape buckets
+    (on with ``compile`` only), host workers. No acceleration is turned on here: they are opt-in."""
     import torch
 
     on_cuda = str(input_device(model)).startswith("cuda")
@@ -86,36 +76,17 @@ def resolve_options(options: RuntimeOptions, runtime: Runtime, model: Any) -> Ru
         auto_tokens, auto_rows = device_batch_limits(model.config, str(input_device(model)), dtype_bytes,
                                                      free_device_bytes(input_device(model)))
         tokens, rows = tokens or auto_tokens, rows or auto_rows
-    patches = options.max_batch_patches or (CUDA_BATCH_PATCHES if on_cuda else CPU_BATCH_PATCHES)
-    overhead = options.batch_overhead_tokens
+    t = options.tuning
+    overhead = t.batch_overhead_tokens
     if overhead is None:
         overhead = CUDA_BATCH_OVERHEAD_TOKENS if on_cuda else CPU_BATCH_OVERHEAD_TOKENS
-    kernels = options.sdpa_kernels
-    if kernels is None and on_cuda and runtime.attn_implementation == "sdpa":
-        kernels = DEFAULT_CUDA_SDPA_KERNELS
-    return replace(
-        options, max_batch_tokens=tokens, max_batch_size=rows, max_batch_patches=patches,
+    tuning = replace(
+        t, max_batch_patches=t.max_batch_patches or (CUDA_BATCH_PATCHES if on_cuda else CPU_BATCH_PATCHES),
         batch_overhead_tokens=overhead,
-        shape_buckets=(on_cuda or bool(options.compile)) if options.shape_buckets is None else options.shape_buckets,
-        pack_sequences=(runtime.attn_implementation == "flash_attention_2" if options.pack_sequences is None
-                        else options.pack_sequences),
-        group_vision_attention=(on_cuda and runtime.attn_implementation == "sdpa"
-                                if options.group_vision_attention is None else options.group_vision_attention),
-        sdpa_kernels=kernels, host_workers=options.host_workers or min(8, os.cpu_count() or 1),
+        shape_buckets=bool(t.compile) if t.shape_buckets is None else t.shape_buckets,
+        host_workers=t.host_workers or min(8, os.cpu_count() or 1),
     )
-
-
-def _group_vision_attention(model: Any, runtime: Runtime, explicit: bool) -> bool:
-    """Install ``engine.vision_attention`` on ``model`` (False: it has no vision tower); an explicit request it
-    cannot serve is refused."""
-    if runtime.attn_implementation != "sdpa":
-        raise ValueError(f"group_vision_attention=True needs attn_implementation='sdpa', not "
-                         f"{runtime.attn_implementation!r} (flash_attention_2 runs one variable-length call already)")
-    grouped = group_vision_attention(model) > 0
-    if not grouped and explicit:
-        raise ValueError(f"group_vision_attention=True: {type(model).__name__} has no vision attention layer "
-                         "of the Qwen3-VL layout to group")
-    return grouped
+    return replace(options, max_batch_tokens=tokens, max_batch_size=rows, tuning=tuning)
 
 
 def sdpa_context(kernels: tuple[str, ...] | None) -> Any:
@@ -137,11 +108,13 @@ class Runner:
         self.model = model
         self.runtime = runtime
         self.options = resolve_options(options, runtime, model)
-        if self.options.compile and not compile_language_tower(model, self.options.compile, runtime.device_map):
-            self.options = replace(self.options, compile=False)
-        if self.options.group_vision_attention:
-            grouped = _group_vision_attention(model, runtime, explicit=options.group_vision_attention is True)
-            self.options = replace(self.options, group_vision_attention=grouped)
+        if self.tuning.sdpa_kernels and runtime.attn_implementation != "sdpa":
+            raise ValueError(f"sdpa_kernels={self.tuning.sdpa_kernels} needs attn_implementation='sdpa', not "
+                             f"{runtime.attn_implementation!r} (the kernels of other attentions are not SDPA's)")
+        if self.tuning.accelerated:  # the default path never imports engine.accelerations
+            from .accelerations import install
+
+            self.options = replace(self.options, tuning=install(model, self.tuning, runtime))
         self.pad_id = pad_id
         self.image_token_id = image_token_id
         self.video_token_id = video_token_id
@@ -149,6 +122,11 @@ class Runner:
         self._queue_lock = threading.Lock()
         self._queue: list[_Job] = []  # calls waiting for the model (``run`` merges them)
         self._hooks: list[BatchHook] = []
+
+    @property
+    def tuning(self) -> EngineTuning:
+        """The engine tuning in force (the caller's, with the machine's choices filled in)."""
+        return self.options.tuning
 
     @property
     def device(self) -> Any:
@@ -181,7 +159,7 @@ class Runner:
     # -- batches -----------------------------------------------------------------------------------------
     def width(self, longest: int) -> int:
         """Padded length of a batch whose longest row is ``longest`` (bucketed when ``shape_buckets``)."""
-        return bucket_length(longest) if self.options.shape_buckets else longest
+        return bucket_length(longest) if self.tuning.shape_buckets else longest
 
     @property
     def on_cuda(self) -> bool:
@@ -190,10 +168,10 @@ class Runner:
     def plan(self, lengths: Sequence[int], patches: Sequence[int] | None = None,
              cost_share: float = 1.0) -> list[list[int]]:
         """Length-sorted batches; a pass costs ``cost_share`` x ``batch_overhead_tokens`` padded tokens."""
-        o = self.options  # resolve_options filled every limit
+        o, t = self.options, self.tuning  # resolve_options filled every limit
         return token_budget_batches(lengths, cast(int, o.max_batch_tokens), cast(int, o.max_batch_size),
-                                    batch_cost=round(cost_share * cast(int, o.batch_overhead_tokens)), width=self.width,
-                                    patches=patches, max_batch_patches=o.max_batch_patches)
+                                    batch_cost=round(cost_share * cast(int, t.batch_overhead_tokens)), width=self.width,
+                                    patches=patches, max_batch_patches=t.max_batch_patches)
 
     @property
     def varlen(self) -> bool:
@@ -203,14 +181,16 @@ class Runner:
     def plan_packed(self, lengths: Sequence[int], patches: Sequence[int] | None = None
                     ) -> list[tuple[list[int], Layout]]:
         """Packed batches: (indices in row order, sequences per row). One row per batch with flash attention,
-        else rows of ``PACK_ROW_TOKENS`` under a block mask (see ``RuntimeOptions.pack_sequences``)."""
-        o = self.options
+        else rows of ``PACK_ROW_TOKENS`` under a block mask (``engine.accelerations.packing``)."""
+        from .accelerations.packing import PACK_ROW_TOKENS, packed_batches
+
+        o, t = self.options, self.tuning
         tokens = cast(int, o.max_batch_tokens)
         batches = packed_batches(lengths, tokens, 1 if self.varlen else cast(int, o.max_batch_size),
                                  tokens if self.varlen else PACK_ROW_TOKENS,
                                  width=None if self.varlen else self.width, patches=patches,
-                                 max_batch_patches=o.max_batch_patches,
-                                 batch_cost=cast(int, o.batch_overhead_tokens))
+                                 max_batch_patches=t.max_batch_patches,
+                                 batch_cost=cast(int, t.batch_overhead_tokens))
         return [([i for row in rows for i in row], [len(row) for row in rows]) for rows in batches]
 
     def collate(self, batch: Sequence[Encoded], layout: Layout = None) -> Collated:
@@ -221,6 +201,8 @@ class Runner:
             inputs, lengths = collate(batch, self.pad_id, self.device, self.image_token_id, self.video_token_id,
                                       width=self.width(max(len(e.ids) for e in batch)), pin=self.on_cuda)
             return inputs, lengths, None
+        from .accelerations.packing import collate_packed
+
         rows, start = [], 0
         for count in layout:
             rows.append(batch[start:start + count])
@@ -229,11 +211,11 @@ class Runner:
         # compiled towers take no boundaries: a new max_length would be a new graph
         return collate_packed(rows, self.pad_id, self.device, self.image_token_id, self.video_token_id,
                               width=width, pin=self.on_cuda, rope_index=getattr(self.model, "get_rope_index", None),
-                              varlen_boundaries=self.varlen and not self.options.compile)
+                              varlen_boundaries=self.varlen and not self.tuning.compile)
 
     def forward(self, inputs: dict[str, Any], lengths: Sequence[int], rows: Sequence[int] | None = None) -> Any:
         """Hidden state at each sequence's last real position (call under ``torch.inference_mode``)."""
-        with sdpa_context(self.options.sdpa_kernels):
+        with sdpa_context(self.tuning.sdpa_kernels):
             hidden = self.model(**inputs, use_cache=False).last_hidden_state
         return last_token(hidden, lengths, rows)
 
@@ -259,7 +241,7 @@ class Runner:
                 if planned is not None:
                     pending.append((planned[0], feeder.submit(prepare, *planned)))
 
-            for _ in range(self.options.prefetch_batches):
+            for _ in range(self.tuning.prefetch_batches):
                 submit()
             try:
                 while pending:
@@ -330,7 +312,7 @@ class Runner:
         lengths = [len(e.ids) for e in encoded]
         patches = [e.patches for e in encoded]
         batches: list[tuple[list[int], Layout]] = (
-            self.plan_packed(lengths, patches) if self.options.pack_sequences
+            self.plan_packed(lengths, patches) if self.tuning.pack_sequences
             else [(b, None) for b in self.plan(lengths, patches)])
         out: np.ndarray | None = None
         progress = self.options.show_progress if show_progress is None else show_progress
@@ -340,7 +322,7 @@ class Runner:
             stack.enter_context(torch.inference_mode())
             bar = stack.enter_context(tqdm(total=len(encoded), desc=desc, disable=not progress, unit="item"))
             if streaming:
-                workers = stack.enter_context(ThreadPoolExecutor(self.options.host_workers,
+                workers = stack.enter_context(ThreadPoolExecutor(cast(int, self.tuning.host_workers),
                                                                  thread_name_prefix="qwen3-rag-media"))
                 prepared = self._prepared(encoded, batches, workers)
             else:

@@ -21,6 +21,20 @@ from ..usage import Usage, UsageMeter, price_for
 from ..vectors import check_dimensions, truncate_and_normalize
 
 
+class _BatchLimit:
+    """A batch limit of ``RuntimeOptions`` read and set on the model (e.g. ``model.max_batch_size = 8``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, model: LocalModel | None, owner: type | None = None) -> Any:
+        return self if model is None else int(getattr(model.options, self.name) or 0)
+
+    def __set__(self, model: LocalModel, value: int) -> None:
+        changes: dict[str, Any] = {self.name: value}
+        model.runner.options = replace(model.runner.options, **changes)
+
+
 class LocalModel:
     """A transformers model on this machine; ``runner`` owns it, its lock and its batches."""
 
@@ -50,24 +64,8 @@ class LocalModel:
         """The loaded transformers backbone (for inspection and forward hooks)."""
         return self.runner.model
 
-    @property
-    def max_batch_tokens(self) -> int:
-        return int(self.options.max_batch_tokens or 0)
-
-    @max_batch_tokens.setter
-    def max_batch_tokens(self, value: int) -> None:
-        self._set_options(max_batch_tokens=value)
-
-    @property
-    def max_batch_size(self) -> int:
-        return int(self.options.max_batch_size or 0)
-
-    @max_batch_size.setter
-    def max_batch_size(self, value: int) -> None:
-        self._set_options(max_batch_size=value)
-
-    def _set_options(self, **changes: Any) -> None:
-        self.runner.options = replace(self.runner.options, **changes)
+    max_batch_tokens = _BatchLimit("max_batch_tokens")
+    max_batch_size = _BatchLimit("max_batch_size")
 
     kind = "embedding"  # for the price table (usage.price_for)
 
@@ -169,10 +167,13 @@ class LocalReranker(LocalModel, ScoringAPI):
     def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
                     show_progress: bool | None = None) -> np.ndarray:
         """P(yes) for many (query, document) pairs at once: float32 (N,), in input order."""
+        pairs = as_list(pairs, "pairs")
         with self._metered() as ran:
-            return self._score(self.encode(as_list(pairs, "pairs"), instruction), ran, show_progress)
+            return self._score(self.encode(pairs, instruction), ran, show_progress, pairs)
 
-    def _score(self, encoded: Sequence[Encoded], ran: list[Encoded], show_progress: bool | None = None) -> np.ndarray:
+    def _score(self, encoded: Sequence[Encoded], ran: list[Encoded], show_progress: bool | None = None,
+               pairs: Sequence[Pair] | None = None) -> np.ndarray:
+        """The scores of ``encoded`` (the prompts of ``pairs``) as plain batches; ``ran`` collects what ran."""
         if not encoded:
             return np.zeros(0, dtype=np.float32)
         return self.runner.run(encoded, self.head, show_progress=show_progress, desc="Reranking", ran=ran.extend)

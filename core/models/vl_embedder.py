@@ -23,8 +23,9 @@ class Qwen3VLEmbedder(LocalEmbedder):
     The constructor takes the official ``Qwen3VLEmbedder`` arguments unchanged, plus ``dimensions``
     (Matryoshka size), ``allow_urls``, the runtime options of ``engine.RuntimeOptions`` (``device``,
     ``dtype``/``torch_dtype``, ``attn_implementation``, ``device_map``, ``max_batch_tokens``,
-    ``max_batch_size``, ``show_progress``) and ``from_pretrained`` arguments (``cache_dir``, ``revision``,
-    ``token``, ...). ``embed`` returns float32 unit vectors, one row per item, in input order.
+    ``max_batch_size``, ``show_progress``; ``tuning=EngineTuning(...)`` for the engine's knobs) and
+    ``from_pretrained`` arguments (``cache_dir``, ``revision``, ``token``, ...). ``embed`` returns float32
+    unit vectors, one row per item, in input order.
     """
 
     def __init__(

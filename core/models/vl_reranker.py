@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..api import Pair, as_list
+from ..api import Pair
 from ..engine.batches import Encoded
 from ..engine.heads import RelevanceHead, yes_no_head
 from ..engine.prefix import shared_prefix_scores
@@ -100,22 +100,13 @@ class Qwen3VLReranker(LocalReranker):
             requests.append(PromptRequest(index, prompt, images, videos, uncapped))
         return self.encoder.encode(requests)
 
-    def score_pairs(self, pairs: Iterable[Pair], instruction: str | None = None,
-                    show_progress: bool | None = None) -> np.ndarray:
-        """P(yes) for many (query, document) pairs at once: float32 (N,), in input order.
-
-        Pairs that share a query (the same string, or the same object) share its prefix computation when
-        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches.
-        """
-        pairs = as_list(pairs, "pairs")
-        with self._metered() as ran:
-            return self._score_with_prefixes(pairs, self.encode(pairs, instruction), ran, show_progress)
-
-    def _score_with_prefixes(self, pairs: list[Pair], encoded: list[Encoded], ran: list[Encoded],
-                             show_progress: bool | None) -> np.ndarray:
-        """Usage counts a pair scored through a shared prefix at its whole prompt (the hook sees the prefix once)."""
-        if not self.reuse_query_prefix:
-            return self._score(encoded, ran, show_progress)
+    def _score(self, encoded: Sequence[Encoded], ran: list[Encoded], show_progress: bool | None = None,
+               pairs: Sequence[Pair] | None = None) -> np.ndarray:
+        """Pairs that share a query (the same string, or the same object) share its prefix computation when
+        ``reuse_query_prefix`` is on and their documents are text; all other pairs run as plain batches. Usage
+        counts a pair scored through a shared prefix at its whole prompt (the hook sees the prefix once)."""
+        if not self.reuse_query_prefix or pairs is None:
+            return super()._score(encoded, ran, show_progress)
         groups: dict[Any, list[int]] = {}
         for index, (query, _) in enumerate(pairs):
             groups.setdefault(query if isinstance(query, str) else id(query), []).append(index)
@@ -132,5 +123,5 @@ class Qwen3VLReranker(LocalReranker):
                 ran.extend(encoded[i] for i in indices)
                 out[indices] = scores
         if plain:
-            out[plain] = self._score([encoded[i] for i in plain], ran, show_progress)
+            out[plain] = super()._score([encoded[i] for i in plain], ran, show_progress)
         return out

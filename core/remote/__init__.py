@@ -8,7 +8,6 @@ from ..formats.rerank import RERANK_CHAT_TEMPLATE
 from .client import RemoteClient, parse_retry_after
 from .embedder import KNOWN_DIMENSIONS, OPENROUTER_BASE_URL, RemoteEmbedder, default_protocol
 from .errors import AuthenticationError, InsecureKeyWarning, RemoteError, RemoteResponseError
-from .payloads import TokenUsage
 from .reranker import RemoteReranker
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "RemoteError",
     "RemoteReranker",
     "RemoteResponseError",
-    "TokenUsage",
     "default_protocol",
     "parse_retry_after",
 ]

@@ -16,7 +16,7 @@ Two wire protocols, chosen explicitly or from the model name:
 the vectors are truncated and renormalised here instead, and later calls skip the parameter.
 
 Every answer is checked as the local models' output is: N vectors for N items, each finite, not zero,
-and of the model's size (``dimension=``, the released models' known sizes, or the first answer's), or of
+and of the model's size (``native_dimensions=``, the released models' known sizes, or the first answer's), or of
 the requested ``dimensions``. Anything else is a ``RemoteResponseError`` naming the item; the model's
 size never changes once known, so ``identity`` cannot drift to what a broken server sent.
 """
@@ -39,10 +39,11 @@ from ..formats.embedding import text_query_prompt
 from ..identity import EmbeddingIdentity, model_key
 from ..inputs import Item, ItemInput, check_instruction, parse_items
 from ..media import MediaOptions
+from ..usage import Usage
 from ..vectors import check_dimensions, truncate_and_normalize
 from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError, RemoteResponseError
-from .payloads import TokenUsage, content_parts, parse_embeddings, plain_text
+from .payloads import content_parts, parse_embeddings, plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ class RemoteEmbedder(EmbeddingAPI):
     ``model`` is the served model name; ``base_url`` the API root (default OpenRouter; for vLLM
     ``http://host:port/v1``). The API key comes from ``api_key`` or the environment variable
     ``api_key_env`` (default ``OPENROUTER_API_KEY``); a local server needs none. ``usage`` sums the
-    tokens the server reported (for cost).
+    tokens the server reported (for cost). ``dimensions`` is the Matryoshka size of the vectors returned;
+    ``native_dimensions`` the model's own size, known for the released models and otherwise learnt from the
+    first answer (declare it to check every answer's width from the first).
     """
 
     def __init__(
@@ -90,7 +93,7 @@ class RemoteEmbedder(EmbeddingAPI):
         api_key: Any = None,
         api_key_env: str | None = DEFAULT_API_KEY_ENV,
         dimensions: int | None = None,
-        dimension: int | None = None,
+        native_dimensions: int | None = None,
         default_instruction: str | None = None,
         query_instruction: str | None = None,
         batch_size: int = 64,
@@ -116,7 +119,7 @@ class RemoteEmbedder(EmbeddingAPI):
                                              deadline=deadline, max_retries=max_retries,
                                              max_concurrency=max_concurrency)
         self.dimensions = None
-        self._native_dimension = dimension or KNOWN_DIMENSIONS.get(model_key(model))
+        self._native_dimension = native_dimensions or KNOWN_DIMENSIONS.get(model_key(model))
         self.dimensions = self._check_dimensions(dimensions)
         chat = protocol == "vllm-chat"
         self.default_instruction = default_instruction or (C.VL_EMBED_DEFAULT_INSTRUCTION if chat else None)
@@ -126,7 +129,7 @@ class RemoteEmbedder(EmbeddingAPI):
         self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
                                   allow_urls)
         self.extra_body = dict(extra_body or {})
-        self.usage = TokenUsage()
+        self.usage = Usage()
         self.client_side_dimensions = False  # set when the server refused ``dimensions``
         self._lock = threading.Lock()
         self._usage_warned = False
@@ -158,10 +161,10 @@ class RemoteEmbedder(EmbeddingAPI):
         return EmbeddingIdentity(model=model_key(self.model_name), dimension=self.dimension,
                                  modalities=self.modalities, prompt_format=fmt)
 
-    def reset_usage(self) -> TokenUsage:
+    def reset_usage(self) -> Usage:
         """Return the usage so far and start counting from zero."""
         with self._lock:
-            usage, self.usage = self.usage, TokenUsage()
+            usage, self.usage = self.usage, Usage()
         return usage
 
     # -- requests --------------------------------------------------------------------------------

@@ -23,14 +23,10 @@ from ..errors import InputError, MediaError
 from ..formats.defaults import EMPTY_ITEM_TEXT
 from ..inputs import Item
 from ..media import MediaOptions, load_image
-from ..usage import Usage
 from .errors import RemoteResponseError
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
-
-
-TokenUsage = Usage  # the server-reported tokens, summed over requests (the name of the first release)
 
 
 def png_data_uri(image: PILImage.Image) -> str:

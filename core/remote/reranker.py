@@ -26,9 +26,10 @@ from ..errors import InputError
 from ..formats import defaults as C
 from ..inputs import Item, check_instruction, parse_item
 from ..media import MediaOptions
+from ..usage import Usage
 from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
 from .errors import RemoteError
-from .payloads import TokenUsage, content_parts, parse_scores
+from .payloads import content_parts, parse_scores
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class RemoteReranker(ScoringAPI):
         self.media = MediaOptions(min_pixels, max_pixels, total_pixels, C.FPS, C.NUM_FRAMES, C.MAX_FRAMES,
                                   allow_urls)
         self.extra_body = dict(extra_body or {})
-        self.usage = TokenUsage()
+        self.usage = Usage()
         self.endpoint: str | None = None  # "/rerank", "/score" or "/score:text" once one has worked
         self._lock = threading.Lock()
         self._usage_warned = False

@@ -10,36 +10,19 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_text_splitters import TextSplitter
 
-from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker, token_counter_for
+from qwen3_vl_rag.core.chunking import Chunk, SemanticChunker
 
-from .._lazy import LazyModel
+from .._lazy import LazyBoundaryEmbedder
 from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL_NAME
 from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
-    core_kwargs,
+    SEMANTIC_CHUNKER_ALIASES,
     default_token_counter,
     refuse_unknown,
     rename_aliases,
     take_model_arguments,
 )
-
-# LangChain SemanticChunker / LlamaIndex SemanticSplitterNodeParser spellings -> this chunker's
-CHUNKER_ALIASES = {"breakpoint_threshold_type": "breakpoint_type", "breakpoint_threshold_amount": "breakpoint_amount",
-                   "embeddings": "embedder", "embed_model": "embedder"}
-
-
-class _BoundaryModel:
-    """``embed_documents`` and a batch token counter, loaded on first use (so constructing is free)."""
-
-    def __init__(self, factory: Callable[[], tuple[Any, Callable[[list[str]], Sequence[int]]]]) -> None:
-        self._model = LazyModel(factory)
-
-    def embed_documents(self, texts: list[str]) -> Any:
-        return self._model.get()[0].embed_documents(texts)
-
-    def count_tokens(self, texts: list[str]) -> Sequence[int]:
-        return self._model.get()[1](texts)
 
 
 class Qwen3SemanticChunker(TextSplitter):
@@ -89,7 +72,7 @@ class Qwen3SemanticChunker(TextSplitter):
         accepted = {"model_name", "embedder", "count_tokens", "model_kwargs", "max_tokens", "min_tokens",
                     "buffer_size", "breakpoint_type", "breakpoint_amount", "batch_size", "add_start_index", "lazy",
                     "heading_path",
-                    *CHUNKER_ALIASES, *MODEL_ARGUMENTS, *MODEL_KWARGS_ALIASES}
+                    *SEMANTIC_CHUNKER_ALIASES, *MODEL_ARGUMENTS, *MODEL_KWARGS_ALIASES}
         refuse_unknown(owner, set(aliases) - accepted, accepted)
         if model_name is not None and not isinstance(model_name, (str, os.PathLike)):  # SemanticChunker(embeddings)
             if embedder is not None:
@@ -97,7 +80,7 @@ class Qwen3SemanticChunker(TextSplitter):
             model_name, embedder = None, model_name
         given = {"embedder": embedder, "breakpoint_type": breakpoint_type, "breakpoint_amount": breakpoint_amount,
                  "model_kwargs": model_kwargs, **aliases}
-        resolved = rename_aliases(owner, {k: v for k, v in given.items() if v is not None}, CHUNKER_ALIASES)
+        resolved = rename_aliases(owner, {k: v for k, v in given.items() if v is not None}, SEMANTIC_CHUNKER_ALIASES)
         embedder = resolved.pop("embedder", None)
         breakpoint_type = resolved.pop("breakpoint_type", "percentile")
         breakpoint_amount = resolved.pop("breakpoint_amount", None)
@@ -108,18 +91,10 @@ class Qwen3SemanticChunker(TextSplitter):
             boundary_embedder, counter = embedder, count_tokens or default_token_counter(embedder)
         else:
             model_name = model_name or DEFAULT_MODEL_NAME
-            kwargs = dict(model_kwargs or {})
-
-            def load() -> tuple[Any, Callable[[list[str]], Sequence[int]]]:
-                from qwen3_vl_rag.core import Qwen3TextEmbedder
-
-                model = Qwen3TextEmbedder(model_name, **core_kwargs(kwargs))
-                return model, count_tokens or token_counter_for(model)
-
-            boundary = _BoundaryModel(load)
+            boundary = LazyBoundaryEmbedder(model_name, model_kwargs or {}, count_tokens)
             boundary_embedder, counter = boundary, boundary.count_tokens
             if not lazy:
-                boundary.count_tokens([])  # load now: a missing model fails at construction
+                boundary.load()  # load now: a missing model fails at construction
         self.model_name = model_name or getattr(embedder, "model_name", None)
         self.chunker = SemanticChunker(
             boundary_embedder, counter, max_tokens=max_tokens, min_tokens=min_tokens, buffer_size=buffer_size,

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, model_validator
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY
 from qwen3_vl_rag.core.retrieval import TwoStageIndex
 
-from .._shared import two_stage_embedder
+from .._shared import two_stage_index
 from .embeddings import Qwen3VLEmbeddings
 from .rerank import _item as document_to_item  # one rule for what a document is, shared with the reranker
 
@@ -88,11 +88,7 @@ class Qwen3VLTwoStageRetriever(BaseRetriever):
                        **kwargs: Any) -> Qwen3VLTwoStageRetriever:
         """Build a ``TwoStageIndex`` at ``location`` with ``embedding`` (``Qwen3VLEmbeddings`` or a core
         embedder), add ``documents`` and return a retriever over it (``kwargs`` go to the retriever)."""
-        embedder, query_instruction = two_stage_embedder(embedding, Qwen3VLEmbeddings)
-        index_kwargs = dict(index_kwargs or {})
-        if query_instruction is not None:
-            index_kwargs.setdefault("query_instruction", query_instruction)
-        index = TwoStageIndex(embedder, location, **index_kwargs)
+        index = two_stage_index(embedding, Qwen3VLEmbeddings, location, index_kwargs)
         add_documents(index, documents, ids)
         return cls(index=index, **kwargs)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import sys
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -13,7 +12,6 @@ from llama_index.core.base.embeddings.base import Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.embeddings import MultiModalEmbedding
-from llama_index.core.indices import utils as index_utils
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from llama_index.core.schema import BaseNode, ImageType, MetadataMode
@@ -34,6 +32,7 @@ from .._shared import (
     rename_aliases,
     take_model_arguments,
 )
+from ._index_frames import index_nodes
 from ._nodes import has_media, node_item
 
 DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
@@ -45,11 +44,6 @@ DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
 DEFAULT_EMBED_BATCH_SIZE = 256
 
 dispatcher = get_dispatcher(__name__)
-
-# VectorStoreIndex (from_documents, insert, insert_nodes, the constructor) embeds nodes through these two
-# functions, which pass only node *texts* to get_text_embedding_batch: an ImageNode would be embedded as its
-# metadata string. The embedding finds the nodes in their frame and embeds media nodes as media (issue 15).
-_INDEX_EMBED_CODES = (index_utils.embed_nodes.__code__, index_utils.async_embed_nodes.__code__)
 
 
 def _image_item(image: Any) -> dict:
@@ -206,7 +200,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
         """LlamaIndex's batched text embedding; when ``VectorStoreIndex`` asks for the vectors of nodes that carry
         media (``from_documents``, ``insert``), those nodes are embedded as their media, never as their text."""
-        nodes = _index_nodes(texts)
+        nodes = index_nodes(texts)
         if nodes is not None:
             return self._embed_nodes(nodes, show_progress)
         self._check(texts)
@@ -215,7 +209,7 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
 
     async def aget_text_embedding_batch(self, texts: list[str], show_progress: bool = False,
                                         **kwargs: Any) -> list[Embedding]:
-        nodes = _index_nodes(texts)
+        nodes = index_nodes(texts)
         if nodes is not None:
             return await self._aembed_nodes(nodes, show_progress)
         await self._acheck(texts)
@@ -536,25 +530,3 @@ def _progress_bar(total: int, show_progress: bool) -> Any:
     except ImportError:  # pragma: no cover - tqdm is a core dependency
         return None
     return tqdm(total=total, desc="Embedding", unit="item")
-
-
-def _index_nodes(texts: Sequence[str]) -> list[BaseNode] | None:
-    """The nodes whose ``texts`` ``VectorStoreIndex`` is asking for, when some carry media; else None.
-
-    ``embed_nodes`` / ``async_embed_nodes`` (llama-index-core) build ``texts`` from the nodes without an
-    embedding, in order; they are found in the caller's frame and checked to match text for text.
-    """
-    frame = sys._getframe(2)
-    for _ in range(8):
-        if frame is None:
-            return None
-        if frame.f_code in _INDEX_EMBED_CODES:
-            nodes = frame.f_locals.get("nodes") or []
-            pending = [n for n in nodes if isinstance(n, BaseNode) and n.embedding is None]
-            if len(pending) != len(texts) or not any(has_media(n) for n in pending):
-                return None
-            if any(n.get_content(metadata_mode=MetadataMode.EMBED) != t for n, t in zip(pending, texts)):
-                return None
-            return pending
-        frame = frame.f_back
-    return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.indices.vector_store.retrievers import VectorIndexRetriever
 
 
 def index_retriever(index: VectorStoreIndex, **kwargs: Any) -> BaseRetriever:
@@ -24,9 +25,12 @@ def index_retriever(index: VectorStoreIndex, **kwargs: Any) -> BaseRetriever:
         raise TypeError(f"index_retriever needs a VectorStoreIndex, got {type(index).__name__}")
     restrict = "node_ids" in kwargs
     retriever = VectorStoreIndex.as_retriever(index, **kwargs)
-    if index.vector_store.stores_text and not restrict and hasattr(retriever, "_node_ids"):
-        retriever._node_ids = None  # the store holds every node; the index structure only media/index nodes
-    return retriever
+    if not index.vector_store.stores_text or restrict or not isinstance(retriever, VectorIndexRetriever):
+        return retriever
+    # the store holds every node, the index structure only media / index nodes: the same retriever, built
+    # through its public constructor without node_ids (its callbacks and object map are the index's)
+    return VectorIndexRetriever(index, callback_manager=retriever.callback_manager,
+                                object_map=retriever.object_map, **kwargs)
 
 
 class Qwen3VLVectorStoreIndex(VectorStoreIndex):

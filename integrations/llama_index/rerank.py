@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
@@ -102,25 +104,31 @@ class Qwen3VLRerank(BaseNodePostprocessor):
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query, documents = self._start(nodes, query_bundle)
-        if not nodes:
-            return self._end([])
-        with self._event(nodes, query_bundle) as event:
-            scores = self.reranker.score(query, documents, instruction=self.instruction)
-            ranked = self._ranked(nodes, scores)
-            event.on_end(payload={EventPayload.NODES: ranked})
-        return self._end(ranked)
+        with self._ranking(nodes, query_bundle) as rank:
+            if nodes:
+                rank(self.reranker.score(query, documents, instruction=self.instruction))
+        return rank.nodes
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query, documents = self._start(nodes, query_bundle)
+        with self._ranking(nodes, query_bundle) as rank:
+            if nodes:
+                rank(await self.reranker.ascore(query, documents, instruction=self.instruction))
+        return rank.nodes
+
+    @contextlib.contextmanager
+    def _ranking(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> Iterator[_Rank]:
+        """The rerank event around the scoring (none for no nodes); ``rank(scores)`` orders and trims the nodes."""
+        rank = _Rank(self, nodes)
         if not nodes:
-            return self._end([])
-        with self._event(nodes, query_bundle) as event:
-            scores = await self.reranker.ascore(query, documents, instruction=self.instruction)
-            ranked = self._ranked(nodes, scores)
-            event.on_end(payload={EventPayload.NODES: ranked})
-        return self._end(ranked)
+            yield rank
+        else:
+            with self._event(nodes, query_bundle) as event:
+                yield rank
+                event.on_end(payload={EventPayload.NODES: rank.nodes})
+        rank.nodes = self._end(rank.nodes)
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[Any, list[Any]]:
@@ -161,3 +169,13 @@ class Qwen3VLRerank(BaseNodePostprocessor):
             rescored.append(NodeWithScore(node=node, score=float(score)))
         rescored.sort(key=lambda n: -n.score)
         return rescored[: self._top_n(nodes)]
+
+
+class _Rank:
+    """The nodes of one rerank call: all of them until ``rank(scores)`` orders and trims them."""
+
+    def __init__(self, owner: Qwen3VLRerank, nodes: list[NodeWithScore]) -> None:
+        self._owner, self.nodes = owner, nodes
+
+    def __call__(self, scores: Any) -> None:
+        self.nodes = self._owner._ranked(self.nodes, scores)

@@ -21,7 +21,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, same_space_labels
 from qwen3_vl_rag.core.retrieval import TwoStageIndex
 
-from .._shared import two_stage_embedder
+from .._shared import two_stage_index
 from ._nodes import node_item, query_item
 from .embedding import Qwen3VLEmbedding
 
@@ -116,11 +116,7 @@ class Qwen3VLTwoStageRetriever(BaseRetriever):
     ) -> Qwen3VLTwoStageRetriever:
         """Build a ``TwoStageIndex`` at ``location`` with ``embed_model`` (a ``Qwen3VLEmbedding`` or a core
         embedder), add ``nodes`` and return a retriever over it (``kwargs`` go to the retriever)."""
-        embedder, query_instruction = two_stage_embedder(embed_model, Qwen3VLEmbedding)
-        index_kwargs = dict(index_kwargs or {})
-        if query_instruction is not None:
-            index_kwargs.setdefault("query_instruction", query_instruction)
-        index = TwoStageIndex(embedder, location, **index_kwargs)
+        index = two_stage_index(embed_model, Qwen3VLEmbedding, location, index_kwargs)
         add_nodes(index, nodes)
         return cls(index, **kwargs)
 

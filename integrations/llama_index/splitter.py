@@ -11,13 +11,12 @@ from llama_index.core.node_parser.node_utils import build_nodes_from_splits
 from llama_index.core.schema import BaseNode, Document, ImageDocument, MetadataMode
 from llama_index.core.utils import get_tqdm_iterable
 
-from qwen3_vl_rag.core.chunking import token_counter_for
-
+from .._lazy import LazyBoundaryEmbedder
 from .._shared import BOUNDARY_MODEL as DEFAULT_MODEL
 from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
-    core_kwargs,
+    SEMANTIC_CHUNKER_ALIASES,
     default_token_counter,
     jsonable_model_kwargs,
     refuse_unknown,
@@ -27,11 +26,6 @@ from .._shared import (
 from ._nodes import has_media
 
 HEADING_PATH_KEY = "heading_path"
-
-# LlamaIndex SemanticSplitterNodeParser / LangChain SemanticChunker spellings -> this splitter's
-SPLITTER_ALIASES = {"breakpoint_threshold_type": "breakpoint_type", "breakpoint_threshold_amount": "breakpoint_amount",
-                    "embed_model": "embedder", "embeddings": "embedder"}
-
 
 class _LlamaIndexEmbedder:
     """``embed_documents`` over a LlamaIndex ``BaseEmbedding`` (``embed_model=``), for the core chunker."""
@@ -92,14 +86,14 @@ class Qwen3SemanticSplitter(NodeParser):
     ) -> None:
         owner = type(self).__name__
         kwargs = rename_aliases(owner, {"embedder": embedder, **kwargs} if embedder is not None else kwargs,
-                                SPLITTER_ALIASES)
+                                SEMANTIC_CHUNKER_ALIASES)
         embedder = kwargs.pop("embedder", None)
         percentile = kwargs.pop("breakpoint_percentile_threshold", None)
         if percentile is not None:  # SemanticSplitterNodeParser's only threshold
             if kwargs.get("breakpoint_type", "percentile") != "percentile" or kwargs.get("breakpoint_amount"):
                 raise ValueError(f"{owner}: breakpoint_percentile_threshold= conflicts with breakpoint_type/amount")
             kwargs.update(breakpoint_type="percentile", breakpoint_amount=percentile)
-        accepted = {*type(self).model_fields, "embedder", "count_tokens", *SPLITTER_ALIASES,
+        accepted = {*type(self).model_fields, "embedder", "count_tokens", *SEMANTIC_CHUNKER_ALIASES,
                     "breakpoint_percentile_threshold", *MODEL_ARGUMENTS, *MODEL_KWARGS_ALIASES}
         refuse_unknown(owner, set(kwargs) - accepted, accepted)
         kwargs = take_model_arguments(owner, kwargs, instance=embedder)
@@ -113,7 +107,7 @@ class Qwen3SemanticSplitter(NodeParser):
             model_name = model_name or own_name
         super().__init__(model_name=model_name or DEFAULT_MODEL, **kwargs)
         if embedder is None:
-            embedder = _LazyTextEmbedder(self.model_name, self.model_kwargs, count_tokens)
+            embedder = LazyBoundaryEmbedder(self.model_name, self.model_kwargs, count_tokens)
             if not self.lazy:
                 embedder.load()
             self._count_tokens = count_tokens or embedder.count_tokens
@@ -217,34 +211,3 @@ class Qwen3SemanticSplitter(NodeParser):
             if id(node) in spans and hasattr(node, "start_char_idx"):
                 node.start_char_idx, node.end_char_idx = spans[id(node)]
         return nodes
-
-
-class _LazyTextEmbedder:
-    """The default boundary model, a local ``Qwen3TextEmbedder``, loaded at construction or on first use."""
-
-    def __init__(self, model_name: str, model_kwargs: dict[str, Any],
-                 count_tokens: Callable[[list[str]], Sequence[int]] | None) -> None:
-        from .._lazy import LazyModel
-
-        self.model_name = model_name
-        self._model = LazyModel(self._build)
-        self._kwargs, self._count = dict(model_kwargs), count_tokens
-
-    def _build(self) -> Any:
-        from qwen3_vl_rag.core import Qwen3TextEmbedder
-
-        model = Qwen3TextEmbedder(self.model_name, **core_kwargs(self._kwargs))
-        return model, self._count or token_counter_for(model)
-
-    def load(self) -> Any:
-        return self._model.get()[0]
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.load().tokenizer
-
-    def embed_documents(self, texts: list[str]) -> Any:
-        return self.load().embed_documents(texts)
-
-    def count_tokens(self, texts: list[str]) -> Sequence[int]:
-        return self._model.get()[1](texts)

@@ -137,7 +137,7 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     rows = {(r["section"], r["path"]): r for r in data["rows"]}
     expected = [("embed_2b", "package"), ("embed_2b", "official b=10"), ("embed_2b", "official b=64"),
                 ("embed_8b", "package"), ("embed_8b", "official b=10"), ("images", "package"),
-                ("images", "package group_vision_attention=False"), ("images", "official b=10")]
+                ("images", "package group_vision_attention=True"), ("images", "official b=10")]
     expected += [("compile", f"package {name} ({round_})") for round_ in ("cold", "warm")
                  for name in ("defaults", "compile='aot_eager'")]
     for workload in ("1x10", "2x5"):

@@ -78,6 +78,17 @@ def test_embed_accepts_any_iterable(vl_embedder):
     np.testing.assert_allclose(vl_embedder.embed(t for t in texts), vl_embedder.embed(texts), atol=1e-6)
 
 
+def test_one_argument_order_and_embed_documents_takes_both_by_keyword(vl_embedder, vl_reranker):
+    import pytest
+
+    with pytest.raises(TypeError):
+        vl_embedder.embed_documents(["a document"], 8)  # was dimensions; would now read as an instruction
+    np.testing.assert_allclose(vl_embedder.embed_documents(["a document"], instruction="Find it", dimensions=8),
+                               vl_embedder.embed(["a document"], "Find it", 8), atol=1e-6)
+    with pytest.raises(TypeError, match="pass a list of pairs"):
+        asyncio.run(vl_reranker.ascore_pairs("not pairs"))  # the derived twin reads its input as the sync one
+
+
 def test_local_models_satisfy_the_protocols(vl_embedder, text_embedder, vl_reranker, text_reranker):
     from qwen3_vl_rag.core import Embedder, Reranker
 
@@ -106,20 +117,6 @@ def test_batch_hook_sees_every_forward_pass(vl_embedder):
     assert all(s.padded_tokens >= s.real_tokens and s.seconds >= 0 and s.path == "plain" for s in seen)
     vl_embedder.embed(["after removal"])
     assert sum(s.rows for s in seen) == 3
-
-
-def test_old_module_paths_work_and_warn():
-    import pytest
-
-    from qwen3_vl_rag.core import Qwen3VLEmbedder
-    from qwen3_vl_rag.core.formats import TEXT_RERANK_PRESETS
-
-    with pytest.warns(DeprecationWarning, match="models.vl_embedder"):
-        from qwen3_vl_rag.core.embedder import Qwen3VLEmbedder as old
-    assert old is Qwen3VLEmbedder
-    with pytest.warns(DeprecationWarning, match="formats.rerank.TEXT_RERANK_PRESETS"):
-        from qwen3_vl_rag.core.text_reranker import PRESETS
-    assert PRESETS is TEXT_RERANK_PRESETS
 
 
 def test_a_checkpoint_of_the_wrong_kind_is_refused(tiny_text_path, tiny_vl_path):

@@ -131,8 +131,11 @@ def without_decord(monkeypatch):
 
 
 def test_video_files_are_read_with_pyav_without_decord(tiny_vl_path, tmp_path, without_decord):
+    from qwen_vl_utils.vision_process import VIDEO_READER_BACKENDS
+
     from qwen3_vl_rag.core import Qwen3VLEmbedder
 
+    registry = dict(VIDEO_READER_BACKENDS)
     video = write_video(tmp_path / "clip.mp4", frames=12, fps=4)
     embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=2.0)
     vectors = embedder.embed([{"video": str(video)}, "text after"])  # before: no attribute read_video
@@ -141,6 +144,21 @@ def test_video_files_are_read_with_pyav_without_decord(tiny_vl_path, tmp_path, w
     from qwen3_vl_rag.core.media import video_reader
 
     assert video_reader() == "pyav"
+    assert VIDEO_READER_BACKENDS == registry  # the reader is passed per call: qwen-vl-utils' table is untouched
+
+
+def test_pyav_decodes_what_fetch_video_decodes_with_it(tmp_path, without_decord, monkeypatch):
+    """The per-call PyAV path resizes as qwen-vl-utils' fetch_video does with the same reader."""
+    from qwen_vl_utils import fetch_video, vision_process
+
+    from qwen3_vl_rag.core import media
+
+    monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, "torchvision", media.read_video_pyav)
+    options = media.MediaOptions(4096, 1843200, 4 * 128 * 32 * 32, 2.0, 64, 64)
+    probe = media.probe_video(str(write_video(tmp_path / "clip.mp4", frames=30, fps=10, size=(320, 240))), options)
+    ours = media.load_video(probe, options).frames
+    theirs, _ = fetch_video({"video": probe.source, **probe.request}, image_patch_size=16, return_video_metadata=True)
+    assert ours.shape == theirs.shape and np.array_equal(ours.numpy(), theirs.numpy())
 
 
 def test_pyav_samples_the_frames_decord_samples(tmp_path, without_decord):

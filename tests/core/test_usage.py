@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from qwen3_vl_rag.core import InputError, Qwen3VLEmbedder
+from qwen3_vl_rag.core import EngineTuning, InputError, Qwen3VLEmbedder
 from qwen3_vl_rag.core.usage import Usage, UsageMeter, price_for
 
 from ..conftest import random_image
@@ -99,7 +99,7 @@ def test_a_call_that_raised_before_its_first_forward_pass_counts_nothing(vl_embe
 
 
 def test_a_call_that_failed_mid_run_counts_the_passes_that_ran(tiny_vl_path, tmp_path):
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2, prefetch_batches=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2, tuning=EngineTuning(prefetch_batches=1))
     paths = [str(tmp_path / f"{i}.png") for i in range(5)]
     for i, path in enumerate(paths[:4]):
         random_image(i, size=(64, 64)).save(path)
@@ -204,7 +204,8 @@ def corpus_model(tiny_vl_path):
     def get(kind: str, rows: int):
         if (kind, rows) not in models:
             models[kind, rows] = (
-                Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=rows, prefetch_batches=1) if kind == "embedder"
+                Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=rows, tuning=EngineTuning(prefetch_batches=1))
+                if kind == "embedder"
                 else Qwen3VLReranker(str(tiny_vl_path), max_batch_size=rows, reuse_query_prefix=False))
         return models[kind, rows]
 

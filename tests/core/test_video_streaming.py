@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from qwen3_vl_rag.core import InputError, Qwen3VLEmbedder
+from qwen3_vl_rag.core import EngineTuning, InputError, Qwen3VLEmbedder
 from qwen3_vl_rag.core.media import MediaOptions, open_image, probe_video, sample_frame_list, video_reader
 
 from ..conftest import random_image
@@ -23,7 +23,9 @@ OPTIONS = dict(min_pixels=4 * 32 * 32, max_pixels=1280 * 32 * 32, fps=2.0, num_f
 @pytest.fixture(params=["reader", "reader-without-pyav", "pyav"])
 def backend(request, monkeypatch):
     """The installed reader (decord where it is), with and without PyAV (the video extra installs decord
-    alone: PyAV's absence is faked), and PyAV as on an ARM machine (neither decord nor torchcodec)."""
+    alone: PyAV's absence is faked), and PyAV as on an ARM machine (neither decord nor torchcodec). For
+    the last, the official ``fetch_video`` gets ``read_video_pyav`` as its reader in this test only (the
+    package passes it per call and writes nothing into qwen-vl-utils)."""
     from qwen_vl_utils import vision_process
 
     from qwen3_vl_rag.core import media
@@ -34,8 +36,7 @@ def backend(request, monkeypatch):
         monkeypatch.setattr(media, "has_pyav", lambda: False)
     if request.param == "pyav":
         monkeypatch.setattr(vision_process, "get_video_reader_backend", lambda: "torchvision")
-        monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, "torchvision",
-                            vision_process.VIDEO_READER_BACKENDS["torchvision"])
+        monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, "torchvision", media.read_video_pyav)
     return video_reader()
 
 
@@ -78,16 +79,21 @@ def test_frame_list_probe_promises_what_the_official_code_makes(count, size, num
 
 
 class ReaderLog:
-    """Wraps qwen-vl-utils' real video reader (no mock): which thread decoded which file, among forwards."""
+    """Wraps the real video reader (no mock): which thread decoded which file, among forwards."""
 
     def __init__(self, monkeypatch):
         from qwen_vl_utils import vision_process
 
+        from qwen3_vl_rag.core import media
+
         backend = video_reader()
-        key = "torchvision" if backend == "pyav" else backend
-        self.reader = vision_process.VIDEO_READER_BACKENDS[key]
         self.events: list[tuple[str, str]] = []
-        monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, key, self._read)
+        if backend == "pyav":
+            self.reader = media.read_video_pyav
+            monkeypatch.setattr(media, "read_video_pyav", self._read)
+        else:
+            self.reader = vision_process.VIDEO_READER_BACKENDS[backend]
+            monkeypatch.setitem(vision_process.VIDEO_READER_BACKENDS, backend, self._read)
 
     def _read(self, ele):
         self.events.append(("decode", threading.current_thread().name))
@@ -100,7 +106,8 @@ class ReaderLog:
 def test_video_pixels_are_decoded_batch_by_batch_in_the_pipeline(tiny_vl_path, tmp_path, monkeypatch):
     """Before: every video of a call was decoded in ``encode``, in the caller's thread, before any forward."""
     log = ReaderLog(monkeypatch)
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=8.0, max_batch_size=1, prefetch_batches=1, host_workers=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), fps=8.0, max_batch_size=1,
+                               tuning=EngineTuning(prefetch_batches=1, host_workers=1))
     items = [{"video": str(write_video(tmp_path / f"clip{i}.mp4", frames=8 + 2 * i))} for i in range(5)]
     encoded = embedder.encode(items)
     assert log.events == []  # the containers were read, no frame was decoded
@@ -134,7 +141,7 @@ def _swap_after_first_forward(embedder, path, content: bytes):
 ])
 def test_a_video_that_fails_later_names_its_item_and_returns_nothing(tiny_vl_path, tmp_path, replacement, reason):
     """The container is fine when the call starts; the file changes before its batch is decoded."""
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=1, prefetch_batches=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=1, tuning=EngineTuning(prefetch_batches=1))
     paths = [write_video(tmp_path / f"clip{i}.mp4", frames=8) for i in range(5)]
     other = {"garbage": None, "other_size": dict(frames=8, size=(96, 96)), "fewer_frames": dict(frames=4)}[replacement]
     content = b"not a video any more" if other is None else write_video(tmp_path / "other.mp4", **other).read_bytes()

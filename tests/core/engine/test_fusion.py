@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 import pytest
 
-from qwen3_vl_rag.core import Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
+from qwen3_vl_rag.core import EngineTuning, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
+from qwen3_vl_rag.core.engine.accelerations.fusion import RECOMPILE_LIMIT, compile_language_tower, recompile_limit
 from qwen3_vl_rag.core.engine.batches import bucket_length
-from qwen3_vl_rag.core.engine.fusion import compile_language_tower
 
 from ...conftest import random_image
 
@@ -41,16 +41,33 @@ def _shapes(model, run):
 
 def test_compile_option_is_checked():
     with pytest.raises(ValueError, match="compile must be"):
-        RuntimeOptions(compile=1)  # type: ignore[arg-type]
+        EngineTuning(compile=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="shape_buckets"):
-        RuntimeOptions(compile=True, shape_buckets=False)
-    assert RuntimeOptions.split({"compile": "aot_eager", "cache_dir": "x"}) == (
-        RuntimeOptions(compile="aot_eager"), {"cache_dir": "x"})
+        EngineTuning(compile=True, shape_buckets=False)
+    assert RuntimeOptions.split({"tuning": {"compile": "aot_eager"}, "cache_dir": "x"}) == (
+        RuntimeOptions(tuning=EngineTuning(compile="aot_eager")), {"cache_dir": "x"})
+
+
+def test_the_recompile_limit_is_raised_only_while_compiled_calls_run_even_when_they_overlap():
+    """Two threads' calls overlapping as A enters, B enters, A leaves, B leaves: dynamo's global limit is the
+    caller's again at the end (``torch._dynamo.config.patch`` per call would leave the raised one behind)."""
+    import torch
+
+    config = torch._dynamo.config
+    before = config.recompile_limit
+    a, b = recompile_limit(), recompile_limit()
+    a.__enter__()
+    b.__enter__()
+    assert config.recompile_limit >= RECOMPILE_LIMIT
+    a.__exit__(None, None, None)
+    assert config.recompile_limit >= RECOMPILE_LIMIT  # B still runs
+    b.__exit__(None, None, None)
+    assert config.recompile_limit == before
 
 
 def test_unknown_backend_is_refused(tiny_text_path):
     with pytest.raises(ValueError, match="neither a torch.compile mode"):
-        Qwen3TextEmbedder(str(tiny_text_path), compile="warp-speed")
+        Qwen3TextEmbedder(str(tiny_text_path), tuning=EngineTuning(compile="warp-speed"))
 
 
 def test_a_sharded_model_warns_once_and_runs_eagerly(text_embedder):
@@ -66,8 +83,9 @@ def test_a_sharded_model_warns_once_and_runs_eagerly(text_embedder):
 def test_compiled_text_embedder_matches_eager_and_compiles_a_bounded_number_of_graphs(tiny_text_path,
                                                                                       text_embedder):
     # free passes: the planner runs a pass per length bucket, so the batches take many shapes
-    compiled = Qwen3TextEmbedder(str(tiny_text_path), compile="aot_eager", batch_overhead_tokens=0)
-    assert compiled.options.compile == "aot_eager" and compiled.options.shape_buckets is True
+    compiled = Qwen3TextEmbedder(str(tiny_text_path),
+                                 tuning=EngineTuning(compile="aot_eager", batch_overhead_tokens=0))
+    assert compiled.options.tuning.compile == "aot_eager" and compiled.options.tuning.shape_buckets is True
     before = _graphs()
     vectors, shapes = _shapes(compiled, lambda: compiled.embed(TEXTS))
     graphs = _graphs() - before
@@ -80,14 +98,14 @@ def test_compiled_text_embedder_matches_eager_and_compiles_a_bounded_number_of_g
 
 def test_compiled_vl_models_match_eager_with_media_and_kv_cache_passes_eager(tiny_vl_path, vl_embedder,
                                                                             vl_reranker):
-    compiled = Qwen3VLEmbedder(str(tiny_vl_path), compile="aot_eager")
+    compiled = Qwen3VLEmbedder(str(tiny_vl_path), tuning=EngineTuning(compile="aot_eager"))
     items = TEXTS[::2] + [{"image": random_image(3), "text": "a caption"}]  # the image's batch: eager tower
     before = _graphs()
     vectors = compiled.embed(items)
     assert 1 <= _graphs() - before <= MAX_GRAPHS
     np.testing.assert_allclose(vectors, vl_embedder.embed(items), atol=1e-5)
 
-    reranker = Qwen3VLReranker(str(tiny_vl_path), compile="aot_eager")
+    reranker = Qwen3VLReranker(str(tiny_vl_path), tuning=EngineTuning(compile="aot_eager"))
     pairs = [(f"query {i}", text) for i, text in enumerate(TEXTS[::4])]
     np.testing.assert_allclose(reranker.score_pairs(pairs), vl_reranker.score_pairs(pairs), atol=1e-5)
     documents = TEXTS[::10]  # one query: the shared-prefix path (a KV cache) runs the tower eagerly
@@ -102,13 +120,14 @@ def test_compiled_vl_models_match_eager_with_media_and_kv_cache_passes_eager(tin
 def test_inductor_changes_no_vector(tiny_text_path, text_embedder):
     """The default backend, compiled for real (C++ kernels): one graph, as every batch has two rows."""
     texts = [" ".join(["a"] * n) for n in (3, 3, 40, 41, 200, 190)]
-    compiled = Qwen3TextEmbedder(str(tiny_text_path), compile=True, max_batch_size=2)
+    compiled = Qwen3TextEmbedder(str(tiny_text_path), max_batch_size=2, tuning=EngineTuning(compile=True))
     np.testing.assert_allclose(compiled.embed(texts), text_embedder.embed(texts), atol=1e-5)
 
 
 def test_compiled_packed_batches_match_eager(tiny_text_path, text_embedder):
     """compile and pack_sequences together: packed rows (positions restarting, no mask) through the compiled tower."""
-    compiled = Qwen3TextEmbedder(str(tiny_text_path), compile="aot_eager", pack_sequences=True)
+    compiled = Qwen3TextEmbedder(str(tiny_text_path),
+                                 tuning=EngineTuning(compile="aot_eager", pack_sequences=True))
     before = _graphs()
     np.testing.assert_allclose(compiled.embed(TEXTS[::4]), text_embedder.embed(TEXTS[::4]), atol=1e-5)
     assert 1 <= _graphs() - before <= MAX_GRAPHS

@@ -12,9 +12,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qwen3_vl_rag.core import Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
-from qwen3_vl_rag.core.engine.batches import Encoded, collate_packed, pack_rows, packed_batches
-from qwen3_vl_rag.core.engine.runner import resolve_options
+from qwen3_vl_rag.core import EngineTuning, Qwen3Reranker, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker
+from qwen3_vl_rag.core.engine.accelerations.packing import collate_packed, pack_rows, packed_batches
+from qwen3_vl_rag.core.engine.batches import Encoded
 
 from ...conftest import random_image
 
@@ -56,22 +56,12 @@ def test_one_row_per_batch_is_padding_free():
     assert len(batches) == -(-sum(lengths) // 4096)  # rows are full but the last
 
 
-def test_pack_sequences_defaults_on_only_with_flash_attention_2(text_embedder):
-    runner = text_embedder.runner
-    flash = replace(runner.runtime, attn_implementation="flash_attention_2")
-    assert resolve_options(RuntimeOptions(), flash, runner.model).pack_sequences is True
-    assert resolve_options(RuntimeOptions(), runner.runtime, runner.model).pack_sequences is False
-    assert resolve_options(RuntimeOptions(pack_sequences=False), flash, runner.model).pack_sequences is False
-    assert resolve_options(RuntimeOptions(pack_sequences=True), runner.runtime, runner.model).pack_sequences is True
-    assert text_embedder.options.pack_sequences is False  # sdpa on this CPU
-
-
 @pytest.mark.parametrize("cls", [Qwen3TextEmbedder, Qwen3VLEmbedder])
 def test_packed_embeddings_equal_padded_ones(cls, tiny_text_path, tiny_vl_path):
     path = tiny_text_path if cls is Qwen3TextEmbedder else tiny_vl_path
     texts = long_tailed_texts(120)
     padded = cls(str(path), max_batch_tokens=2048)
-    packed = cls(str(path), max_batch_tokens=2048, pack_sequences=True)
+    packed = cls(str(path), max_batch_tokens=2048, tuning=EngineTuning(pack_sequences=True))
     assert max(len(ids) for ids in padded.tokenizer(texts)["input_ids"]) >= 300
     expected, plain = _runs(padded, lambda: padded.embed(texts))
     got, stats = _runs(packed, lambda: packed.embed(texts))
@@ -88,14 +78,14 @@ def test_packed_scores_equal_padded_ones(cls, tiny_text_path, tiny_vl_path):
     pairs = [(texts[(i * 7) % len(texts)], doc) for i, doc in enumerate(texts)]
     extra = {"reuse_query_prefix": False} if cls is Qwen3VLReranker else {}  # the prefix path stays padded
     padded = cls(str(path), max_batch_tokens=2048, **extra)
-    packed = cls(str(path), max_batch_tokens=2048, pack_sequences=True, **extra)
+    packed = cls(str(path), max_batch_tokens=2048, **extra, tuning=EngineTuning(pack_sequences=True))
     np.testing.assert_allclose(packed.score_pairs(pairs), padded.score_pairs(pairs), atol=1e-5)
 
 
 def test_packed_sequences_do_not_see_each_other(text_embedder, tiny_text_path):
     """Each text embedded alone equals the same text packed with others into one row: the block mask holds."""
     texts = [t for t in long_tailed_texts(14, seed=2) if len(t.split()) < 100]  # all fit one row
-    packed = Qwen3TextEmbedder(str(tiny_text_path), pack_sequences=True)
+    packed = Qwen3TextEmbedder(str(tiny_text_path), tuning=EngineTuning(pack_sequences=True))
     together, stats = _runs(packed, lambda: packed.embed(texts))
     assert len(stats) == 1 and stats[0].rows == len(texts)
     assert stats[0].padded_tokens == stats[0].real_tokens  # one row: no padding at all
@@ -107,7 +97,7 @@ def test_flash_layout_one_row_per_batch_has_no_padding(tiny_text_path):
     """The layout the Runner gives flash_attention_2 (one packed row per batch), run with sdpa's block mask."""
     texts = long_tailed_texts(150, seed=3)
     padded = Qwen3TextEmbedder(str(tiny_text_path))
-    packed = Qwen3TextEmbedder(str(tiny_text_path), max_batch_tokens=2048, pack_sequences=True)
+    packed = Qwen3TextEmbedder(str(tiny_text_path), max_batch_tokens=2048, tuning=EngineTuning(pack_sequences=True))
     packed.runner.runtime = replace(packed.runner.runtime, attn_implementation="flash_attention_2")
     got, stats = _runs(packed, lambda: packed.embed(texts))
     np.testing.assert_allclose(got, padded.embed(texts), atol=1e-5)
@@ -145,7 +135,8 @@ def test_flash_layout_passes_the_sequence_boundaries(cls, tiny_text_path, tiny_v
     AttentionInterface.register("varlen_reference", varlen_reference)
     path = tiny_text_path if cls is Qwen3TextEmbedder else tiny_vl_path
     texts = long_tailed_texts(60, seed=5)
-    packed = cls(str(path), attn_implementation="varlen_reference", pack_sequences=True, max_batch_tokens=1024)
+    packed = cls(str(path), attn_implementation="varlen_reference", max_batch_tokens=1024,
+                 tuning=EngineTuning(pack_sequences=True))
     packed.runner.runtime = replace(packed.runner.runtime, attn_implementation="flash_attention_2")
     VARLEN_CALLS.clear()
     got, stats = _runs(packed, lambda: packed.embed(texts))
@@ -177,7 +168,7 @@ def test_packed_media_use_each_sequence_own_multimodal_positions(vl_embedder, ti
     items = ["short", random_image(5), {"text": "caption", "image": random_image(6, size=(200, 40))},
              {"video": frames, "text": "clip"}, "a longer text about rivers " * 9, {"image": [random_image(8),
              random_image(9)]}, "x", random_image(7, size=(33, 257))]
-    packed = Qwen3VLEmbedder(str(tiny_vl_path), pack_sequences=True)
+    packed = Qwen3VLEmbedder(str(tiny_vl_path), tuning=EngineTuning(pack_sequences=True))
     got, stats = _runs(packed, lambda: packed.embed(items))
     assert sum(s.rows for s in stats) == len(items) and max(s.rows for s in stats) >= 6  # media share a row
     assert all(s.padded_tokens == s.real_tokens for s in stats)  # one row per pass here
@@ -195,9 +186,9 @@ def test_flash_attention_varlen_matches_padded(tiny_text_path, tiny_vl_path):
     items = texts[:50] + [random_image(5), {"video": frames, "text": "clip"}]
     for cls, path, inputs in ((Qwen3TextEmbedder, tiny_text_path, texts), (Qwen3VLEmbedder, tiny_vl_path, items)):
         kwargs = {"device": "cuda", "dtype": "bfloat16", "attn_implementation": "flash_attention_2"}
-        packed = cls(str(path), **kwargs)
-        assert packed.options.pack_sequences is True
-        padded = cls(str(path), pack_sequences=False, **kwargs)
+        packed = cls(str(path), **kwargs, tuning=EngineTuning(pack_sequences=True))
+        assert packed.options.tuning.pack_sequences is True
+        padded = cls(str(path), **kwargs)
         got, stats = _runs(packed, lambda m=packed, x=inputs: m.embed(x))
         assert all(s.padded_tokens == s.real_tokens for s in stats)
         assert (got * padded.embed(inputs)).sum(1).min() > 0.99

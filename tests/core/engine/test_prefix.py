@@ -2,13 +2,13 @@
 
 import random
 
-from qwen3_vl_rag.core import Qwen3VLReranker
+from qwen3_vl_rag.core import EngineTuning, Qwen3VLReranker
 from qwen3_vl_rag.core.engine.batches import token_budget_batches
 from qwen3_vl_rag.core.engine.prefix import PREFIX_BATCH_COST_SHARE, common_prefix_length
 
 
 def test_document_batches_use_the_prefix_share_of_the_pass_cost(tiny_vl_path):
-    reranker = Qwen3VLReranker(str(tiny_vl_path), batch_overhead_tokens=800)
+    reranker = Qwen3VLReranker(str(tiny_vl_path), tuning=EngineTuning(batch_overhead_tokens=800))
     rng = random.Random(0)
     documents = [" ".join(["river"] * min(120, int(rng.paretovariate(1.2) * 3))) for _ in range(60)]
     query = "where does the river flow?"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qwen3_vl_rag.core import InputError, Qwen3VLEmbedder, RuntimeOptions
+from qwen3_vl_rag.core import EngineTuning, InputError, Qwen3VLEmbedder, RuntimeOptions
 from qwen3_vl_rag.core.engine.batches import bucket_length
 
 from ...conftest import random_image
@@ -21,15 +21,15 @@ def test_bucket_lengths_are_few_and_close():
 
 def test_defaults_on_cpu_leave_shapes_and_kernels_alone(vl_embedder):
     options = vl_embedder.options
-    assert options.shape_buckets is False and options.sdpa_kernels is None
+    assert options.tuning.shape_buckets is False and options.tuning.sdpa_kernels is None
     assert (options.max_batch_tokens, options.max_batch_size) == (16384, 64)
-    assert options.host_workers >= 1
+    assert options.tuning.host_workers >= 1
 
 
 def test_buckets_and_kernels_change_shapes_not_vectors(tiny_vl_path, vl_embedder):
     items = ["short", "a longer text about rivers " * 5, {"image": random_image(1), "text": "cap"}, "x" * 70]
     expected = vl_embedder.embed(items)
-    bucketed = Qwen3VLEmbedder(str(tiny_vl_path), shape_buckets=True, sdpa_kernels=["math"])
+    bucketed = Qwen3VLEmbedder(str(tiny_vl_path), tuning=EngineTuning(shape_buckets=True, sdpa_kernels=("math",)))
     seen = []
     remove = bucketed.on_batch(seen.append)
     got = bucketed.embed(items)
@@ -41,14 +41,14 @@ def test_buckets_and_kernels_change_shapes_not_vectors(tiny_vl_path, vl_embedder
 
 def test_unknown_options_are_refused(tiny_vl_path):
     with pytest.raises(ValueError, match="sdpa_kernels"):
-        Qwen3VLEmbedder(str(tiny_vl_path), sdpa_kernels=("fast",))
+        Qwen3VLEmbedder(str(tiny_vl_path), tuning=EngineTuning(sdpa_kernels=("fast",)))
     with pytest.raises(ValueError, match="max_batch_size"):
         RuntimeOptions(max_batch_size=0)
     with pytest.raises(ValueError, match="batch_overhead_tokens"):
-        RuntimeOptions(batch_overhead_tokens=-1)
+        EngineTuning(batch_overhead_tokens=-1)
     for name in ("shape_buckets", "pack_sequences"):  # a string such as "no" would read as on
         with pytest.raises(ValueError, match=name):
-            RuntimeOptions(**{name: "no"})
+            EngineTuning(**{name: "no"})
     with pytest.raises(ValueError, match="disagree"):
         RuntimeOptions.split({"dtype": "float32", "torch_dtype": "bfloat16"})
 
@@ -62,7 +62,7 @@ def _jpeg(seed: int, truncated: bool = False) -> bytes:
 
 def test_a_decode_failure_in_a_later_batch_names_the_item_and_returns_nothing(tiny_vl_path, tmp_path):
     """The header is valid (so the up-front checks pass), the pixel data is cut: found while streaming."""
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2, prefetch_batches=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2, tuning=EngineTuning(prefetch_batches=1))
     paths = []
     for i in range(9):
         path = tmp_path / f"img{i}.jpg"
@@ -81,7 +81,8 @@ def test_a_decode_failure_in_a_later_batch_names_the_item_and_returns_nothing(ti
 
 def test_images_are_decoded_batch_by_batch_not_up_front(tiny_vl_path, tmp_path):
     """Headers are read up front; pixels only when their batch comes up (at most prefetch batches ahead)."""
-    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2, prefetch_batches=1, host_workers=1)
+    embedder = Qwen3VLEmbedder(str(tiny_vl_path), max_batch_size=2,
+                               tuning=EngineTuning(prefetch_batches=1, host_workers=1))
     events: list[str] = []
     images = []
     for i in range(8):

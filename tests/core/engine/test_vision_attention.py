@@ -1,8 +1,6 @@
 """Grouped vision attention (``group_vision_attention``): one SDPA call per image size per vision layer, the
 same vectors and scores as transformers' per-image loop."""
 
-from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,9 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen3_vl_rag.core import Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker, RuntimeOptions
-from qwen3_vl_rag.core.engine.runner import resolve_options
-from qwen3_vl_rag.core.engine.vision_attention import MAX_SCORES_PER_CALL, plan_segments
+from qwen3_vl_rag.core import EngineTuning, Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker
+from qwen3_vl_rag.core.engine.accelerations.vision_attention import MAX_SCORES_PER_CALL, plan_segments
 
 from ...conftest import random_image
 
@@ -40,12 +37,12 @@ def attention_calls(model, items) -> tuple[np.ndarray, int]:
 
 @pytest.fixture(scope="module")
 def grouped(tiny_vl_path):
-    return Qwen3VLEmbedder(str(tiny_vl_path), group_vision_attention=True)
+    return Qwen3VLEmbedder(str(tiny_vl_path), tuning=EngineTuning(group_vision_attention=True))
 
 
 @pytest.fixture(scope="module")
 def per_image(vl_embedder):
-    assert vl_embedder.options.group_vision_attention is False  # the CPU default: transformers' loop
+    assert vl_embedder.options.tuning.group_vision_attention is False  # the default: transformers' loop
     return vl_embedder
 
 
@@ -76,33 +73,17 @@ def test_adjacent_sizes_need_no_gather_and_the_cap_splits_a_size():
     assert [images for _, images, _ in plan_segments([huge] * 3, 16, "cpu").calls] == [1, 1, 1]
 
 
-def test_default_is_on_with_sdpa_on_cuda_only(vl_embedder, text_embedder):
-    """A model on CUDA is simulated (no GPU here): ``resolve_options`` reads only the device of its input
-    embeddings, and the batch limits are given so that no free-memory query reaches the absent GPU."""
-    assert vl_embedder.options.group_vision_attention is False  # the CPU: the loop costs nothing to remove
-    assert text_embedder.options.group_vision_attention is False
-    embeddings = SimpleNamespace(weight=SimpleNamespace(device=torch.device("cuda", 0)))
-    on_gpu = SimpleNamespace(get_input_embeddings=lambda: embeddings, config=vl_embedder.model.config)
-    limits = RuntimeOptions(max_batch_tokens=4096, max_batch_size=32)
-    runtime = vl_embedder.runner.runtime
-    assert resolve_options(limits, runtime, on_gpu).group_vision_attention is True
-    for attn in ("flash_attention_2", "eager"):
-        assert resolve_options(limits, replace(runtime, attn_implementation=attn), on_gpu).group_vision_attention \
-            is False
-    assert resolve_options(replace(limits, group_vision_attention=False), runtime, on_gpu).group_vision_attention \
-        is False
-
-
 @pytest.mark.parametrize("attn", ["eager", None])
 def test_an_explicit_request_it_cannot_serve_is_refused(attn, tiny_vl_path, tiny_text_path):
     if attn == "eager":
         with pytest.raises(ValueError, match="needs attn_implementation='sdpa'"):
-            Qwen3VLEmbedder(str(tiny_vl_path), attn_implementation="eager", group_vision_attention=True)
+            Qwen3VLEmbedder(str(tiny_vl_path), attn_implementation="eager",
+                            tuning=EngineTuning(group_vision_attention=True))
     else:
         with pytest.raises(ValueError, match="has no vision attention layer"):
-            Qwen3TextEmbedder(str(tiny_text_path), group_vision_attention=True)
-    with pytest.raises(ValueError, match="group_vision_attention must be True, False or None"):
-        Qwen3VLEmbedder(str(tiny_vl_path), group_vision_attention="yes")
+            Qwen3TextEmbedder(str(tiny_text_path), tuning=EngineTuning(group_vision_attention=True))
+    with pytest.raises(ValueError, match="group_vision_attention must be True or False"):
+        Qwen3VLEmbedder(str(tiny_vl_path), tuning=EngineTuning(group_vision_attention="yes"))
 
 
 def test_one_call_per_image_size_and_the_same_vectors(grouped, per_image):
@@ -128,9 +109,9 @@ def test_interleaved_sizes_in_multi_image_items_are_gathered_and_put_back(groupe
 
 def test_video_and_reranker_scores_are_unchanged(tiny_vl_path, vl_reranker):
     frames = [random_image(20 + i, (96, 64)) for i in range(8)]  # 4 temporal patches of one size: one call
-    grouped_reranker = Qwen3VLReranker(str(tiny_vl_path), group_vision_attention=True)
+    grouped_reranker = Qwen3VLReranker(str(tiny_vl_path), tuning=EngineTuning(group_vision_attention=True))
     documents = [{"video": frames}, {"image": random_image(3, (96, 64))}, {"text": "a river"},
                  {"image": random_image(4, (64, 64)), "video": frames[:4]}]
-    assert grouped_reranker.options.group_vision_attention is True
+    assert grouped_reranker.options.tuning.group_vision_attention is True
     np.testing.assert_allclose(grouped_reranker.score("what flows?", documents),
                                vl_reranker.score("what flows?", documents), atol=1e-5)

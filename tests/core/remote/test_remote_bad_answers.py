@@ -93,7 +93,7 @@ def _check(case: Answer, call, model, main: FaultServer, other: FaultServer, cap
 def test_embedder_bad_answer(case, mode, servers, caplog):
     main, other = servers
     main.script("/v1/embeddings", lambda seen: case.reply(Ctx(other)))
-    model = RemoteEmbedder("corpus-model", main.base_url, protocol="openai", dimension=WIDTH,
+    model = RemoteEmbedder("corpus-model", main.base_url, protocol="openai", native_dimensions=WIDTH,
                            client=_client(main))
 
     def call(is_async: bool):
@@ -152,7 +152,7 @@ def test_compressed_answers_give_the_same_vectors_and_scores(fault_server, encod
     compressed; both paths must decode each encoding the client advertises."""
     fault_server.script("/v1/embeddings", lambda seen: _encoded(encoding, json.dumps(embeddings()).encode()))
     fault_server.script("/v1/rerank", lambda seen: _encoded(encoding, json.dumps(results(GOOD_SCORES)).encode()))
-    embedder = RemoteEmbedder("m", fault_server.base_url, protocol="openai", dimension=WIDTH, api_key_env=None)
+    embedder = RemoteEmbedder("m", fault_server.base_url, protocol="openai", native_dimensions=WIDTH, api_key_env=None)
     reranker = RemoteReranker("r", fault_server.base_url, api_key_env=None)
     if mode == "sync":
         vectors, scores = embedder.embed(INPUTS), reranker.score("q", ["a", "b", "c"])

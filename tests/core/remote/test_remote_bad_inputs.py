@@ -29,7 +29,7 @@ def remote_embedder(fault_server):
     from .conftest import openai_embeddings
 
     fault_server.script("/v1/embeddings", openai_embeddings())
-    return RemoteEmbedder("qwen3-vl-embedding-2b", fault_server.base_url, protocol="vllm-chat", dimension=8,
+    return RemoteEmbedder("qwen3-vl-embedding-2b", fault_server.base_url, protocol="vllm-chat", native_dimensions=8,
                           api_key_env=None, max_retries=0, timeout=5)
 
 

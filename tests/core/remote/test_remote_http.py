@@ -44,7 +44,7 @@ def client(server, **kwargs) -> RemoteClient:
 def embedder(server, **kwargs) -> RemoteEmbedder:
     kwargs.setdefault("api_key_env", None)
     kwargs.setdefault("protocol", "openai")
-    kwargs.setdefault("dimension", 8)
+    kwargs.setdefault("native_dimensions", 8)
     c = client(server, **{k: kwargs.pop(k) for k in ("max_retries", "timeout", "max_concurrency") if k in kwargs})
     return RemoteEmbedder("test-model", server.base_url, client=c, **kwargs)
 
@@ -212,7 +212,7 @@ def test_base64_embeddings_are_decoded(fault_server):
     vector = np.asarray([3.0, 4.0], dtype="<f4")
     data = [{"index": 0, "embedding": base64.b64encode(vector.tobytes()).decode()}]
     fault_server.script("/v1/embeddings", Reply(200, {"data": data}))
-    np.testing.assert_allclose(embedder(fault_server, dimension=2).embed(["a"]), [[0.6, 0.8]], atol=1e-6)
+    np.testing.assert_allclose(embedder(fault_server, native_dimensions=2).embed(["a"]), [[0.6, 0.8]], atol=1e-6)
 
 
 # -- dimensions ---------------------------------------------------------------------------------
@@ -241,14 +241,14 @@ def test_dimensions_are_sent_when_the_server_accepts_them(fault_server):
 
 def test_a_server_that_ignores_dimensions_is_truncated_here(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [1.0, 2.0, 2.0, 4.0]}]}))
-    out = embedder(fault_server, dimension=4).embed(["a"], dimensions=3)
+    out = embedder(fault_server, native_dimensions=4).embed(["a"], dimensions=3)
     np.testing.assert_allclose(out, [[1 / 3, 2 / 3, 2 / 3]], atol=1e-6)
 
 
 def test_shorter_vectors_than_asked_raise(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [1.0, 2.0]}]}))
     with pytest.raises(RemoteResponseError, match="item 0: asked for 3 dimensions, the server sent a vector of 2"):
-        embedder(fault_server, dimension=None).embed(["a"], dimensions=3)
+        embedder(fault_server, native_dimensions=None).embed(["a"], dimensions=3)
 
 
 # -- protocols, batching, usage -----------------------------------------------------------------
@@ -392,17 +392,17 @@ def test_a_zero_vector_is_refused_naming_the_item_and_1e30_normalises(fault_serv
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [0.6, 0.8]},
                                                                {"index": 1, "embedding": [0.0, 0.0]}]}))
     with pytest.raises(RemoteResponseError, match="item 1: the server sent a zero vector") as info:
-        embedder(fault_server, dimension=2).embed(["a", "b"])
+        embedder(fault_server, native_dimensions=2).embed(["a", "b"])
     assert info.value.index == 1
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [1e30, 1e30]}]}))
-    out = embedder(fault_server, dimension=2).embed(["a"])
+    out = embedder(fault_server, native_dimensions=2).embed(["a"])
     np.testing.assert_allclose(out, [[2 ** -0.5, 2 ** -0.5]], atol=1e-6)  # was [0, 0]: the float32 norm overflowed
 
 
 def test_a_vector_zero_in_its_first_dimensions_is_refused(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, {"data": [{"index": 0, "embedding": [0.0, 0.0, 1.0, 1.0]}]}))
     with pytest.raises(RemoteResponseError, match="item 0: .*zero in its first 2 values"):
-        embedder(fault_server, dimension=4).embed(["a"], dimensions=2)
+        embedder(fault_server, native_dimensions=4).embed(["a"], dimensions=2)
 
 
 @pytest.mark.parametrize("usage", [{"prompt_tokens": "n/a", "total_tokens": "n/a"},
@@ -410,7 +410,7 @@ def test_a_vector_zero_in_its_first_dimensions_is_refused(fault_server):
 def test_malformed_usage_never_fails_the_call_nor_goes_negative(fault_server, usage, caplog):
     body = {"data": [{"index": 0, "embedding": [0.6, 0.8]}], "usage": usage}
     fault_server.script("/v1/embeddings", Reply(200, body))
-    e = embedder(fault_server, dimension=2)
+    e = embedder(fault_server, native_dimensions=2)
     with caplog.at_level(logging.WARNING):
         np.testing.assert_allclose(e.embed(["a"]), [[0.6, 0.8]], atol=1e-6)
         e.embed(["b"])
@@ -422,7 +422,7 @@ def test_malformed_usage_never_fails_the_call_nor_goes_negative(fault_server, us
 def test_good_usage_still_adds_up(fault_server):
     body = {"data": [{"index": 0, "embedding": [0.6, 0.8]}], "usage": {"prompt_tokens": 5.0}}
     fault_server.script("/v1/embeddings", Reply(200, body))
-    e = embedder(fault_server, dimension=2)
+    e = embedder(fault_server, native_dimensions=2)
     e.embed(["a"])
     e.embed(["b"])
     assert (e.usage.prompt_tokens, e.usage.total_tokens) == (10, 10)

@@ -33,7 +33,7 @@ def client(server, **kwargs) -> RemoteClient:
 def embedder(server, **kwargs) -> RemoteEmbedder:
     c = client(server, **{k: kwargs.pop(k) for k in ("timeout", "deadline", "max_retries", "max_concurrency")
                           if k in kwargs})
-    return RemoteEmbedder("test-model", server.base_url, protocol="openai", dimension=8, api_key_env=None,
+    return RemoteEmbedder("test-model", server.base_url, protocol="openai", native_dimensions=8, api_key_env=None,
                           client=c, **kwargs)
 
 
@@ -188,7 +188,7 @@ def test_one_embed_call_shares_one_deadline_over_all_its_requests(fault_server, 
     handler = openai_embeddings()
     fault_server.script("/v1/embeddings", lambda seen: (time.sleep(0.5), handler(seen))[1])
     c = client(fault_server, timeout=5, deadline=1.2, max_concurrency=2, max_retries=0)
-    e = RemoteEmbedder("qwen3-vl-embedding-2b", fault_server.base_url, protocol="vllm-chat", dimension=8,
+    e = RemoteEmbedder("qwen3-vl-embedding-2b", fault_server.base_url, protocol="vllm-chat", native_dimensions=8,
                        api_key_env=None, client=c)
     items = [f"item {i}" for i in range(8)]
     start = time.monotonic()

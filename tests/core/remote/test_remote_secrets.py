@@ -22,11 +22,11 @@ def test_key_from_openrouter_variable_named_variable_or_argument(fault_server, m
     fault_server.script("/v1/embeddings", openai_embeddings())
     monkeypatch.setenv("OPENROUTER_API_KEY", SECRET)
     monkeypatch.setenv("MY_VLLM_KEY", "other-key")
-    RemoteEmbedder("m", fault_server.base_url, dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key_env="MY_VLLM_KEY", dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key="explicit", dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key=SecretStr("as-secret"), dimension=8).embed(["a"])
-    RemoteEmbedder("m", fault_server.base_url, api_key_env=None, dimension=8).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, native_dimensions=8).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key_env="MY_VLLM_KEY", native_dimensions=8).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key="explicit", native_dimensions=8).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key=SecretStr("as-secret"), native_dimensions=8).embed(["a"])
+    RemoteEmbedder("m", fault_server.base_url, api_key_env=None, native_dimensions=8).embed(["a"])
     sent = [r.headers.get("authorization") for r in fault_server.requests]
     assert sent == [f"Bearer {SECRET}", "Bearer other-key", "Bearer explicit", "Bearer as-secret", None]
 
@@ -48,7 +48,7 @@ def test_key_never_reaches_logs_or_errors_even_when_the_server_echoes_it(fault_s
                         Reply(500, body=f"internal error for key {SECRET}".encode()),
                         Reply(401, {"error": {"message": f"Invalid key {SECRET}"}}))
     client = RemoteClient(fault_server.base_url, api_key=SECRET, backoff_base=0.01)
-    embedder = RemoteEmbedder("m", fault_server.base_url, client=client, dimension=8)
+    embedder = RemoteEmbedder("m", fault_server.base_url, client=client, native_dimensions=8)
     with caplog.at_level(logging.DEBUG):  # httpx/httpcore debug logging included
         with pytest.raises(AuthenticationError) as info:
             embedder.embed(["a"])
@@ -64,7 +64,7 @@ def test_key_never_reaches_logs_or_errors_even_when_the_server_echoes_it(fault_s
 def test_key_not_in_malformed_body_errors(fault_server):
     fault_server.script("/v1/embeddings", Reply(200, body=f"oops {SECRET}".encode()))
     with pytest.raises(RemoteError) as info:
-        RemoteEmbedder("m", fault_server.base_url, api_key=SECRET, dimension=8).embed(["a"])
+        RemoteEmbedder("m", fault_server.base_url, api_key=SECRET, native_dimensions=8).embed(["a"])
     assert "not JSON" in str(info.value) and SECRET not in str(info.value)
 
 
@@ -72,7 +72,7 @@ def test_key_not_in_malformed_body_errors(fault_server):
 def test_a_key_in_the_query_string_is_used_but_never_shown(fault_server, caplog):
     fault_server.script(f"/v1/embeddings?key={SECRET}", Reply(500, {"error": {"message": "boom"}}))
     client = RemoteClient(f"{fault_server.base_url}?key={SECRET}", api_key_env=None, max_retries=0)
-    embedder = RemoteEmbedder("m", client.base_url, client=client, dimension=8)
+    embedder = RemoteEmbedder("m", client.base_url, client=client, native_dimensions=8)
     with caplog.at_level(logging.DEBUG), pytest.raises(RemoteError) as info:
         embedder.embed(["a"])
     assert fault_server.requests[0].path == f"/v1/embeddings?key={SECRET}"  # it reached the server
@@ -87,7 +87,7 @@ def test_a_key_as_user_password_is_sent_as_basic_auth_but_never_shown(fault_serv
 
     fault_server.script("/v1/embeddings", Reply(401, {"error": {"message": "no"}}))
     url = fault_server.base_url.replace("http://", f"http://user:{SECRET}@")
-    embedder = RemoteEmbedder("m", url, api_key_env=None, dimension=8, max_retries=0)
+    embedder = RemoteEmbedder("m", url, api_key_env=None, native_dimensions=8, max_retries=0)
     with pytest.raises(AuthenticationError) as info:
         embedder.embed(["a"])
     sent = fault_server.requests[0].headers["authorization"]
@@ -110,7 +110,7 @@ def test_a_key_in_the_url_and_an_api_key_are_refused_together_without_showing_ei
 def test_a_partial_echo_of_the_key_is_masked(fault_server, echo):
     fault_server.script("/v1/embeddings", Reply(400, {"error": {"message": f"bad key {echo} here"}}))
     with pytest.raises(RemoteError) as info:
-        RemoteEmbedder("m", fault_server.base_url, api_key=SECRET, dimension=8).embed(["a"])
+        RemoteEmbedder("m", fault_server.base_url, api_key=SECRET, native_dimensions=8).embed(["a"])
     text = str(info.value)
     assert "bad key " in text and " here" in text
     runs = {SECRET[i:i + 4] for i in range(len(SECRET) - 3)}

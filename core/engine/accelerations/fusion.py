@@ -1,4 +1,4 @@
-"""Opt-in kernel fusion: ``torch.compile`` of the language tower (``RuntimeOptions.compile``).
+"""Opt-in kernel fusion: ``torch.compile`` of the language tower (``EngineTuning.compile``).
 
 What is compiled: the decoder stack that every text token goes through (``language_model`` of a Qwen3-VL
 backbone, the whole model of a Qwen3 text model). The vision tower stays eager: image shapes vary per
@@ -17,7 +17,10 @@ attention, CUDA graphs in ``"reduce-overhead"``) still see a few dozen lengths a
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -69,9 +72,34 @@ def compile_language_tower(model: Any, compile: bool | str, device_map: Any) -> 
             if tensor is not None:
                 for dim in dims:
                     torch._dynamo.maybe_mark_dynamic(tensor, dim)
-        limit = max(RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
-        with torch._dynamo.config.patch(recompile_limit=limit):  # type: ignore[no-untyped-call, unused-ignore]
+        with recompile_limit():
             return compiled(**kwargs)  # type: ignore[no-untyped-call, unused-ignore]
 
     tower.forward = forward
     return True
+
+
+_limit_lock = threading.Lock()
+_limit_state: dict[str, Any] = {"depth": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def recompile_limit() -> Iterator[None]:
+    """``torch._dynamo.config.recompile_limit`` at least ``RECOMPILE_LIMIT`` while compiled calls run, and the
+    caller's value back once the last one in any thread returns (a plain ``config.patch`` per call restores
+    the wrong value when calls of two threads overlap)."""
+    import torch
+
+    config = torch._dynamo.config
+    with _limit_lock:
+        if _limit_state["depth"] == 0:
+            _limit_state["saved"] = config.recompile_limit
+            config.recompile_limit = max(RECOMPILE_LIMIT, config.recompile_limit)
+        _limit_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_state["depth"] -= 1
+            if _limit_state["depth"] == 0:
+                config.recompile_limit = _limit_state["saved"]

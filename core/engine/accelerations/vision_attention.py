@@ -1,4 +1,4 @@
-"""One attention call per image size in the vision tower (``RuntimeOptions.group_vision_attention``).
+"""One attention call per image size in the vision tower (``EngineTuning.group_vision_attention``).
 
 A Qwen3-VL vision tower packs every image (and every temporal patch of a video) of a batch into one flat
 sequence. Without flash-attn, transformers splits it and runs one ``scaled_dot_product_attention`` per
@@ -95,14 +95,40 @@ def _grouped_attention(plan: SegmentPlan, q: Any, k: Any, v: Any, scale: float) 
     return out
 
 
-def _is_grouped_forward_compatible(module: Any) -> bool:
-    """The layout this module's replacement assumes: fused ``qkv``, ``proj``, (cos, sin) vision RoPE; and no
-    accelerate hook of its own (``device_map``), which replacing ``forward`` would bypass."""
-    parameters = inspect.signature(type(module).forward).parameters
-    rotate = getattr(sys.modules[type(module).__module__], "apply_rotary_pos_emb_vision", None)
-    return (all(hasattr(module, name) for name in ("qkv", "proj", "num_heads", "scaling"))
-            and {"cu_seqlens", "position_embeddings"} <= set(parameters) and callable(rotate)
-            and not hasattr(module, "_hf_hook"))
+def _layout_mismatch(module: Any) -> str | None:
+    """What of the layout this module's replacement assumes is missing (None: all there): fused ``qkv``,
+    ``proj``, (cos, sin) vision RoPE; and no accelerate hook of its own (``device_map``), which replacing
+    ``forward`` would bypass."""
+    missing = [name for name in ("qkv", "proj", "num_heads", "scaling") if not hasattr(module, name)]
+    parameters = set(inspect.signature(type(module).forward).parameters)
+    missing += [f"forward({name}=)" for name in ("cu_seqlens", "position_embeddings") if name not in parameters]
+    if not callable(getattr(sys.modules[type(module).__module__], "apply_rotary_pos_emb_vision", None)):
+        missing.append(f"{type(module).__module__}.apply_rotary_pos_emb_vision")
+    if missing:
+        return f"{type(module).__name__} lacks {', '.join(missing)}"
+    if hasattr(module, "_hf_hook"):
+        return (f"{type(module).__name__} is dispatched by accelerate (device_map), whose hook a new forward "
+                "would bypass")
+    return None
+
+
+def install_grouped_attention(model: Any, attn_implementation: str) -> int:
+    """Group the vision attention of ``model`` (an explicit request): every ``*VisionAttention`` layer, or a
+    ``ValueError`` saying why it cannot apply. Returns the layers changed."""
+    import transformers
+
+    if attn_implementation != "sdpa":
+        raise ValueError(f"group_vision_attention=True needs attn_implementation='sdpa', not "
+                         f"{attn_implementation!r} (flash_attention_2 runs one variable-length call already)")
+    layers = [m for m in model.modules() if type(m).__name__.endswith("VisionAttention")]
+    if not layers:
+        raise ValueError(f"group_vision_attention=True: {type(model).__name__} has no vision attention layer "
+                         "of the Qwen3-VL layout to group")
+    mismatch = next((reason for reason in map(_layout_mismatch, layers) if reason), None)
+    if mismatch:
+        raise ValueError(f"group_vision_attention=True cannot apply with transformers {transformers.__version__}: "
+                         f"{mismatch}")
+    return group_vision_attention(model)
 
 
 def group_vision_attention(model: Any) -> int:
@@ -113,7 +139,7 @@ def group_vision_attention(model: Any) -> int:
     cache = _PlanCache()
     changed = 0
     for module in model.modules():
-        if not type(module).__name__.endswith("VisionAttention") or not _is_grouped_forward_compatible(module):
+        if not type(module).__name__.endswith("VisionAttention") or _layout_mismatch(module):
             continue
         rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb_vision
         eager = module.forward
