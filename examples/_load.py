@@ -1,10 +1,13 @@
-"""What the examples share: fail fast without network, one line per load failure, loud --tiny runs.
+"""What the examples share: one set of flags and defaults, fail fast without network, one line per load
+failure, loud --tiny runs that leave nothing behind.
 
 Not part of the package: a script helper (``python examples/<name>.py`` puts this folder on ``sys.path``).
+Imports only the standard library, so ``--help`` and the offline check run before torch loads.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import socket
@@ -12,8 +15,51 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-HUB_HOST = ("huggingface.co", 443)
+DATA = Path(__file__).parent / "data"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+QUERIES = ["a mountain at sunrise", "revenue growth by region", "how solar panels make electricity"]
+
+
+def example_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The flags every example takes, with the same defaults."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--query", action="append", help="a text query (repeatable); default: three sample queries")
+    parser.add_argument("--top-k", type=int, default=5, help="hits retrieved per query (default: 5)")
+    parser.add_argument("--top-n", type=int, default=None, help="hits kept after reranking (default: all retrieved)")
+    parser.add_argument("--model", default="Qwen/Qwen3-VL-Embedding-2B",
+                        help="embedding model: hub id or directory (default: %(default)s)")
+    parser.add_argument("--reranker", default="Qwen/Qwen3-VL-Reranker-2B",
+                        help="reranker: hub id or directory (default: %(default)s)")
+    parser.add_argument("--chunker-model", default="Qwen/Qwen3-Embedding-0.6B",
+                        help="text model that finds chunk boundaries: hub id or directory (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=256, help="largest chunk, in tokens (default: 256)")
+    parser.add_argument("--dimensions", type=int, default=None, help="Matryoshka size of the vectors (default: full)")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="folder of .txt and image files (default: examples/data)")
+    parser.add_argument("--tiny", action="store_true", help="random tiny models: checks the plumbing only")
+    return parser
+
+
+def parse_args(doc: str | None) -> argparse.Namespace:
+    args = example_parser(doc).parse_args()
+    args.query = args.query or QUERIES
+    if not args.tiny:
+        go_offline_without_network([args.model, args.reranker, args.chunker_model])
+    return args
+
+
+def data_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(text files, image files) of ``folder``, sorted."""
+    files = sorted(folder.iterdir())
+    return ([p for p in files if p.suffix.lower() == ".txt"], [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES])
+
+
+def _hub_address() -> tuple[str, int]:
+    """The hub's host and port (``HF_ENDPOINT`` when set, as huggingface_hub reads it)."""
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
 
 
 def looks_local(name: str) -> bool:
@@ -23,15 +69,13 @@ def looks_local(name: str) -> bool:
 
 def go_offline_without_network(names: list[str], timeout: float = 2.0) -> None:
     """Set ``HF_HUB_OFFLINE=1`` (before transformers is imported) when a hub id is asked for and the hub cannot be
-    reached, so a missing model fails at once instead of after a minute of retries."""
+    reached, so a missing model fails at once, in one sentence, instead of after many seconds of retries."""
     if os.environ.get("HF_HUB_OFFLINE") or all(looks_local(n) for n in names):
         return
     try:
-        socket.create_connection(HUB_HOST, timeout=timeout).close()
-    except OSError:
+        socket.create_connection(_hub_address(), timeout=timeout).close()
+    except OSError:  # the cache only: a model that is not there fails at once, in the one line of explain()
         os.environ["HF_HUB_OFFLINE"] = "1"
-        print("note: huggingface.co is unreachable; using the local Hugging Face cache only (HF_HUB_OFFLINE=1)",
-              file=sys.stderr)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -1,24 +1,22 @@
-"""Multimodal RAG with LangChain: text chunks and images in one vector store, retrieved and reranked.
+"""Multimodal RAG with LangChain: text chunks and images of examples/data in one vector store, retrieved and
+reranked.
 
-The texts of examples/data are split with Qwen3SemanticChunker and stored with add_documents, the images
-with add_images (any LangChain VectorStore; here InMemoryVectorStore), all in one space; a
-ContextualCompressionRetriever reranks the candidates with Qwen3VLRerank (the reranker sees the images).
-
-    python examples/langchain_multimodal_rag.py                  # downloads the three models once
+    python examples/langchain_multimodal_rag.py --query "a mountain at sunrise" --top-k 5
     python examples/langchain_multimodal_rag.py --model DIR --reranker DIR --chunker-model DIR
     python examples/langchain_multimodal_rag.py --tiny           # offline smoke run on random tiny models
+
+The texts are split with Qwen3SemanticChunker and stored with add_documents, the images with add_images
+(any LangChain VectorStore; here InMemoryVectorStore), all in one space; a ContextualCompressionRetriever
+reranks the candidates with Qwen3VLRerank (the reranker sees the images). The same flags as
+examples/llama_index_multimodal_rag.py and examples/quickstart.py (see _load.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from _load import go_offline_without_network, load, tiny_models
-
-DATA = Path(__file__).parent / "data"
-QUERIES = ["a mountain at sunrise", "revenue growth by region", "how solar panels make electricity"]
+from _load import data_files, load, parse_args, tiny_models
 
 
 def run(args: argparse.Namespace) -> None:
@@ -34,8 +32,7 @@ def run(args: argparse.Namespace) -> None:
             add_images,
         )
     except ImportError as exc:
-        sys.exit(f"This example needs LangChain ({exc.name} is missing): pip install 'qwen3-vl-rag[langchain]' "
-                 "langchain-classic")
+        sys.exit(f"This example needs LangChain ({exc.name} is missing): pip install -e \".[langchain]\"")
 
     # Each model loads here (at construction): a missing one ends the run with one line saying why.
     embeddings = load("embedding model", args.model, "--model",
@@ -45,8 +42,7 @@ def run(args: argparse.Namespace) -> None:
     chunker = load("chunking model", args.chunker_model, "--chunker-model", lambda: Qwen3SemanticChunker(
         args.chunker_model, max_tokens=args.max_tokens, add_start_index=True))
 
-    text_files = sorted(DATA.glob("*.txt"))
-    image_files = sorted(DATA.glob("*.png"))
+    text_files, image_files = data_files(args.data)
     chunks = chunker.create_documents([p.read_text(encoding="utf-8") for p in text_files],
                                       metadatas=[{"source": p.name, "modality": "text"} for p in text_files])
     store = InMemoryVectorStore(embeddings)
@@ -58,9 +54,9 @@ def run(args: argparse.Namespace) -> None:
           f"({embeddings.dimension}-d vectors)")
 
     retriever = ContextualCompressionRetriever(
-        base_compressor=compressor, base_retriever=store.as_retriever(search_kwargs={"k": args.k})
+        base_compressor=compressor, base_retriever=store.as_retriever(search_kwargs={"k": args.top_k})
     )
-    for query in args.query or QUERIES:
+    for query in args.query:
         print(f"\n{query!r}")
         for doc in retriever.invoke(query):
             meta = doc.metadata
@@ -72,21 +68,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="Qwen/Qwen3-VL-Embedding-2B", help="embedding model: hub id or directory")
-    parser.add_argument("--reranker", default="Qwen/Qwen3-VL-Reranker-2B", help="reranker: hub id or directory")
-    parser.add_argument("--chunker-model", default="Qwen/Qwen3-Embedding-0.6B",
-                        help="text embedding model that finds chunk boundaries: hub id or directory")
-    parser.add_argument("--query", action="append", help="a query (repeatable); default: three sample queries")
-    parser.add_argument("--max-tokens", type=int, default=64, help="largest chunk, in tokens")
-    parser.add_argument("--dimensions", type=int, default=None, help="Matryoshka size of the vectors (default: full)")
-    parser.add_argument("--k", type=int, default=6, help="candidates the vector store returns")
-    parser.add_argument("--top-n", type=int, default=3, help="documents kept after reranking")
-    parser.add_argument("--tiny", action="store_true", help="random tiny models: checks the plumbing only")
-    args = parser.parse_args()
-
-    if not args.tiny:
-        go_offline_without_network([args.model, args.reranker, args.chunker_model])
+    args = parse_args(__doc__)
     with tiny_models(args.tiny) as tiny:
         if tiny is not None:
             args.model = args.reranker = tiny[0]  # one tiny Qwen3-VL checkpoint embeds and reranks

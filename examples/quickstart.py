@@ -1,53 +1,63 @@
-"""Embed the texts and images of examples/data in one vector space and rank them for a few queries.
+"""Multimodal RAG with the core classes alone: the texts of examples/data chunked, the chunks and images
+embedded into one space, the nearest hits for each query reranked.
 
-    python examples/quickstart.py                      # Qwen/Qwen3-VL-Embedding-2B (downloads once)
-    python examples/quickstart.py --model /path/to/Qwen3-VL-Embedding-2B
-    python examples/quickstart.py --tiny               # offline smoke run on a random tiny model
+    python examples/quickstart.py --query "a mountain at sunrise" --top-k 5
+    python examples/quickstart.py --model DIR --reranker DIR --chunker-model DIR
+    python examples/quickstart.py --tiny               # offline smoke run on random tiny models
+
+The same flags as examples/llama_index_multimodal_rag.py and examples/langchain_multimodal_rag.py (see
+_load.py), without a framework: Qwen3TextEmbedder + SemanticChunker, Qwen3VLEmbedder, Qwen3VLReranker.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
-from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
-QUERIES = ["a mountain at sunrise", "revenue growth by region", "how solar panels make electricity"]
+from _load import data_files, load, parse_args, tiny_models
 
 
-def load_embedder(args):
-    from qwen3_vl_rag.core import Qwen3VLEmbedder
+def run(args: argparse.Namespace) -> None:
+    from qwen3_vl_rag.core import Qwen3TextEmbedder, Qwen3VLEmbedder, Qwen3VLReranker
+    from qwen3_vl_rag.core.chunking import SemanticChunker, token_counter_from_tokenizer
 
-    if args.tiny:
-        from qwen3_vl_rag.testing import build_tiny_vl_model
+    # Each model loads here: a missing one ends the run with one line saying why.
+    embedder = load("embedding model", args.model, "--model",
+                    lambda: Qwen3VLEmbedder(args.model, dimensions=args.dimensions))
+    reranker = load("reranker", args.reranker, "--reranker", lambda: Qwen3VLReranker(args.reranker))
+    text_model = load("chunking model", args.chunker_model, "--chunker-model",
+                      lambda: Qwen3TextEmbedder(args.chunker_model))
+    count_tokens = token_counter_from_tokenizer(text_model.tokenizer)
+    chunker = SemanticChunker(text_model, count_tokens, max_tokens=args.max_tokens)
 
-        return Qwen3VLEmbedder(str(build_tiny_vl_model(tempfile.mkdtemp())))
-    try:
-        return Qwen3VLEmbedder(args.model, dimensions=args.dimensions)
-    except OSError as exc:
-        sys.exit(f"Could not load '{args.model}' ({type(exc).__name__}): pass --model with a local "
-                 "Qwen3-VL-Embedding directory, allow downloads from the Hugging Face Hub, or use --tiny.")
+    text_files, image_files = data_files(args.data)
+    labels, items = [], []
+    for path in text_files:
+        for chunk in chunker.split(path.read_text(encoding="utf-8")):
+            labels.append(f"[text]  {path.name}@{chunk.start}: {' '.join(chunk.text.split())[:60]}")
+            items.append(chunk.text)
+    for path in image_files:
+        labels.append(f"[image] {path.name}")
+        items.append({"image": str(path)})
+    vectors = embedder.embed_documents(items)
+    print(f"embedded {len(items)} items ({len(items) - len(image_files)} text chunks, {len(image_files)} images) "
+          f"from {args.data} ({vectors.shape[1]}-d vectors)")
+
+    for query, row in zip(args.query, embedder.embed_queries(args.query) @ vectors.T):
+        hits = row.argsort()[::-1][:args.top_k]
+        ranked = reranker.rerank(query, [items[i] for i in hits], top_n=args.top_n)
+        print(f"\nquery: {query!r}  (rerank score, retrieval score)")
+        for rank, (position, score) in enumerate(ranked, 1):
+            index = hits[position]
+            print(f"{rank:2d}. {score:.3f}  {row[index]:.3f}  {labels[index]}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="Qwen/Qwen3-VL-Embedding-2B", help="hub id or local directory")
-    parser.add_argument("--dimensions", type=int, default=None, help="Matryoshka size (e.g. 512)")
-    parser.add_argument("--tiny", action="store_true", help="random tiny model: checks the plumbing only")
-    args = parser.parse_args()
-
-    embedder = load_embedder(args)
-    files = sorted(DATA.iterdir())
-    documents = [{"image": str(f)} if f.suffix == ".png" else f.read_text() for f in files]
-    doc_vectors = embedder.embed_documents(documents)
-    query_vectors = embedder.embed_queries(QUERIES)
-    scores = query_vectors @ doc_vectors.T
-    print(f"model: {embedder.model_name}  dimension: {doc_vectors.shape[1]}  device: {embedder.runtime.device}")
-    for query, row in zip(QUERIES, scores):
-        print(f"\n{query!r}")
-        for index in row.argsort()[::-1][:3]:
-            print(f"  {row[index]:.3f}  {files[index].name}")
+    args = parse_args(__doc__)
+    with tiny_models(args.tiny) as tiny:
+        if tiny is not None:
+            args.model = args.reranker = tiny[0]  # one tiny Qwen3-VL checkpoint embeds and reranks
+            args.chunker_model = tiny[1]
+        run(args)
 
 
 if __name__ == "__main__":

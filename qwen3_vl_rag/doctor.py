@@ -6,7 +6,7 @@
 
 ``--constraints`` works from a checkout before the package is installed (this module imports only the
 standard library at the top), so ``pip install -e . -c <(python qwen3_vl_rag/doctor.py --constraints)``
-keeps a GPU user's own torch build instead of letting pip replace it (README "GPU").
+keeps a GPU user's own torch build instead of letting pip replace it (docs/install.md "GPU").
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _note(report: dict[str, Any]) -> str:
         return "no CUDA device: models run on the CPU in float32 with sdpa attention"
     if runtime.get("attn_implementation") == "flash_attention_2":
         return "flash-attn is active: models load with flash_attention_2"
-    return "flash-attn is not active: models use sdpa (README \"GPU\" shows how to install flash-attn)"
+    return "flash-attn is not active: models use sdpa (docs/install.md \"GPU\" shows how to install flash-attn)"
 
 
 def render(report: dict[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """Print the lowest transformers version that pyproject.toml allows (its ``>=`` bound), e.g. ``5.0``.
 
 CI's second environment installs ``transformers==$(python scripts/lowest_transformers.py)`` (README
-"Supported transformers versions"), so the tested lower bound is the declared one. Standard library only
-(and no tomllib, so it runs on Python 3.10 before anything is installed).
+``ci:install-lowest``; docs/install.md "Supported transformers versions"), so the tested lower bound is the
+declared one. Standard library only (and no tomllib, so it runs on Python 3.10 before anything is installed).
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ def test_wheel_contains_and_imports_every_module(tmp_path):
 
 
 # Everything the sdist must carry so that the test suite, the examples and the benchmarks run from it.
-SDIST_TREES = ("tests", "examples", "benchmarks", "scripts")
-SDIST_FILES = ("LICENSE", "README.md", "pyproject.toml", "MANIFEST.in", ".ci/run", "qwen3_vl_rag/py.typed")
+SDIST_TREES = ("tests", "examples", "benchmarks", "scripts", "docs")
+SDIST_FILES = ("LICENSE", "README.md", "CHANGELOG.md", "mkdocs.yml", "pyproject.toml", "MANIFEST.in", ".ci/run",
+               "qwen3_vl_rag/py.typed")
 
 
 def _tracked_tree_files(tree: str) -> set[str]:

@@ -1,6 +1,6 @@
 """How much one forward pass may hold: ``max_batch_tokens`` / ``max_batch_size`` from the device.
 
-The rule (documented in the README, overridable by passing either value):
+The rule (documented in docs/engine.md, overridable by passing either value):
 
 - CPU: 16,384 padded tokens and 64 rows (measured best on the CPU benchmarks; larger batches only
   add padding and cache misses), and 16,384 vision patches (4 patches per visual token; ~100 MB of

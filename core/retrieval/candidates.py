@@ -1,7 +1,7 @@
 """How many coarse candidates to rescore, and how small the coarse vectors are.
 
-The rule (measured by ``benchmarks/bench_retrieval.py``, see the README's "Two-stage retrieval"
-section): ``candidates = max(k * oversample, min_candidates)``, at least ``k``. On MRL-like vectors with
+The rule (measured by ``benchmarks/bench_retrieval.py``, see docs/retrieval.md):
+``candidates = max(k * oversample, min_candidates)``, at least ``k``. On MRL-like vectors with
 an exact coarse stage, 10 candidates for k=10 give recall@10 0.73, 20 give 0.92, 50 give 0.99 and 100
 give 1.00 against exact full-dimension search; int8 quantisation and HNSW lose a little more, so the
 defaults keep 10x oversampling with a floor of 100. Rescoring 100 full vectors is ~0.4 MB of float16

@@ -19,8 +19,8 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def test_tiny_run_prints_text_and_image_hits(tmp_path):
-    # k and top-n cover the whole store: with random weights the order means nothing, so every hit is shown.
-    done = _run("--tiny", "--k", "50", "--top-n", "50", "--query", "a mountain at sunrise", tmp_path=tmp_path)
+    # top-k covers the whole store (top-n: all retrieved): with random weights the order means nothing.
+    done = _run("--tiny", "--top-k", "50", "--query", "a mountain at sunrise", tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("store: ") and "from 3 files and 3 images" in lines[0]

@@ -57,15 +57,18 @@ def test_async_pipeline_gives_the_same_vectors(splitter, embed_model, vl_embedde
     check_index(nodes, documents, embed_model, vl_embedder)
 
 
-def run_example(*args):
+def run_example(*args, tmpdir=None):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=300)
 
 
-def test_example_runs_offline_with_tiny_models():
-    result = run_example("--tiny", "--top-k", "50", "--query", "solar panels")
+def test_example_runs_offline_with_tiny_models(tmp_path):
+    result = run_example("--tiny", "--top-k", "50", "--query", "solar panels", tmpdir=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("torchinductor")] == []  # tiny models removed
     out = result.stdout
     assert re.search(r"indexed \d+ nodes \(\d+ text chunks, 3 images\)", out)
     assert "[image] mountain_sun.png" in out and "[image] bar_chart.png" in out
