@@ -98,7 +98,7 @@ def _read_stream(stream: Any) -> bytes:
 
 def _resolve(source: Any, allow_urls: bool) -> Path | bytes:
     """A file path or the PDF's bytes (streams, data URIs and opted-in URLs are read here)."""
-    from .media import _b64decode, _exists, _fetch_url
+    from .media import _exists, _fetch_url, data_uri_bytes
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -109,10 +109,7 @@ def _resolve(source: Any, allow_urls: bool) -> Path | bytes:
         if not text.strip():
             raise MediaError("the PDF source is an empty string")
         if text.startswith("data:"):
-            header, _, payload = text.partition(",")
-            if ";base64" not in header or not payload:
-                raise MediaError("a PDF data URI must be base64 encoded (data:application/pdf;base64,...)")
-            data = _b64decode(payload)
+            data = data_uri_bytes(text, "data:application/pdf;base64,...")
         elif text.startswith(("http://", "https://")):
             data = _fetch_url(text, allow_urls)
         else:

@@ -217,16 +217,21 @@ def _open_source(source: Any, allow_urls: bool, limit: int) -> PILImage.Image:
     if not source.strip():
         raise MediaError("the image source is an empty string")
     if source.startswith("data:"):
-        header, _, payload = source.partition(",")
-        if ";base64" not in header or not payload:
-            raise MediaError("a data URI must be base64 encoded (data:image/...;base64,...)")
-        return _open_bytes(_b64decode(payload), "the data URI", limit)
+        return _open_bytes(data_uri_bytes(source, "data:image/...;base64,..."), "the data URI", limit)
     if source.startswith(("http://", "https://")):
         return _open_bytes(_fetch_url(source, allow_urls), _describe(source), limit)
     path = Path(source[7:] if source.startswith("file://") else source)
     if len(source) >= 64 and _BASE64_RE.match(source) and not _exists(path):
         return _open_bytes(_b64decode(source), "the base64 string", limit)
     return _open_bytes(_read_path(path), _describe(source), limit)
+
+
+def data_uri_bytes(uri: str, example: str) -> bytes:
+    """The bytes of a base64 ``data:`` URI; ``example`` shows the expected form in the error."""
+    header, _, payload = uri.partition(",")
+    if ";base64" not in header or not payload:
+        raise MediaError(f"a data URI must be base64 encoded ({example})")
+    return _b64decode(payload)
 
 
 def _b64decode(payload: str) -> bytes:

@@ -253,6 +253,25 @@ def check_call(embedder: Any, items: Sequence[Any] = (), instruction: str | None
         check(items, instruction, dimensions)
 
 
+def vl_embedder_model(embedder: Any, model_name: str, model_kwargs: dict[str, Any],
+                      dimensions: int | None) -> Any:
+    """The embedding adapters' model: the ``embedder`` given, or a ``Qwen3VLEmbedder`` built on first use; either
+    way it checks ``dimensions`` against its size before any work (a remote model of unknown size checks it when
+    its first answer gives the size)."""
+    from ._lazy import LazyModel
+
+    def checked(model: Any) -> Any:
+        check_call(model, dimensions=dimensions)
+        return model
+
+    def load() -> Any:
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        return checked(Qwen3VLEmbedder(model_name, **core_kwargs(model_kwargs)))
+
+    return LazyModel(value=checked(embedder)) if embedder is not None else LazyModel(load)
+
+
 def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | None]:
     """(core embedder, query instruction) for a two-stage index, from a core embedder or a framework adapter
     of ``adapter_type`` (both have ``client``, ``dimensions``, ``document_instruction``, ``query_instruction``).

@@ -17,12 +17,11 @@ from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
     base64_image,
-    check_call,
-    core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
     rename_aliases,
     take_model_arguments,
+    vl_embedder_model,
 )
 
 DEFAULT_MODEL_NAME = DEFAULT_EMBEDDING_MODEL
@@ -104,23 +103,9 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
         return self
 
     def model_post_init(self, __context: Any) -> None:
-        if self.embedder is not None:
-            self._model = LazyModel(value=self._known(self.embedder))
-        else:
-            self._model = LazyModel(self._load)
-            if not self.lazy:
-                self._model.get()
-
-    def _load(self) -> Any:
-        from qwen3_vl_rag.core import Qwen3VLEmbedder
-
-        return self._known(Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs)))
-
-    def _known(self, embedder: Any) -> Any:
-        """``embedder``, once it has checked ``dimensions`` against its size (before any work; a remote model of
-        unknown size checks it when its first answer gives the size)."""
-        check_call(embedder, dimensions=self.dimensions)
-        return embedder
+        self._model = vl_embedder_model(self.embedder, self.model_name, self.model_kwargs, self.dimensions)
+        if not self.lazy:
+            self._model.get()
 
     @property
     def client(self) -> Any:

@@ -19,18 +19,17 @@ from llama_index.core.schema import BaseNode, ImageType, MetadataMode
 from qwen3_vl_rag.core.errors import InputError
 from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, identity_of, space_label
 
-from .._lazy import LazyModel
 from .._shared import (
     DEFAULT_EMBEDDING_MODEL,
     INSTRUCTION_ALIASES,
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
     check_call,
-    core_kwargs,
     jsonable_model_kwargs,
     refuse_unknown,
     rename_aliases,
     take_model_arguments,
+    vl_embedder_model,
 )
 from ._index_frames import index_nodes
 from ._nodes import has_media, node_item
@@ -105,20 +104,9 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             model_name = embedder.model_name
             kwargs["embedder_class"] = type(embedder).__name__
         super().__init__(model_name=model_name or DEFAULT_MODEL, **kwargs)
-        self._model = LazyModel(value=self._known(embedder)) if embedder is not None else LazyModel(self._load)
+        self._model = vl_embedder_model(embedder, self.model_name, self.model_kwargs, self.dimensions)
         if not self.lazy:
             self._model.get()
-
-    def _load(self) -> Any:
-        from qwen3_vl_rag.core import Qwen3VLEmbedder
-
-        return self._known(Qwen3VLEmbedder(self.model_name, **core_kwargs(self.model_kwargs)))
-
-    def _known(self, embedder: Any) -> Any:
-        """``embedder``, once it has checked ``dimensions`` against its size (before any work; a remote model of
-        unknown size checks it when its first answer gives the size)."""
-        check_call(embedder, dimensions=self.dimensions)
-        return embedder
 
     @field_serializer("model_kwargs")
     def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:

@@ -240,3 +240,24 @@ def test_render_page_and_page_text_refuse_bad_page_numbers(mixed_pdf):
         render_page(mixed_pdf, 0)
     with pytest.raises(ValueError, match="numbered from 1"):
         page_text(mixed_pdf, 0)
+
+
+# -- pages in the two-stage index -----------------------------------------------------------------
+def test_pages_stored_in_a_two_stage_index_are_their_rendered_images(embedder, mixed_pdf):
+    """``TwoStageIndex.add`` takes page items like any item: the stored vector is the page image's, a page's
+    own image finds that page first, and a bad page stores nothing and names its position in the call."""
+    pytest.importorskip("qdrant_client")
+    from qwen3_vl_rag.core.retrieval import TwoStageIndex
+
+    index = TwoStageIndex(embedder, ":memory:", coarse_dimension=16)
+    pages = pdf_pages(mixed_pdf)[:4]
+    index.add(pages, ids=[f"mixed.pdf#page={n}" for n in range(1, 5)],
+              payloads=[{"page": n} for n in range(1, 5)])
+    for n in range(1, 5):
+        hits = index.search_vector(embedder.embed([render_page(mixed_pdf, n, **LIMITS)])[0], k=1)
+        assert hits[0].id == f"mixed.pdf#page={n}" and hits[0].payload["page"] == n
+        assert hits[0].score >= 0.99999
+    with pytest.raises(InputError) as caught:
+        index.add([{"text": "fine"}, {"pdf": str(mixed_pdf), "page": 99}], ids=["a", "b"])
+    assert caught.value.index == 1 and "99" in str(caught.value)
+    assert len(index) == 4
