@@ -461,7 +461,7 @@ HUB_IDS = ((re.compile(r"Qwen/Qwen3-VL-(?:Embedding|Reranker)-\w+"), "vl"),
            (re.compile(r"Qwen/Qwen3-(?:Embedding|Reranker)-[\w.]+"), "text"))
 # Matryoshka sizes above the tiny models' width (64) are cut to 32: the call still truncates and renormalises
 DIMENSIONS = re.compile(r"(dimensions\"?\s*[=:]\s*)\d+")
-NAMED_FILE = re.compile(r"[\w./-]+\.(png|jpe?g|mp4|txt|md)")
+NAMED_FILE = re.compile(r"[\w./-]+\.(png|jpe?g|mp4|txt|md|pdf)")
 SAMPLE_TEXT = """# Report
 
 ## Revenue
@@ -495,7 +495,7 @@ DRIVER = textwrap.dedent('''
 
 
 def _write_named_files(code: str, folder: Path) -> None:
-    """Create every relative file a snippet names: random images, a short video, a small text."""
+    """Create every relative file a snippet names: random images, a short video, a small text, a PDF."""
     import numpy as np
     from PIL import Image
 
@@ -507,6 +507,10 @@ def _write_named_files(code: str, folder: Path) -> None:
         suffix = path.suffix.lower()
         if suffix in (".txt", ".md"):
             path.write_text(SAMPLE_TEXT, encoding="utf-8")
+        elif suffix == ".pdf":
+            from qwen3_vl_rag.sample_pdfs import report_pdf
+
+            path.write_bytes(report_pdf("Quarterly report", pages=2))
         elif suffix == ".mp4":
             import av
 
