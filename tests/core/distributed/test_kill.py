@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,19 +129,28 @@ def test_sigkill_in_process_at_random_points_then_resume(texts_dir, tiny_vl_path
     out, args = tmp_path / "out", (str(texts_dir), str(tmp_path / "out"), str(tiny_vl_path))
     ids, shards = _shards(texts_dir)
     rng = random.Random(SEED)
-    killed, progress = 0, []
+    killed, finished, progress = 0, 0, []
     _run(_noop, (), None)  # the fork server is up: the delays below time the job, not the server's start
-    while killed < KILLS_IN_PROCESS:
+    for _ in range(20 * KILLS_IN_PROCESS):  # bounded: a machine fast enough to finish every run still ends
+        if killed == KILLS_IN_PROCESS:
+            break
         after_a_shard = killed % 2 == 1
         if _run(_in_process_job, args, rng.uniform(0.0, 0.3) if after_a_shard else rng.uniform(0.05, 1.5),
                 out if after_a_shard else None):
             killed += 1
-        progress.append(_check_directory(out, shards))
+            progress.append(_check_directory(out, shards))
+        else:  # the job finished before its kill: check it, then start a new job so later kills land mid-job
+            assert _check_directory(out, shards) == len(shards)
+            _assert_every_id_once(out, ids, vl_embedder, texts_dir)
+            shutil.rmtree(out)
+            finished += 1
+    assert killed == KILLS_IN_PROCESS, f"only {killed} kills landed in {killed + finished} runs"
     assert max(progress) > 0 and min(progress) < len(shards)  # kills landed before and during the job
     _run(_in_process_job, args, None)  # resume to the end
     assert _check_directory(out, shards) == len(shards)
     _assert_every_id_once(out, ids, vl_embedder, texts_dir)
-    print(f"{killed} kills; complete shards (of {len(shards)}) after each: {progress}")
+    print(f"{killed} kills, {finished} runs finished before their kill; complete shards (of {len(shards)}) "
+          f"after each kill: {progress}")
 
 
 def test_sigkill_of_the_ray_command_at_random_points_then_resume(texts_dir, tiny_vl_path, vl_embedder, tmp_path):
