@@ -5,15 +5,7 @@ Models load at construction, as in the LlamaIndex adapters (``lazy=True``: on fi
 is free and works offline).
 """
 
-try:
-    import langchain_core  # noqa: F401
-    import langchain_text_splitters  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "qwen3_vl_rag.integrations.langchain needs langchain-core and langchain-text-splitters: "
-        "pip install 'qwen3-vl-rag[langchain]'"
-    ) from exc
-
+from . import _requires  # noqa: F401  (first: a missing framework names its extra)
 from .chunker import Qwen3SemanticChunker
 from .embeddings import Qwen3VLEmbeddings
 from .pdf import Qwen3PDFLoader

@@ -4,14 +4,7 @@ Thin translations between LlamaIndex objects (nodes, query bundles, callbacks, e
 framework-free models of :mod:`qwen3_vl_rag.core`. Install with ``pip install "qwen3-vl-rag[llama-index]"``.
 """
 
-try:
-    import llama_index.core  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "qwen3_vl_rag.integrations.llama_index needs llama-index-core: "
-        'pip install "qwen3-vl-rag[llama-index]"'
-    ) from exc
-
+from . import _requires  # noqa: F401  (first: a missing framework names its extra)
 from .embedding import Qwen3VLEmbedding
 from .index import Qwen3VLVectorStoreIndex, index_retriever
 from .pdf import Qwen3PDFReader

@@ -1,3 +1,8 @@
+import subprocess
+import sys
+
+import pytest
+
 from qwen3_vl_rag.integrations._shared import document_item, media_from_metadata
 
 
@@ -95,3 +100,18 @@ def test_cache_folder_reaches_model_and_processor(tiny_vl_path, tiny_text_path, 
     assert Qwen3VLEmbeddings(model_name="tiny-org/tiny-vl", cache_folder=str(tmp_path)).embed_query("x")
     chunker = Qwen3SemanticChunker("tiny-org/tiny-text", cache_folder=str(tmp_path), max_tokens=16)
     assert chunker.split_text("One sentence here. Another one there.")
+
+
+@pytest.mark.parametrize(("package", "hidden", "extra"), [
+    ("langchain", "langchain_core", "langchain"),
+    ("langchain", "langchain_text_splitters", "langchain"),
+    ("llama_index", "llama_index.core", "llama-index"),
+])
+def test_a_missing_framework_fails_the_import_naming_its_extra(package, hidden, extra):
+    """Without the framework, importing its adapters is one ImportError that names the extra to install."""
+    code = (f"import sys; sys.modules[{hidden!r}] = None\n"
+            f"try:\n    import qwen3_vl_rag.integrations.{package}\n"
+            f"except ImportError as exc:\n    print(exc)\nelse:\n    print('imported')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert hidden in out.stdout and f'pip install "qwen3-vl-rag[{extra}]"' in out.stdout, out.stdout
