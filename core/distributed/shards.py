@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batch import IMAGE, PDF, TEXT_FILE, VIDEO, EmbedBatch, ModelSpec, identity_from_schema, positive_int
+from .batch import IMAGE, TEXT_FILE, VIDEO, EmbedBatch, ModelSpec, identity_from_schema, positive_int
 from .errors import JobError, JobMismatch
+from .pages import PDF
 
 try:
     import fcntl
