@@ -135,3 +135,14 @@ def tiny_models(enabled: bool) -> Iterator[tuple[str, str] | None]:
           file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="qwen3-vl-rag-tiny-") as root:
         yield str(build_tiny_vl_model(Path(root) / "vl")), str(build_tiny_text_model(Path(root) / "text"))
+
+
+def run_example(run: Callable[[argparse.Namespace], None], doc: str | None) -> None:
+    """An example's ``main``: its flags, then ``run(args)``; with --tiny one tiny Qwen3-VL checkpoint embeds and
+    reranks and a tiny Qwen3 text model chunks, removed afterwards."""
+    args = parse_args(doc)
+    with tiny_models(args.tiny) as tiny:
+        if tiny is not None:
+            args.model = args.reranker = tiny[0]
+            args.chunker_model = tiny[1]
+        run(args)

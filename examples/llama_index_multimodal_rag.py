@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _load import data_files, load, parse_args, tiny_models
+from _load import data_files, load, run_example
 
 
 def load_models(args):
@@ -73,14 +73,5 @@ def run(args: argparse.Namespace) -> None:
             print(f"{rank:2d}. {hit.score:.3f}  {retrieval[node.node_id]:.3f}  {label}")
 
 
-def main() -> None:
-    args = parse_args(__doc__)
-    with tiny_models(args.tiny) as tiny:
-        if tiny is not None:
-            args.model = args.reranker = tiny[0]  # one tiny Qwen3-VL checkpoint embeds and reranks
-            args.chunker_model = tiny[1]
-        run(args)
-
-
 if __name__ == "__main__":
-    main()
+    run_example(run, __doc__)
