@@ -11,6 +11,12 @@ loaded (``core.checkpoint``), so two fine-tuned checkpoints in folders of the sa
 the same weights match wherever they lie (a local copy of a hub model and the hub id). Where one side has
 no fingerprint (a served model, known by its name; a record stored before fingerprints existed) the
 model names decide, as they always did.
+
+The vectors' ``precision`` (``core.precision``: float32, float16, int8, uint8, binary, ubinary) is part of
+the space: codes of two precisions are never comparable, nor int8 / uint8 codes made with two different
+calibration ranges (``ranges_fingerprint``). ``embedder.identity`` describes its float32 output; a call with
+``precision=`` writes into ``embedder.identity.with_precision(...)`` with the same arguments. ``dimension``
+is always the number of float values before packing (a 1024-d binary vector is stored in 128 bytes).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .errors import EmbeddingSpaceMismatch
+from .precision import FLOAT_PRECISIONS, PRECISIONS, VectorPrecision, check_precision_name
 
 MODALITIES = ("text", "image", "video")
 
@@ -36,13 +43,23 @@ def model_key(name: str) -> str:
 class EmbeddingIdentity:
     """The vector space of an embedder: ``model`` (see ``model_key``), ``dimension``, the input
     ``modalities`` it accepts, its ``prompt_format`` (``qwen3-vl-chat`` or ``qwen3-embedding``) and, for a
-    local model, ``weights``: the fingerprint of the checkpoint it loaded (``None`` for a served model)."""
+    local model, ``weights``: the fingerprint of the checkpoint it loaded (``None`` for a served model);
+    the vectors' ``precision`` and, for int8 / uint8, the ``ranges_fingerprint`` of their calibration ranges."""
 
     model: str
     dimension: int
     modalities: frozenset[str] = frozenset({"text"})
     prompt_format: str = "qwen3-vl-chat"
     weights: str | None = None
+    precision: str = "float32"
+    ranges_fingerprint: str | None = None
+
+    def __post_init__(self) -> None:
+        check_precision_name(self.precision)
+        if (self.ranges_fingerprint is None) != (self.precision not in ("int8", "uint8")):
+            raise ValueError(f"an identity of precision {self.precision!r} "
+                             + ("needs the fingerprint of its calibration ranges (ranges_fingerprint)"
+                                if self.ranges_fingerprint is None else "has no calibration ranges"))
 
     @property
     def accepts_images(self) -> bool:
@@ -73,6 +90,10 @@ class EmbeddingIdentity:
             found.append("prompt format")
         if int(self.dimension) != int(other.dimension):
             found.append("dimension")
+        if self.precision != other.precision:
+            found.append("precision")
+        elif self.ranges_fingerprint != other.ranges_fingerprint:
+            found.append("precision ranges")
         return found
 
     def same_space(self, other: EmbeddingIdentity) -> bool:
@@ -81,25 +102,57 @@ class EmbeddingIdentity:
     def with_dimension(self, dimension: int) -> EmbeddingIdentity:
         return replace(self, dimension=int(dimension))
 
+    def with_precision(self, precision: str | VectorPrecision = "float32", *, ranges: Any = None,
+                       calibration_embeddings: Any = None) -> EmbeddingIdentity:
+        """The identity of this embedder's vectors at ``precision`` (the arguments ``embed`` takes:
+        int8 / uint8 with ``ranges`` or ``calibration_embeddings``, checked against ``dimension``); e.g.
+        ``embedder.identity.with_dimension(256).with_precision("int8", ranges=r)``."""
+        resolved = VectorPrecision.resolve(precision, ranges, calibration_embeddings, width=int(self.dimension))
+        return replace(self, precision=resolved.name, ranges_fingerprint=resolved.fingerprint)
+
+    @property
+    def float_vectors(self) -> bool:
+        """Whether the vectors are floats (float32 / float16), comparable by cosine or dot product as they are;
+        int8 / uint8 / binary / ubinary codes are not (a store that holds float vectors must refuse them)."""
+        return self.precision in FLOAT_PRECISIONS
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, to store beside vectors (e.g. in a vector store's collection metadata)."""
-        data = {"model": self.model, "dimension": int(self.dimension),
-                "modalities": sorted(self.modalities), "prompt_format": self.prompt_format}
-        return data if self.weights is None else {**data, "weights": self.weights}
+        """JSON-ready, to store beside vectors (e.g. in a vector store's collection metadata). ``precision``
+        is written only when it is not float32, so float32 records read as before."""
+        data: dict[str, Any] = {"model": self.model, "dimension": int(self.dimension),
+                                "modalities": sorted(self.modalities), "prompt_format": self.prompt_format}
+        if self.weights is not None:
+            data["weights"] = self.weights
+        if self.precision != "float32":
+            data["precision"] = self.precision
+        if self.ranges_fingerprint is not None:
+            data["ranges_fingerprint"] = self.ranges_fingerprint
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmbeddingIdentity:
         """The inverse of ``to_dict``; a record without ``weights`` (a served model, or stored before
-        fingerprints existed) loads with ``weights=None`` and is matched by model name."""
-        weights = data.get("weights")
+        fingerprints existed) loads with ``weights=None`` and is matched by model name; one without
+        ``precision`` is float32."""
+        weights, ranges = data.get("weights"), data.get("ranges_fingerprint")
         return cls(model=str(data["model"]), dimension=int(data["dimension"]),
                    modalities=frozenset(data.get("modalities", ("text",))),
                    prompt_format=str(data.get("prompt_format", "qwen3-vl-chat")),
-                   weights=None if weights is None else str(weights))
+                   weights=None if weights is None else str(weights),
+                   precision=str(data.get("precision", "float32")),
+                   ranges_fingerprint=None if ranges is None else str(ranges))
 
     def __str__(self) -> str:
         weights = "" if self.weights is None else f", weights {self.weights}"
-        return f"{self.model} ({self.prompt_format}, {self.dimension}-d{weights})"
+        precision = "" if self.precision == "float32" else f", {_precision_token(self)}"
+        return f"{self.model} ({self.prompt_format}, {self.dimension}-d{weights}{precision})"
+
+
+def _precision_token(identity: EmbeddingIdentity) -> str:
+    """``int8/3f2a...`` (with the ranges' fingerprint), ``binary``, ...: in labels and messages."""
+    if identity.ranges_fingerprint is None:
+        return identity.precision
+    return f"{identity.precision}/{identity.ranges_fingerprint}"
 
 
 def identity_of(obj: Any) -> EmbeddingIdentity:
@@ -131,20 +184,30 @@ SPACE_METADATA_KEY = "embedding_space"  # the metadata key adapters stamp on wha
 
 def space_label(identity: EmbeddingIdentity) -> str:
     """A JSON-friendly label of the space to store in document / node metadata:
-    ``model|prompt_format|dimension``, plus ``|weights`` for a local model."""
+    ``model|prompt_format|dimension``, plus ``|weights`` for a local model, plus ``|precision`` (with
+    ``/ranges_fingerprint`` for int8 / uint8) when it is not float32."""
     model, prompt_format, dimension = identity.space
     label = f"{model}|{prompt_format}|{dimension}"
-    return label if identity.weights is None else f"{label}|{identity.weights}"
+    label = label if identity.weights is None else f"{label}|{identity.weights}"
+    return label if identity.precision == "float32" else f"{label}|{_precision_token(identity)}"
 
 
 def identity_from_label(label: str) -> EmbeddingIdentity | None:
     """The identity a ``space_label`` describes (modalities unknown), or ``None`` if it is not one."""
-    parts = str(label).rsplit("|", 3)
-    if len(parts) == 4 and parts[2].isdigit() and ":" in parts[3]:
-        return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], weights=parts[3])
-    parts = str(label).rsplit("|", 2)
-    if len(parts) == 3 and parts[2].isdigit():
-        return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1])
+    text, precision = str(label), {}
+    head, _, last = text.rpartition("|")
+    name, _, fingerprint = last.partition("/")
+    if head and name in PRECISIONS and name != "float32":
+        text, precision = head, {"precision": name, "ranges_fingerprint": fingerprint or None}
+    try:
+        parts = text.rsplit("|", 3)
+        if len(parts) == 4 and parts[2].isdigit() and ":" in parts[3]:
+            return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], weights=parts[3], **precision)
+        parts = text.rsplit("|", 2)
+        if len(parts) == 3 and parts[2].isdigit():
+            return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], **precision)
+    except ValueError:  # a precision token without (or with unexpected) ranges: not one of our labels
+        return None
     return None
 
 

@@ -163,3 +163,70 @@ def test_labels_carry_the_fingerprint_and_compare_by_the_same_rule(runs, vl_embe
     check_documents_space([{SPACE_METADATA_KEY: la}, {SPACE_METADATA_KEY: served}, None])
     with pytest.raises(EmbeddingSpaceMismatch, match="first at index 1"):
         check_documents_space([{SPACE_METADATA_KEY: la}, {SPACE_METADATA_KEY: lb}])
+
+
+# -- vector precision ------------------------------------------------------------------------------
+def _ranges(seed: int, d: int = 8):
+    from qwen3_vl_rag.core.precision import calibration_ranges
+
+    return calibration_ranges(np.random.default_rng(seed).normal(size=(50, d)))
+
+
+BASE = EmbeddingIdentity("qwen3-vl-embedding-2b", 8, frozenset({"text", "image", "video"}), weights="w1:abc")
+
+
+@pytest.mark.parametrize("a, b, named", [
+    (BASE, BASE.with_precision("int8", ranges=_ranges(1)), "precision"),
+    (BASE.with_precision("float16"), BASE, "precision"),
+    (BASE.with_precision("binary"), BASE.with_precision("ubinary"), "precision"),
+    (BASE.with_precision("int8", ranges=_ranges(1)), BASE.with_precision("uint8", ranges=_ranges(1)), "precision"),
+    (BASE.with_precision("int8", ranges=_ranges(1)), BASE.with_precision("int8", ranges=_ranges(2)),
+     "precision ranges"),
+])
+def test_identity_refuses_mixing_precisions(a, b, named):
+    assert a.differences(b) == [named]
+    with pytest.raises(EmbeddingSpaceMismatch, match=f"different {named};"):
+        check_same_space(a, b)
+
+
+def test_same_precision_and_ranges_share_a_space():
+    check_same_space(BASE.with_precision("int8", ranges=_ranges(1)),
+                     BASE.with_precision("int8", calibration_embeddings=np.random.default_rng(1).normal(size=(50, 8))))
+    check_same_space(BASE.with_precision("binary"), BASE.with_precision("binary"))
+    assert BASE.with_precision("float32") == BASE and BASE.float_vectors
+    assert BASE.with_precision("float16").float_vectors and not BASE.with_precision("ubinary").float_vectors
+
+
+def test_precision_round_trips_and_old_records_are_float32():
+    int8 = BASE.with_precision("int8", ranges=_ranges(3))
+    data = json.loads(json.dumps(int8.to_dict()))
+    assert data["precision"] == "int8" and len(data["ranges_fingerprint"]) == 12
+    assert EmbeddingIdentity.from_dict(data) == int8
+    assert "precision" not in BASE.to_dict()  # float32 records are written as before
+    old = {"model": "qwen3-vl-embedding-2b", "dimension": 8, "modalities": ["text"], "prompt_format": "qwen3-vl-chat"}
+    assert EmbeddingIdentity.from_dict(old).precision == "float32"
+    with pytest.raises(EmbeddingSpaceMismatch, match="precision"):
+        check_same_space(old, BASE.with_precision("binary"))
+    assert "int8/" in str(int8) and "binary" in str(BASE.with_precision("binary"))
+
+
+def test_with_precision_checks_its_arguments():
+    with pytest.raises(ValueError, match=r"shape \(2, 4\).*8 dimensions"):
+        BASE.with_precision("int8", ranges=_ranges(1, d=4))
+    with pytest.raises(ValueError, match="needs per-dimension ranges"):
+        BASE.with_precision("uint8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        BASE.with_precision("int4")
+    with pytest.raises(ValueError, match="needs the fingerprint"):
+        EmbeddingIdentity("m", 8, precision="int8")
+
+
+def test_space_labels_carry_the_precision():
+    from qwen3_vl_rag.core.identity import identity_from_label, same_space_labels, space_label
+
+    for identity in (BASE, BASE.with_precision("float16"), BASE.with_precision("int8", ranges=_ranges(1)),
+                     EmbeddingIdentity("qwen3-embedding-0.6b", 8, prompt_format="qwen3-embedding",
+                                       precision="binary")):
+        back = identity_from_label(space_label(identity))
+        assert back is not None and back.same_space(identity)
+    assert not same_space_labels(space_label(BASE), space_label(BASE.with_precision("float16")))
