@@ -5,8 +5,10 @@ Local and remote backends implement ``embed`` (and ``score_pairs`` for rerankers
 their async twins, which do real async I/O); everything else comes from here, so every backend behaves
 the same in every adapter. A local async twin is its sync method in a worker thread, derived by one
 helper (``in_thread``). One argument order: ``(items, instruction, dimensions)``; ``embed_documents``
-takes both by keyword only (documents rarely need an instruction). ``FallbackEmbedder`` delegates each of
-these methods to its active backend.
+takes both by keyword only (documents rarely need an instruction). Every embed call also takes, by keyword,
+``precision`` (``core.precision``: float32 by default, float16, int8, uint8, binary, ubinary) and, for int8 /
+uint8, ``ranges`` or ``calibration_embeddings``; the backend applies it after Matryoshka truncation.
+``FallbackEmbedder`` delegates each of these methods to its active backend.
 ``Embedder`` and ``Reranker`` are the Protocols the adapters type against.
 """
 
@@ -20,6 +22,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from .identity import EmbeddingIdentity
+from .precision import Precision
 from .usage import to_thread
 
 Pair = tuple[Any, Any]  # (query, document): items as the embedder accepts them, or strings for text rerankers
@@ -71,23 +74,29 @@ class Embedder(Protocol):
     @property
     def identity(self) -> EmbeddingIdentity: ...
 
-    def embed(self, items: Sequence[Any], instruction: str | None = None,
-              dimensions: int | None = None) -> np.ndarray: ...
+    def embed(self, items: Sequence[Any], instruction: str | None = None, dimensions: int | None = None, *,
+              precision: Precision = "float32", ranges: Any = None,
+              calibration_embeddings: Any = None) -> np.ndarray: ...
 
-    def embed_queries(self, items: Sequence[Any], instruction: str | None = None,
-                      dimensions: int | None = None) -> np.ndarray: ...
+    def embed_queries(self, items: Sequence[Any], instruction: str | None = None, dimensions: int | None = None, *,
+                      precision: Precision = "float32", ranges: Any = None,
+                      calibration_embeddings: Any = None) -> np.ndarray: ...
 
     def embed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
-                        dimensions: int | None = None) -> np.ndarray: ...
+                        dimensions: int | None = None, precision: Precision = "float32", ranges: Any = None,
+                        calibration_embeddings: Any = None) -> np.ndarray: ...
 
-    async def aembed(self, items: Sequence[Any], instruction: str | None = None,
-                     dimensions: int | None = None) -> np.ndarray: ...
+    async def aembed(self, items: Sequence[Any], instruction: str | None = None, dimensions: int | None = None, *,
+                     precision: Precision = "float32", ranges: Any = None,
+                     calibration_embeddings: Any = None) -> np.ndarray: ...
 
     async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
-                             dimensions: int | None = None) -> np.ndarray: ...
+                             dimensions: int | None = None, *, precision: Precision = "float32", ranges: Any = None,
+                             calibration_embeddings: Any = None) -> np.ndarray: ...
 
     async def aembed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
-                               dimensions: int | None = None) -> np.ndarray: ...
+                               dimensions: int | None = None, precision: Precision = "float32", ranges: Any = None,
+                               calibration_embeddings: Any = None) -> np.ndarray: ...
 
 
 @runtime_checkable
@@ -120,27 +129,36 @@ class EmbeddingAPI:
 
     query_instruction: str | None = None
 
-    def embed(self, items: Sequence[Any], instruction: str | None = None,
-              dimensions: int | None = None) -> np.ndarray:
+    def embed(self, items: Sequence[Any], instruction: str | None = None, dimensions: int | None = None, *,
+              precision: Precision = "float32", ranges: Any = None,
+              calibration_embeddings: Any = None) -> np.ndarray:
         raise NotImplementedError
 
-    def embed_queries(self, items: Sequence[Any], instruction: str | None = None,
-                      dimensions: int | None = None) -> np.ndarray:
-        return self.embed(items, instruction or self.query_instruction, dimensions)
+    def embed_queries(self, items: Sequence[Any], instruction: str | None = None, dimensions: int | None = None, *,
+                      precision: Precision = "float32", ranges: Any = None,
+                      calibration_embeddings: Any = None) -> np.ndarray:
+        return self.embed(items, instruction or self.query_instruction, dimensions, precision=precision,
+                          ranges=ranges, calibration_embeddings=calibration_embeddings)
 
     def embed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
-                        dimensions: int | None = None) -> np.ndarray:
-        return self.embed(items, instruction, dimensions)
+                        dimensions: int | None = None, precision: Precision = "float32", ranges: Any = None,
+                        calibration_embeddings: Any = None) -> np.ndarray:
+        return self.embed(items, instruction, dimensions, precision=precision, ranges=ranges,
+                          calibration_embeddings=calibration_embeddings)
 
     aembed = in_thread(embed)
 
     async def aembed_queries(self, items: Sequence[Any], instruction: str | None = None,
-                             dimensions: int | None = None) -> np.ndarray:
-        return await self.aembed(items, instruction or self.query_instruction, dimensions)
+                             dimensions: int | None = None, *, precision: Precision = "float32", ranges: Any = None,
+                             calibration_embeddings: Any = None) -> np.ndarray:
+        return await self.aembed(items, instruction or self.query_instruction, dimensions, precision=precision,
+                                 ranges=ranges, calibration_embeddings=calibration_embeddings)
 
     async def aembed_documents(self, items: Sequence[Any], *, instruction: str | None = None,
-                               dimensions: int | None = None) -> np.ndarray:
-        return await self.aembed(items, instruction, dimensions)
+                               dimensions: int | None = None, precision: Precision = "float32", ranges: Any = None,
+                               calibration_embeddings: Any = None) -> np.ndarray:
+        return await self.aembed(items, instruction, dimensions, precision=precision, ranges=ranges,
+                                 calibration_embeddings=calibration_embeddings)
 
 
 class ScoringAPI:

@@ -20,6 +20,7 @@ in the factory and propagates at once, unchanged. Pass ``catch=`` to choose the 
 The backends write into different vector spaces: store ``identity`` with your vectors and check it
 (``core.identity.check_same_space``).
 A text-only backend given an image or video raises an ``InputError`` naming the item.
+``precision=`` (with ``ranges`` / ``calibration_embeddings``) goes to the backend, which applies it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 from .errors import InputError, NoBackendAvailable, Qwen3RagError
 from .identity import EmbeddingIdentity, identity_of
 from .inputs import ItemInput, parse_items
+from .precision import Precision
 from .usage import to_thread
 
 logger = logging.getLogger(__name__)
@@ -159,57 +161,78 @@ class FallbackEmbedder:
         return "image" in modalities
 
     def _run(self, method: str, items: Sequence[ItemInput], instruction: str | None,
-             dimensions: int | None) -> np.ndarray:
+             dimensions: int | None, quantization: dict[str, Any]) -> np.ndarray:
         backend = self.backend
         call = getattr(backend, method)
-        args = {"instruction": instruction}
+        args = {"instruction": instruction, "dimensions": dimensions, **quantization}
         if self._multimodal():
-            return cast(np.ndarray, call(items, dimensions=dimensions, **args))
+            return cast(np.ndarray, call(items, **args))
         groups = self._text_only_groups(items)
         if not groups:
-            return cast(np.ndarray, call([], dimensions=dimensions, **args))
+            return cast(np.ndarray, call([], **args))
         if len(groups) == 1 and groups[0][0] is None:
-            return cast(np.ndarray, call(groups[0][2], dimensions=dimensions, **args))
+            return cast(np.ndarray, call(groups[0][2], **args))
         out: np.ndarray | None = None
         for own, rows, texts in groups:
-            vectors = backend.embed(texts, instruction=own, dimensions=dimensions) if own else \
-                call(texts, dimensions=dimensions, **args)
+            vectors = backend.embed(texts, instruction=own, dimensions=dimensions, **quantization) if own else \
+                call(texts, **args)
             if out is None:
-                out = np.empty((len(items), vectors.shape[1]), dtype=np.float32)
+                out = np.empty((len(items), vectors.shape[1]), dtype=vectors.dtype)
             out[rows] = vectors
         assert out is not None  # groups is not empty
         return out
 
     async def _arun(self, method: str, items: Sequence[ItemInput], instruction: str | None,
-                    dimensions: int | None) -> np.ndarray:
+                    dimensions: int | None, quantization: dict[str, Any]) -> np.ndarray:
         backend = await asyncio.to_thread(self.load)
         async_method = getattr(backend, "a" + method, None)
         if async_method is not None and self._multimodal():
-            args = {"instruction": instruction}
-            return cast(np.ndarray, await async_method(items, dimensions=dimensions, **args))
-        return await to_thread(self._run, method, items, instruction, dimensions)  # last_usage comes back
+            args = {"instruction": instruction, "dimensions": dimensions, **quantization}
+            return cast(np.ndarray, await async_method(items, **args))
+        # last_usage comes back
+        return await to_thread(self._run, method, items, instruction, dimensions, quantization)
 
     # -- public API ------------------------------------------------------------------------------
-    def embed(self, items: Sequence[ItemInput], instruction: str | None = None,
-              dimensions: int | None = None) -> np.ndarray:
-        return self._run("embed", items, instruction, dimensions)
+    def embed(self, items: Sequence[ItemInput], instruction: str | None = None, dimensions: int | None = None, *,
+              precision: Precision = "float32", ranges: Any = None,
+              calibration_embeddings: Any = None) -> np.ndarray:
+        return self._run("embed", items, instruction, dimensions,
+                         _quantization(precision, ranges, calibration_embeddings))
 
     def embed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
-                      dimensions: int | None = None) -> np.ndarray:
-        return self._run("embed_queries", items, instruction, dimensions)
+                      dimensions: int | None = None, *, precision: Precision = "float32", ranges: Any = None,
+                      calibration_embeddings: Any = None) -> np.ndarray:
+        return self._run("embed_queries", items, instruction, dimensions,
+                         _quantization(precision, ranges, calibration_embeddings))
 
     def embed_documents(self, items: Sequence[ItemInput], *, instruction: str | None = None,
-                        dimensions: int | None = None) -> np.ndarray:
-        return self._run("embed_documents", items, instruction, dimensions)
+                        dimensions: int | None = None, precision: Precision = "float32", ranges: Any = None,
+                        calibration_embeddings: Any = None) -> np.ndarray:
+        return self._run("embed_documents", items, instruction, dimensions,
+                         _quantization(precision, ranges, calibration_embeddings))
 
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
-                     dimensions: int | None = None) -> np.ndarray:
-        return await self._arun("embed", items, instruction, dimensions)
+                     dimensions: int | None = None, *, precision: Precision = "float32", ranges: Any = None,
+                     calibration_embeddings: Any = None) -> np.ndarray:
+        return await self._arun("embed", items, instruction, dimensions,
+                                _quantization(precision, ranges, calibration_embeddings))
 
     async def aembed_queries(self, items: Sequence[ItemInput], instruction: str | None = None,
-                             dimensions: int | None = None) -> np.ndarray:
-        return await self._arun("embed_queries", items, instruction, dimensions)
+                             dimensions: int | None = None, *, precision: Precision = "float32", ranges: Any = None,
+                             calibration_embeddings: Any = None) -> np.ndarray:
+        return await self._arun("embed_queries", items, instruction, dimensions,
+                                _quantization(precision, ranges, calibration_embeddings))
 
     async def aembed_documents(self, items: Sequence[ItemInput], *, instruction: str | None = None,
-                               dimensions: int | None = None) -> np.ndarray:
-        return await self._arun("embed_documents", items, instruction, dimensions)
+                               dimensions: int | None = None, precision: Precision = "float32", ranges: Any = None,
+                               calibration_embeddings: Any = None) -> np.ndarray:
+        return await self._arun("embed_documents", items, instruction, dimensions,
+                                _quantization(precision, ranges, calibration_embeddings))
+
+
+def _quantization(precision: Any, ranges: Any, calibration_embeddings: Any) -> dict[str, Any]:
+    """The precision arguments for the backend; none when float32 is asked plainly, so a backend of the older
+    interface (no ``precision=``) still serves float32 calls."""
+    if precision == "float32" and ranges is None and calibration_embeddings is None:
+        return {}
+    return {"precision": precision, "ranges": ranges, "calibration_embeddings": calibration_embeddings}

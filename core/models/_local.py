@@ -17,6 +17,7 @@ from ..engine.options import RuntimeOptions
 from ..engine.runner import BatchHook, Runner
 from ..engine.runtime import Runtime, hub_kwargs, resolve_runtime
 from ..identity import model_key
+from ..precision import Precision, VectorPrecision
 from ..usage import Usage, UsageMeter, price_for
 from ..vectors import check_dimensions, truncate_and_normalize
 
@@ -139,23 +140,29 @@ class LocalEmbedder(LocalModel, EmbeddingAPI):
         return self.dimensions or self.hidden_size
 
     def embed(self, items: Iterable[Any], instruction: str | None = None, dimensions: int | None = None,
-              show_progress: bool | None = None) -> np.ndarray:
-        """Unit vectors (N, D) float32 for N items, in input order, or an ``InputError`` naming a bad item."""
+              show_progress: bool | None = None, *, precision: Precision = "float32", ranges: Any = None,
+              calibration_embeddings: Any = None) -> np.ndarray:
+        """Unit vectors (N, D) float32 for N items, in input order, or an ``InputError`` naming a bad item;
+        at ``precision`` (``core.precision``) when given, applied after truncation and normalisation."""
         with self._metered() as ran:
-            encoded = self._checked(items, instruction, dimensions)
+            target, encoded = self._checked(items, instruction, dimensions, precision, ranges, calibration_embeddings)
             if not encoded:
-                return np.zeros((0, dimensions or self.dimension), dtype=np.float32)
+                return target.apply(np.zeros((0, dimensions or self.dimension), dtype=np.float32))
             raw = self.runner.run(encoded, pooled, show_progress=show_progress, desc="Embedding", ran=ran.extend)
-        return truncate_and_normalize(raw, dimensions or self.dimensions)
+        return target.apply(truncate_and_normalize(raw, dimensions or self.dimensions))
 
-    def check(self, items: Iterable[Any], instruction: str | None = None, dimensions: int | None = None) -> None:
+    def check(self, items: Iterable[Any], instruction: str | None = None, dimensions: int | None = None, *,
+              precision: Precision = "float32", ranges: Any = None, calibration_embeddings: Any = None) -> None:
         """Raise what ``embed`` would raise before its first forward pass (an ``InputError`` naming the item,
-        a bad ``dimensions``), doing no model work: for callers that split one call into several."""
-        self._checked(items, instruction, dimensions)
+        a bad ``dimensions`` or precision), doing no model work: for callers that split one call into several."""
+        self._checked(items, instruction, dimensions, precision, ranges, calibration_embeddings)
 
-    def _checked(self, items: Iterable[Any], instruction: str | None, dimensions: int | None) -> list[Encoded]:
+    def _checked(self, items: Iterable[Any], instruction: str | None, dimensions: int | None,
+                 precision: Any = "float32", ranges: Any = None,
+                 calibration_embeddings: Any = None) -> tuple[VectorPrecision, list[Encoded]]:
         check_dimensions(dimensions, self.hidden_size)
-        return self.encode(as_list(items, "items"), instruction)
+        target = VectorPrecision.resolve(precision, ranges, calibration_embeddings, width=dimensions or self.dimension)
+        return target, self.encode(as_list(items, "items"), instruction)
 
 
 class LocalReranker(LocalModel, ScoringAPI):

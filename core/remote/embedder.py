@@ -19,6 +19,9 @@ Every answer is checked as the local models' output is: N vectors for N items, e
 and of the model's size (``native_dimensions=``, the released models' known sizes, or the first answer's), or of
 the requested ``dimensions``. Anything else is a ``RemoteResponseError`` naming the item; the model's
 size never changes once known, so ``identity`` cannot drift to what a broken server sent.
+
+``precision=`` (``core.precision``) is applied here, on the client, after truncation and normalisation: the
+server always sends floats.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..formats.embedding import text_query_prompt
 from ..identity import EmbeddingIdentity, model_key
 from ..inputs import Item, ItemInput, check_instruction, parse_items
 from ..media import MediaOptions
+from ..precision import Precision, VectorPrecision
 from ..usage import Usage
 from ..vectors import check_dimensions, truncate_and_normalize
 from .client import DEFAULT_API_KEY_ENV, DEFAULT_DEADLINE_S, RemoteClient
@@ -310,31 +314,48 @@ class RemoteEmbedder(EmbeddingAPI):
         return dimensions
 
     # -- public API ------------------------------------------------------------------------------
-    def embed(self, items: Sequence[ItemInput], instruction: str | None = None,
-              dimensions: int | None = None) -> np.ndarray:
-        """Unit vectors (N, D) float32 for N items, in order; every item validated before any request."""
+    def _precision(self, dimensions: int | None, precision: Any, ranges: Any,
+                   calibration_embeddings: Any) -> VectorPrecision:
+        """The call's precision, checked before any request (against the width when it is known)."""
+        width = dimensions or self._native_dimension
+        return VectorPrecision.resolve(precision, ranges, calibration_embeddings, width=width)
+
+    def _empty_at(self, target: VectorPrecision, dimensions: int | None) -> np.ndarray:
+        empty = self._empty(dimensions)
+        if target.ranges is not None and not empty.shape[1]:  # the width is not known yet: the ranges' width
+            empty = np.zeros((0, target.ranges.shape[1]), dtype=np.float32)
+        return target.apply(empty)
+
+    def embed(self, items: Sequence[ItemInput], instruction: str | None = None, dimensions: int | None = None, *,
+              precision: Precision = "float32", ranges: Any = None,
+              calibration_embeddings: Any = None) -> np.ndarray:
+        """Unit vectors (N, D) float32 for N items, in order (at ``precision`` when given); every item
+        validated before any request."""
         dimensions = self._check_dimensions(dimensions)
+        target = self._precision(dimensions, precision, ranges, calibration_embeddings)
         requests = self._plan(items, instruction)
         if not requests:
-            return self._empty(dimensions)
+            return self._empty_at(target, dimensions)
         results = self.client.map(lambda r: self._send(r, dimensions), requests)
-        return self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions)
+        return target.apply(self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions))
 
-    def check(self, items: Sequence[ItemInput], instruction: str | None = None,
-              dimensions: int | None = None) -> None:
+    def check(self, items: Sequence[ItemInput], instruction: str | None = None, dimensions: int | None = None, *,
+              precision: Precision = "float32", ranges: Any = None, calibration_embeddings: Any = None) -> None:
         """Raise what ``embed`` would raise before its first request, sending none."""
-        self._check_dimensions(dimensions)
+        self._precision(self._check_dimensions(dimensions), precision, ranges, calibration_embeddings)
         self._plan(as_list(items, "items"), instruction)
 
     async def aembed(self, items: Sequence[ItemInput], instruction: str | None = None,
-                     dimensions: int | None = None) -> np.ndarray:
+                     dimensions: int | None = None, *, precision: Precision = "float32", ranges: Any = None,
+                     calibration_embeddings: Any = None) -> np.ndarray:
         """``embed`` for asyncio (requests concurrent, bounded by ``max_concurrency``)."""
         dimensions = self._check_dimensions(dimensions)
+        target = self._precision(dimensions, precision, ranges, calibration_embeddings)
         requests = self._plan(items, instruction)
         if not requests:
-            return self._empty(dimensions)
+            return self._empty_at(target, dimensions)
         results = await self.client.amap(lambda r: self._asend(r, dimensions), requests)
-        return self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions)
+        return target.apply(self._assemble(requests, results, sum(len(r.rows) for r in requests), dimensions))
 
     def close(self) -> None:
         self.client.close()

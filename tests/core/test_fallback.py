@@ -143,3 +143,21 @@ def test_active_tells_which_backend_is_used_before_any_embedding(text_embedder):
     assert embedder.active == "text" and embedder.loaded
     with pytest.raises(NoBackendAvailable):
         _ = FallbackEmbedder([("only", failing("gone"))]).active
+
+
+@pytest.mark.parametrize("precision", ["float16", "int8", "binary"])
+async def test_precision_reaches_the_backend_through_every_path(text_embedder, precision):
+    from qwen3_vl_rag.core.precision import calibration_ranges, quantize
+
+    embedder = FallbackEmbedder([("VL", failing("no VL here")), ("text", lambda: text_embedder)])
+    items = ["alpha", {"text": "beta", "instruction": "Find the word"}, "gamma"]  # two instruction groups
+    kwargs = {"ranges": calibration_ranges(text_embedder.embed(["a", "b c", "d e f", "g"]))} \
+        if precision == "int8" else {}
+    for sync, async_ in ((embedder.embed, embedder.aembed), (embedder.embed_queries, embedder.aembed_queries),
+                         (embedder.embed_documents, embedder.aembed_documents)):
+        expected = quantize(sync(items), precision, **kwargs)
+        for out in (sync(items, precision=precision, **kwargs), await async_(items, precision=precision, **kwargs)):
+            assert out.dtype == expected.dtype and out.shape == expected.shape
+            np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        embedder.embed(items, precision="int4")

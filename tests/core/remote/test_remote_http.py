@@ -426,3 +426,35 @@ def test_good_usage_still_adds_up(fault_server):
     e.embed(["a"])
     e.embed(["b"])
     assert (e.usage.prompt_tokens, e.usage.total_tokens) == (10, 10)
+
+
+# -- precision (applied on the client, after truncation) -----------------------------------------------
+@pytest.mark.parametrize("precision", ["float16", "uint8", "ubinary", "binary"])
+async def test_precision_is_applied_client_side_after_truncation(fault_server, precision):
+    from qwen3_vl_rag.core.precision import calibration_ranges, quantize
+
+    fault_server.script("/v1/embeddings", openai_embeddings(matryoshka=False))
+    e = embedder(fault_server)
+    items = ["one", "two words", "three more words"]
+    floats = e.embed(items, dimensions=5)
+    kwargs = {"calibration_embeddings": e.embed([f"cal {i}" for i in range(20)], dimensions=5)} \
+        if precision == "uint8" else {}
+    expected = quantize(floats, precision, **kwargs)
+    for out in (e.embed(items, dimensions=5, precision=precision, **kwargs),
+                await e.aembed(items, dimensions=5, precision=precision, **kwargs),
+                e.embed_documents(items, dimensions=5, precision=precision, **kwargs),
+                await e.aembed_documents(items, dimensions=5, precision=precision, **kwargs)):
+        assert out.dtype == expected.dtype and out.shape == expected.shape
+        np.testing.assert_array_equal(out, expected)
+    queries = e.embed_queries(items, dimensions=5)
+    np.testing.assert_array_equal(await e.aembed_queries(items, dimensions=5, precision=precision, **kwargs),
+                                  quantize(queries, precision, **kwargs))
+    assert all("precision" not in r.body for r in fault_server.requests)  # the server always sends floats
+    ranges = calibration_ranges(np.random.default_rng(0).normal(size=(10, 8)))
+    sent = len(fault_server.requests)
+    with pytest.raises(ValueError, match=r"shape \(2, 8\).*5 dimensions"):
+        e.embed(items, dimensions=5, precision="int8", ranges=ranges)
+    with pytest.raises(ValueError, match="needs per-dimension ranges"):
+        await e.aembed(items, precision="int8")
+    assert len(fault_server.requests) == sent  # refused before any request
+    assert e.embed([], precision="ubinary").shape == (0, 1)
