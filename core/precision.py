@@ -29,13 +29,16 @@ one applies it (``VectorPrecision.apply``); every embedder and the bulk job go t
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-Precision = Literal["float32", "float16", "int8", "uint8", "binary", "ubinary"]
+PrecisionName = Literal["float32", "float16", "int8", "uint8", "binary", "ubinary"]
 PRECISIONS: tuple[str, ...] = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 FLOAT_PRECISIONS = frozenset({"float32", "float16"})
 SCALAR_PRECISIONS = frozenset({"int8", "uint8"})  # need calibration ranges
@@ -206,6 +209,28 @@ class VectorPrecision:
         return cls.resolve(data.get("precision", "float32"), ranges=None if ranges is None else np.asarray(ranges))
 
 
+# what ``precision=`` accepts: a name, or a VectorPrecision resolved with its ranges (e.g. a bulk job's)
+Precision = PrecisionName | VectorPrecision
+
+
+def load_ranges(path: str | os.PathLike[str]) -> np.ndarray:
+    """Ranges from a file: a ``.npy`` array of shape (2, d), or a ``.json`` holding ``[[starts], [ends]]`` or an
+    object with ``ranges`` (``VectorPrecision.to_dict()``, e.g. a bulk job's ``_job.json`` ``precision``)."""
+    file = Path(path).expanduser()
+    try:
+        if file.suffix == ".json":
+            data = json.loads(file.read_text(encoding="utf-8"))
+            if isinstance(data, Mapping):
+                data = (data.get("precision") if isinstance(data.get("precision"), Mapping) else data).get("ranges")
+            if data is None:
+                raise ValueError("it holds no ranges")
+            return check_ranges(np.asarray(data, dtype=np.float64))
+        return check_ranges(np.load(file, allow_pickle=False))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"ranges file {str(path)!r}: {exc} (give a .npy array of shape (2, dimensions) or a "
+                         ".json [[starts], [ends]])") from exc
+
+
 def quantize(vectors: Any, precision: Any = "float32", *, ranges: Any = None,
              calibration_embeddings: Any = None) -> np.ndarray:
     """Float vectors (N, d) at ``precision``: the values, dtype and shape of sentence-transformers'
@@ -219,6 +244,6 @@ def is_float_precision(precision: str) -> bool:
     return check_precision_name(precision) in FLOAT_PRECISIONS
 
 
-__all__ = ["PRECISIONS", "Precision", "VectorPrecision", "bytes_per_vector", "calibration_ranges", "check_ranges",
-           "is_float_precision", "quantize", "ranges_fingerprint", "row_width"]
+__all__ = ["PRECISIONS", "Precision", "PrecisionName", "VectorPrecision", "bytes_per_vector", "calibration_ranges",
+           "check_ranges", "is_float_precision", "load_ranges", "quantize", "ranges_fingerprint", "row_width"]
 

@@ -15,8 +15,10 @@ from typing import Any
 
 _EXPORTS = {
     "EmbedBatch": "batch", "ModelSpec": "batch", "IDENTITY_METADATA_KEY": "batch", "identity_from_schema": "batch",
+    "PRECISION_METADATA_KEY": "batch",
     "read_inputs": "inputs", "InputTable": "inputs",
-    "EmbedReport": "shards", "read_output": "shards", "shard_path": "shards", "JobOutput": "shards",
+    "EmbedReport": "shards", "read_output": "shards", "read_precision": "shards", "shard_path": "shards",
+    "JobOutput": "shards",
     "JobError": "errors", "JobMismatch": "errors", "BadArgument": "errors",
     "embed_local": "local",
     "embed_dataset": "ray_job", "start_local_ray": "ray_job",

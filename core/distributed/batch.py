@@ -15,6 +15,11 @@ columns: ``id``, ``vector`` (``fixed_size_list<float32>[d]``, null on a dead-let
 (null, or why that row could not be embedded). A bad item never fails the batch and never disappears:
 it becomes a dead-letter row. The embedding identity rides in the schema metadata
 (``IDENTITY_METADATA_KEY``), so files written from these tables say which vector space they hold.
+
+With ``precision=`` (``core.precision``) the vectors are stored at that precision: ``vector`` is a
+``fixed_size_list`` of float16 / int8 / uint8 values, or of ``ceil(d / 8)`` int8 / uint8 bytes for binary /
+ubinary; the identity carries the precision, and ``PRECISION_METADATA_KEY`` the precision with its int8 /
+uint8 ranges (quantize queries with them: ``VectorPrecision.from_dict``).
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..identity import EmbeddingIdentity, model_key
+from ..precision import Precision, VectorPrecision
 from .errors import BadArgument, JobError
 from .pages import PAGE, PDF, page_item
 
 IDENTITY_METADATA_KEY = b"qwen3_vl_rag.embedding_identity"
+PRECISION_METADATA_KEY = b"qwen3_vl_rag.precision"  # VectorPrecision.to_dict(): the precision and its ranges
 ID, TEXT, TEXT_FILE, IMAGE, VIDEO = "id", "text", "text_file", "image", "video"
 INPUT_COLUMNS = (TEXT, TEXT_FILE, IMAGE, VIDEO, PDF)
 INPUT_ERROR = "_input_error"  # set by the reader when a row cannot be passed on: the row becomes a dead letter
@@ -156,15 +163,18 @@ class EmbedBatch:
 
     ``model``: a name or directory (with ``**model_kwargs``), a ``ModelSpec`` or a zero-argument callable
     returning an embedder (anything with ``embed(items, instruction=..., dimensions=...)`` and
-    ``identity``). ``dimensions``: Matryoshka size. ``instruction``: embed with this instruction (queries);
-    the default is the model's document format. ``keep_columns``: input columns copied to the output
-    (e.g. metadata for a vector store). Other columns are ignored.
+    ``identity``). ``dimensions``: Matryoshka size. ``precision``: the stored vectors' precision
+    (``core.precision``; int8 / uint8 with ``ranges`` or ``calibration_embeddings``). ``instruction``: embed
+    with this instruction (queries); the default is the model's document format. ``keep_columns``: input
+    columns copied to the output (e.g. metadata for a vector store). Other columns are ignored.
     """
 
     def __init__(self, model: str | ModelFactory, *, dimensions: int | None = None, instruction: str | None = None,
-                 keep_columns: Sequence[str] = (), **model_kwargs: Any):
+                 keep_columns: Sequence[str] = (), precision: Precision = "float32", ranges: Any = None,
+                 calibration_embeddings: Any = None, **model_kwargs: Any):
         self.factory = as_model_factory(model, **model_kwargs)
         self.dimensions = positive_int("dimensions", dimensions)
+        self.precision = VectorPrecision.resolve(precision, ranges, calibration_embeddings, width=self.dimensions)
         self.instruction = instruction
         self.keep_columns = tuple(keep_columns)
         self._embedder = None
@@ -199,11 +209,17 @@ class EmbedBatch:
     def _check_size(self, size: int | None) -> None:
         if size is not None and self.dimensions is not None and self.dimensions > size:
             raise BadArgument(f"--dimensions {self.dimensions} is larger than the model's {size}; give at most {size}")
+        ranges = self.precision.ranges
+        if size is not None and ranges is not None and ranges.shape[1] != (self.dimensions or size):
+            raise BadArgument(f"the {self.precision.name} ranges have shape {ranges.shape} but the vectors have "
+                              f"{self.dimensions or size} dimensions; calibrate at the job's --dimensions")
 
     @property
     def identity(self) -> EmbeddingIdentity:
+        """The space of the vectors this job writes: the embedder's, at ``dimensions`` and ``precision``."""
         identity: EmbeddingIdentity = self.embedder.identity
-        return identity.with_dimension(self.dimensions) if self.dimensions else identity
+        identity = identity.with_dimension(self.dimensions) if self.dimensions else identity
+        return identity.with_precision(self.precision)
 
     @property
     def preferred_batch_size(self) -> int:
@@ -239,7 +255,8 @@ class EmbedBatch:
         identity = self.identity
         rows = table.select([c for c in (*INPUT_COLUMNS, PAGE, INPUT_ERROR) if c in table.column_names]).to_pylist()
         errors: list[str | None] = [None] * len(rows)
-        vectors = np.zeros((len(rows), identity.dimension), dtype=np.float32)
+        width = self.precision.row_width(identity.dimension)  # ceil(d / 8) bytes for binary / ubinary
+        vectors = np.zeros((len(rows), width), dtype=self.precision.dtype)
         with tempfile.TemporaryDirectory(prefix="qwen3-vl-rag-batch-") as scratch:
             items: dict[int, Any] = {}
             for index, row in enumerate(rows):
@@ -249,12 +266,15 @@ class EmbedBatch:
                     errors[index] = str(exc)
             self._embed_isolating(items, vectors, errors)
         dead = pa.array([e is not None for e in errors], type=pa.bool_())
-        vector = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), type=pa.float32()),
-                                                   identity.dimension, mask=dead)
+        values = pa.array(vectors.reshape(-1), type=pa.from_numpy_dtype(vectors.dtype))
+        vector = pa.FixedSizeListArray.from_arrays(values, width, mask=dead)
         columns = {ID: table.column(ID), **{c: table.column(c) for c in self.keep_columns},
                    "vector": vector, "error": pa.array(errors, type=pa.string())}
         out = pa.table(columns)
-        return out.replace_schema_metadata({IDENTITY_METADATA_KEY: json.dumps(identity.to_dict())})
+        metadata = {IDENTITY_METADATA_KEY: json.dumps(identity.to_dict())}
+        if self.precision.name != "float32":
+            metadata[PRECISION_METADATA_KEY] = json.dumps(self.precision.to_dict())
+        return out.replace_schema_metadata(metadata)
 
     def _item(self, row: Mapping[str, Any], identity: EmbeddingIdentity, scratch: str, index: int) -> Any:
         """One row as an embedder input (a dict for Qwen3-VL, a string for a text model)."""
@@ -320,10 +340,16 @@ class EmbedBatch:
                 errors[i] = exc.reason
 
     def _embed(self, items: list[Any]) -> np.ndarray:
-        kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
-        out = np.asarray(self.embedder.embed(items, instruction=self.instruction, **kwargs), dtype=np.float32)
+        kwargs: dict[str, Any] = {"dimensions": self.dimensions} if self.dimensions else {}
+        if self.precision.name != "float32":  # a factory's embedder of the older interface still serves float32
+            kwargs["precision"] = self.precision
+        out = np.asarray(self.embedder.embed(items, instruction=self.instruction, **kwargs))
         if out.shape[0] != len(items):
             raise RuntimeError(f"the embedder returned {out.shape[0]} vectors for {len(items)} items")
+        if self.precision.name == "float32":
+            return out.astype(np.float32, copy=False)
+        if out.dtype != self.precision.dtype:
+            raise RuntimeError(f"the embedder returned {out.dtype} vectors for precision {self.precision.name!r}")
         return out
 
 

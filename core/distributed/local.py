@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..precision import Precision
 from .batch import EmbedBatch, ModelFactory, positive_int
 from .inputs import read_inputs
 from .shards import DEFAULT_SHARD_SIZE, EmbedReport, JobOutput, ShardWorker, fingerprint, job_record, position_shards
@@ -16,12 +17,16 @@ def embed_local(source: str | os.PathLike[str], output: str | os.PathLike[str] |
                 model: str | ModelFactory, dimensions: int | None = None, instruction: str | None = None,
                 batch_size: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
                 sink: Callable[[Any], Any] | None = None, overwrite: bool = False, progress: bool = True,
-                keep_columns: Sequence[str] = (), **model_kwargs: Any) -> EmbedReport:
+                keep_columns: Sequence[str] = (), precision: Precision = "float32", ranges: Any = None,
+                calibration_embeddings: Any = None, **model_kwargs: Any) -> EmbedReport:
     """Embed every item of ``source`` (directory, glob or manifest; see ``read_inputs``) in this process.
 
     Writes ``output/part-NNNNNN.parquet`` (``id``, ``vector``, ``error``) and/or calls ``sink(table)`` per
     shard. With ``output``, a rerun embeds only the shards not written yet. ``model``: a name or
     directory (plus constructor ``**model_kwargs``), a ``ModelSpec`` or a zero-argument factory.
+    ``precision``: the stored vectors' precision (``core.precision``); int8 / uint8 need ``ranges`` or
+    ``calibration_embeddings``, whose ranges ``_job.json`` keeps (``read_precision(output)``) so queries are
+    quantized the same way. A rerun with another precision or other ranges is refused like another model.
 
     Arguments, input, output directory and model are all checked, and the model loaded, before anything
     is written (``JobOutput``): a mistake raises and leaves ``output`` as it was.
@@ -33,6 +38,7 @@ def embed_local(source: str | os.PathLike[str], output: str | os.PathLike[str] |
     start = time.perf_counter()
     inputs = read_inputs(source)
     batch = EmbedBatch(model, dimensions=dimensions, instruction=instruction, keep_columns=keep_columns,
+                       precision=precision, ranges=ranges, calibration_embeddings=calibration_embeddings,
                        **model_kwargs)
     table = inputs.table
     record = job_record(batch, shard_size=shard_size, rows=table.num_rows, ids_fingerprint=fingerprint(table),

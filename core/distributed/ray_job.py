@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..precision import Precision
 from .batch import ID, EmbedBatch, ModelFactory, positive_int
 from .inputs import read_inputs
 from .shards import (
@@ -101,6 +102,7 @@ def embed_dataset(source: Any, output: str | os.PathLike[str] | None = None, *, 
                   shard_size: int = DEFAULT_SHARD_SIZE, max_restarts: int = 3, max_task_retries: int = 3,
                   sink: Callable[[Any], Any] | None = None, overwrite: bool = False, progress: bool = True,
                   keep_columns: Sequence[str] = (), ray_address: str | None = None,
+                  precision: Precision = "float32", ranges: Any = None, calibration_embeddings: Any = None,
                   **model_kwargs: Any) -> EmbedReport:
     """Embed ``source`` on a Ray cluster with ``num_actors`` actors of ``num_gpus`` GPUs each (0: CPU).
 
@@ -111,6 +113,7 @@ def embed_dataset(source: Any, output: str | os.PathLike[str] | None = None, *, 
     ``num_cpus`` per actor: by default 1 with GPUs, and for CPU actors a share that leaves one CPU free
     for Ray's read and shuffle tasks (actors that take every CPU starve them and the job hangs).
     Uses the running Ray cluster, else connects to ``ray_address``, else starts a local one.
+    ``precision`` (with int8 / uint8 ``ranges`` or ``calibration_embeddings``): as for ``embed_local``.
     """
     shard_size = int(positive_int("shard_size", shard_size, required=True))  # type: ignore[arg-type]
     num_actors = int(positive_int("num_actors", num_actors, required=True))  # type: ignore[arg-type]
@@ -122,6 +125,7 @@ def embed_dataset(source: Any, output: str | os.PathLike[str] | None = None, *, 
     ray = import_ray(local=not ray_address)
     start = time.perf_counter()
     batch = EmbedBatch(model, dimensions=dimensions, instruction=instruction, keep_columns=keep_columns,
+                       precision=precision, ranges=ranges, calibration_embeddings=calibration_embeddings,
                        **model_kwargs)
     batch.preflight()  # the model name and dimensions, from its config: the driver loads no weights
     out_dir = str(output) if output is not None else None

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..precision import VectorPrecision
 from .batch import IMAGE, TEXT_FILE, VIDEO, EmbedBatch, ModelSpec, identity_from_schema, positive_int
 from .errors import JobError, JobMismatch
 from .pages import PDF
@@ -100,10 +101,13 @@ def job_record(batch: EmbedBatch, *, shard_size: int, rows: int, ids_fingerprint
                sharding: str) -> dict[str, Any]:
     """What defines a job's shards and vectors (written to ``_job.json``); ``ids_fingerprint`` is the
     input's ``fingerprint`` (None for a Ray dataset, whose rows are not read up front)."""
-    return {"format": 2, "model": describe_factory(batch.factory), "dimensions": batch.dimensions,
-            "instruction": batch.instruction, "keep_columns": list(batch.keep_columns), "sharding": sharding,
-            "shard_size": shard_size, "rows": rows, "num_shards": -(-rows // shard_size) if rows else 0,
-            "input_fingerprint": ids_fingerprint}
+    record = {"format": 2, "model": describe_factory(batch.factory), "dimensions": batch.dimensions,
+              "instruction": batch.instruction, "keep_columns": list(batch.keep_columns), "sharding": sharding,
+              "shard_size": shard_size, "rows": rows, "num_shards": -(-rows // shard_size) if rows else 0,
+              "input_fingerprint": ids_fingerprint}
+    if batch.precision.name != "float32":  # float32 records stay as they were, so older jobs resume
+        record["precision"] = batch.precision.to_dict()  # with int8 / uint8 ranges: queries need them
+    return record
 
 
 def record_digest(record: dict[str, Any]) -> str:
@@ -467,3 +471,14 @@ def read_output(output: str | os.PathLike[str], columns: Sequence[str] | None = 
     if len(identities) > 1:
         raise ValueError(f"the shards of {str(output)!r} come from different vector spaces: {sorted(identities)}")
     return pa.concat_tables(tables).replace_schema_metadata(tables[0].schema.metadata)
+
+
+def read_precision(output: str | os.PathLike[str]) -> VectorPrecision:
+    """The precision a job in ``output`` stored its vectors at, with its int8 / uint8 ranges (from
+    ``_job.json``): pass it as ``precision=`` to quantize queries the same way."""
+    file = Path(output, JOB_FILE)
+    try:
+        record = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise JobError(f"{str(file)!r} cannot be read ({exc}); is {str(output)!r} a job's output directory?") from exc
+    return VectorPrecision.from_dict(record.get("precision") or {})

@@ -180,3 +180,45 @@ def test_video_bytes_are_embedded_like_the_file(batch_fn, vl_embedder, tmp_path)
     assert errors[0] is None and "cannot be read" in errors[1]
     expected = vl_embedder.embed([{"video": str(path)}])[0]
     np.testing.assert_allclose(out.column("vector").to_pylist()[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision, arrow", [("float16", pa.float16()), ("int8", pa.int8()), ("uint8", pa.uint8()),
+                                              ("binary", pa.int8()), ("ubinary", pa.uint8())])
+def test_shards_store_the_quantized_dtype_and_width(tiny_vl_path, vl_embedder, precision, arrow, tmp_path):
+    from qwen3_vl_rag.core.distributed import PRECISION_METADATA_KEY
+    from qwen3_vl_rag.core.precision import VectorPrecision, calibration_ranges, quantize, row_width
+
+    texts = ["a cat", "a dog", "a bird by the river"]
+    kwargs = {"ranges": calibration_ranges(vl_embedder.embed(texts + ["calibration"], dimensions=12))} \
+        if precision in ("int8", "uint8") else {}
+    batch = EmbedBatch(str(tiny_vl_path), dimensions=12, precision=precision, **kwargs)
+    table = pa.table({"id": ["a", "b", "bad", "c"], "text": [texts[0], texts[1], None, texts[2]]})
+    out = batch(table)
+    width = row_width(precision, 12)  # 2 bytes for binary / ubinary
+    assert out.schema.field("vector").type == pa.list_(arrow, width)
+    assert out.column("error").to_pylist()[2] is not None and out.column("vector")[2].as_py() is None
+    good = [0, 1, 3]
+    stored = np.array([out.column("vector")[i].as_py() for i in good])
+    np.testing.assert_array_equal(stored, quantize(vl_embedder.embed(texts, dimensions=12), precision, **kwargs))
+    pq.write_table(out, tmp_path / "part.parquet")
+    schema = pq.read_schema(tmp_path / "part.parquet")
+    identity = identity_from_schema(schema)
+    assert identity == vl_embedder.identity.with_dimension(12).with_precision(precision, **kwargs)
+    import json
+
+    assert VectorPrecision.from_dict(json.loads(schema.metadata[PRECISION_METADATA_KEY])) == batch.precision
+
+
+def test_precision_arguments_are_checked_up_front(tiny_vl_path, vl_embedder):
+    from qwen3_vl_rag.core.distributed import BadArgument
+    from qwen3_vl_rag.core.precision import calibration_ranges
+
+    with pytest.raises(ValueError, match="needs per-dimension ranges"):
+        EmbedBatch(str(tiny_vl_path), precision="int8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        EmbedBatch(str(tiny_vl_path), precision="fp8")
+    with pytest.raises(ValueError, match=r"shape \(2, 9\).*12 dimensions"):
+        EmbedBatch(str(tiny_vl_path), dimensions=12, precision="int8", ranges=calibration_ranges(np.eye(9)))
+    batch = EmbedBatch(str(tiny_vl_path), precision="uint8", ranges=calibration_ranges(np.eye(9)))
+    with pytest.raises(BadArgument, match=rf"shape \(2, 9\).*{vl_embedder.dimension} dimensions"):
+        batch.preflight()  # the model's size, from its config: no weights loaded

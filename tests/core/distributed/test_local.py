@@ -138,3 +138,34 @@ def test_changed_inline_text_with_the_same_ids_is_refused(tmp_path, tiny_vl_path
     manifest.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "changed"}\n')
     with pytest.raises(JobMismatch, match="input_fingerprint"):
         embed_local(manifest, tmp_path / "out", model=str(tiny_vl_path), progress=False)
+
+
+def test_precision_job_writes_resumes_and_refuses_a_change(corpus_dir, tiny_vl_path, tmp_path):
+    import json
+
+    from qwen3_vl_rag.core.distributed import read_precision
+    from qwen3_vl_rag.core.precision import calibration_ranges
+
+    out = tmp_path / "out"
+    calibration = EmbedBatch(str(tiny_vl_path), dimensions=16).embed_table(read_inputs(corpus_dir).table)
+    floats = np.array([v for v in calibration.column("vector").to_pylist() if v is not None])
+    ranges = calibration_ranges(floats)
+    job = dict(model=str(tiny_vl_path), shard_size=6, dimensions=16, progress=False)
+    embed_local(corpus_dir, out, precision="int8", ranges=ranges, **job)
+    table = read_output(out)
+    assert table.schema.field("vector").type == pa.list_(pa.int8(), 16)
+    stored = read_precision(out)
+    assert stored.name == "int8" and np.array_equal(stored.ranges, ranges)  # queries are quantized with these
+    assert json.loads((out / "_job.json").read_text())["precision"]["ranges_fingerprint"] == stored.fingerprint
+    os.remove(shard_path(out, 1))
+    again = embed_local(corpus_dir, out, precision="int8", ranges=ranges.copy(), **job)
+    assert (again.shards_skipped, again.shards_embedded) == (3, 1)
+    assert read_output(out).num_rows == 21  # one identity across old and new shards
+    before = sorted(p.name for p in out.iterdir())
+    for other in (dict(precision="binary"), dict(precision="int8", ranges=ranges * 2), {}):
+        with pytest.raises(JobMismatch, match="different precision"):
+            embed_local(corpus_dir, out, **other, **job)
+    assert sorted(p.name for p in out.iterdir()) == before
+    binary = embed_local(corpus_dir, out, precision="binary", overwrite=True, **job)
+    assert binary.shards_embedded == 4 and read_output(out).schema.field("vector").type == pa.list_(pa.int8(), 2)
+    assert read_precision(out).name == "binary"
