@@ -50,6 +50,8 @@ def _count(minimum: int) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.precision import PRECISIONS
+
     parser = _Parser(prog="qwen3-vl-rag", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"qwen3-vl-rag {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -68,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "vectors are meaningless: this checks the plumbing)")
     embed.add_argument("--dimensions", type=_count(1), help="Matryoshka size of the vectors (default: the model's)")
     embed.add_argument("--instruction", help="embed with this instruction (default: the document format)")
+    embed.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="stored vector precision (default float32); int8 / uint8 need --ranges or --calibration, "
+                            "kept in OUTPUT/_job.json to quantize queries the same way; binary / ubinary store "
+                            "ceil(d/8) bytes (see docs/precision.md)")
+    embed.add_argument("--ranges", metavar="FILE",
+                       help="int8 / uint8: per-dimension ranges, a .npy array of shape (2, dimensions) or a .json "
+                            "[[starts], [ends]] (or another job's _job.json)")
+    embed.add_argument("--calibration", metavar="PATH",
+                       help="int8 / uint8: compute the ranges from float vectors of this model at these dimensions: "
+                            "a .npy array (vectors x dimensions) or the output directory of a float32 job")
     embed.add_argument("--batch-size", type=_count(1), help="items per model call (default: the embedder's)")
     embed.add_argument("--shard-size", type=_count(1), default=1000, help="items per output file (default 1000)")
     embed.add_argument("--device", help="in process: cpu, cuda, cuda:1, mps (default: the best available)")
@@ -126,6 +138,49 @@ def _check_switches(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         parser.error(f"--workers {args.workers} with --gpus {args.gpus}: each worker takes one GPU; give one of them")
     if os.path.abspath(args.output) == os.path.abspath(args.input):
         parser.error("--output is the input folder; give another directory")
+    args.range_values = _precision_ranges(args, parser)
+
+
+def _precision_ranges(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+    """The int8 / uint8 ranges from --ranges or --calibration (read now, before any work), else None."""
+    given = [name for name, value in (("--ranges", args.ranges), ("--calibration", args.calibration)) if value]
+    if args.precision not in ("int8", "uint8"):
+        if given:
+            parser.error(f"{' and '.join(given)} apply to --precision int8 / uint8 only, not {args.precision}")
+        return None
+    if len(given) != 1:
+        parser.error(f"--precision {args.precision} needs per-dimension ranges: give --ranges FILE or --calibration "
+                     "PATH (one of them)" + (", not both" if given else ""))
+    from .core.precision import calibration_ranges, load_ranges
+
+    try:
+        if args.ranges:
+            return load_ranges(args.ranges)
+        return calibration_ranges(_calibration_vectors(args.calibration))
+    except ValueError as exc:
+        parser.error(f"{given[0]}: {_one_line(exc)}")
+
+
+def _calibration_vectors(path: str) -> Any:
+    """Float vectors from a .npy file or a float32 job's output directory."""
+    import numpy as np
+
+    if Path(path).is_dir():
+        from .core.distributed.shards import read_output
+
+        try:
+            column = read_output(path, columns=["vector"]).column("vector")
+        except (OSError, ImportError) as exc:
+            raise ValueError(str(exc)) from exc
+        vectors = [v for v in column.to_pylist() if v is not None]
+        array = np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 0), np.float32)
+        if str(column.type.value_type) not in ("float", "halffloat", "double"):
+            raise ValueError(f"{path!r} holds {column.type.value_type} vectors; calibrate on a float32 job's output")
+        return array
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path!r} cannot be read as a .npy array ({_one_line(exc)})") from exc
 
 
 @contextlib.contextmanager
@@ -168,7 +223,7 @@ def _embed(args: argparse.Namespace, model: str) -> int:
         model_kwargs["dtype"] = getattr(torch, args.dtype)
     common = dict(model=model, dimensions=args.dimensions, instruction=args.instruction,
                   batch_size=args.batch_size, shard_size=args.shard_size, overwrite=args.overwrite,
-                  progress=not args.quiet)
+                  progress=not args.quiet, precision=args.precision, ranges=args.range_values)
     if use_ray:
         from .core.distributed.ray_job import embed_dataset
 

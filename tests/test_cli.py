@@ -216,3 +216,52 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_lives(small_
     finally:
         first.close(failed=True)
     assert main(["embed", str(small_corpus), "-o", str(out), "--model", str(tiny_vl_path), "-q"]) == 0
+
+
+# -- --precision ---------------------------------------------------------------------------------------------
+def test_precision_switches_are_checked_before_any_work(small_corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["embed", str(small_corpus), "-o", str(out), "--model", str(tmp_path / "absent")]
+    bad_ranges = tmp_path / "bad.npy"
+    np.save(bad_ranges, np.zeros((3, 4)))
+    nan_ranges = tmp_path / "nan.npy"
+    np.save(nan_ranges, np.array([[np.nan] * 4, [1.0] * 4]))
+    for extra, expected in [
+        (["--precision", "int4"], "invalid choice: 'int4'"),
+        (["--precision", "int8"], "needs per-dimension ranges: give --ranges FILE or --calibration PATH"),
+        (["--precision", "binary", "--ranges", str(bad_ranges)], "--ranges apply to --precision int8 / uint8 only"),
+        (["--precision", "uint8", "--ranges", str(bad_ranges), "--calibration", str(bad_ranges)], "not both"),
+        (["--precision", "int8", "--ranges", str(bad_ranges)], r"shape (2, dimensions)"),
+        (["--precision", "int8", "--ranges", str(nan_ranges)], "dimension 0 has a NaN"),
+        (["--precision", "int8", "--ranges", str(tmp_path / "absent.npy")], "absent.npy"),
+        (["--precision", "int8", "--calibration", str(tmp_path)], "no part-*.parquet"),
+    ]:
+        line = _fails_cleanly([*base, *extra], capsys, code=2)
+        assert expected in line, line
+        assert not out.exists()
+
+
+def test_precision_job_from_a_float32_calibration_run_and_resume_refuses_a_change(small_corpus, tiny_vl_path,
+                                                                                   tmp_path, capsys):
+    from qwen3_vl_rag.core.distributed import read_output, read_precision
+    from qwen3_vl_rag.core.precision import calibration_ranges
+
+    base = ["embed", str(small_corpus), "--model", str(tiny_vl_path), "--dimensions", "24", "-q", "--shard-size", "4"]
+    assert main([*base, "-o", str(tmp_path / "float")]) == 0  # the calibration run: float32 vectors
+    out = tmp_path / "int8"
+    assert main([*base, "-o", str(out), "--precision", "int8", "--calibration", str(tmp_path / "float")]) == 0
+    capsys.readouterr()
+    floats = [v for v in read_output(tmp_path / "float").column("vector").to_pylist() if v is not None]
+    assert np.array_equal(read_precision(out).ranges, calibration_ranges(np.array(floats, dtype=np.float32)))
+    assert read_output(out).schema.field("vector").type == pa.list_(pa.int8(), 24)
+    before = _snapshot(out)
+    line = _fails_cleanly([*base, "-o", str(out), "--precision", "binary"], capsys)
+    assert "different precision" in line and _snapshot(out) == before
+    ranges = tmp_path / "ranges.npy"
+    np.save(ranges, read_precision(out).ranges)
+    (out / "part-000000.parquet").unlink()  # resumed with the same ranges given as a file: the same job
+    assert main([*base, "-o", str(out), "--precision", "int8", "--ranges", str(ranges)]) == 0
+    assert json.loads(capsys.readouterr().out)["shards_embedded"] == 1
+    line = _fails_cleanly([*base, "-o", str(tmp_path / "w"), "--dimensions", "16", "--precision", "int8",
+                           "--ranges", str(ranges)], capsys, code=2)
+    assert "(2, 24)" in line and "16 dimensions" in line and not (tmp_path / "w").exists()
