@@ -243,6 +243,31 @@ def default_token_counter(embedder: Any) -> Any:
     return approximate_token_counter
 
 
+ADAPTER_PRECISIONS = ("float32", "float16")  # what a framework's list-of-floats vectors can carry faithfully
+
+
+def check_adapter_precision(owner: str, precision: Any) -> str:
+    """An embedding adapter's ``precision``: float32 or float16 (vectors rounded to float16, returned as floats,
+    for a collection written at float16, e.g. by the bulk job). The other precisions are refused with the reason:
+    the frameworks' vector stores hold lists of floats and rank them by cosine or dot product, which is wrong
+    on int8 / uint8 codes (each dimension shifted by its calibration range) and meaningless on packed bits."""
+    if precision in ADAPTER_PRECISIONS:
+        return str(precision)
+    from qwen3_vl_rag.core.precision import check_precision_name
+
+    check_precision_name(precision)  # an unknown name: the list of the valid ones
+    raise ValueError(f"{owner}(precision={precision!r}) is not offered: framework vector stores hold lists of floats "
+                     "and rank them by cosine or dot product, which gives wrong rankings on int8 / uint8 codes and "
+                     "meaningless ones on packed binary bits. Use 'float32' or 'float16' here, or the core "
+                     f"embedder's embed(..., precision={precision!r}) with a store that indexes such codes (see "
+                     "docs/precision.md)")
+
+
+def precision_kwargs(precision: str) -> dict[str, Any]:
+    """``precision=`` for a core call, left out at float32 so an embedder of the older interface still works."""
+    return {} if precision == "float32" else {"precision": precision}
+
+
 def check_call(embedder: Any, items: Sequence[Any] = (), instruction: str | None = None,
                dimensions: int | None = None) -> None:
     """Have the core ``embedder`` check a whole call before an adapter splits it into batches (or check only

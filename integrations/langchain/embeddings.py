@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, field_validator, model_validator
 
 from .._lazy import LazyModel
 from .._shared import (
@@ -17,7 +17,9 @@ from .._shared import (
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
     base64_image,
+    check_adapter_precision,
     jsonable_model_kwargs,
+    precision_kwargs,
     refuse_unknown,
     rename_aliases,
     take_model_arguments,
@@ -68,6 +70,9 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
     """Keyword arguments for ``Qwen3VLEmbedder`` (e.g. ``torch_dtype``, ``attn_implementation``, ``max_pixels``)."""
     dimensions: int | None = Field(default=None, ge=1)
     """Matryoshka size: vectors are truncated to this many dimensions and renormalised."""
+    precision: str = "float32"
+    """``"float32"`` or ``"float16"`` (values rounded to float16, e.g. to match a float16 bulk job). int8 / uint8 /
+    binary codes are refused: LangChain vector stores would rank them wrongly (see docs/precision.md)."""
     query_instruction: str | None = None
     """Instruction for queries; ``None`` uses the embedder's retrieval instruction."""
     document_instruction: str | None = None
@@ -92,6 +97,11 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
     @field_serializer("model_kwargs")
     def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
         return jsonable_model_kwargs(value, type(self).__name__)
+
+    @field_validator("precision")
+    @classmethod
+    def _check_precision(cls, value: Any) -> str:
+        return check_adapter_precision(cls.__name__, value)
 
     @model_validator(mode="after")
     def _check_source(self) -> Qwen3VLEmbeddings:
@@ -123,7 +133,8 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
         from qwen3_vl_rag.core.identity import identity_of
 
         identity = identity_of(self.client)
-        return identity.with_dimension(self.dimensions) if self.dimensions else identity
+        identity = identity.with_dimension(self.dimensions) if self.dimensions else identity
+        return identity.with_precision(self.precision)
 
     def space_metadata(self) -> dict[str, str]:
         """``{"embedding_space": label}``: add it to the metadata of documents you store with these
@@ -139,20 +150,20 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
 
     # -- shared paths ----------------------------------------------------------------------------
     def _embed(self, items: Sequence[Any], query: bool) -> list[list[float]]:
-        client = self.client
+        client, precision = self.client, precision_kwargs(self.precision)
         if query:
             return _floats(client.embed_queries(list(items), instruction=self.query_instruction,
-                                                dimensions=self.dimensions))
+                                                dimensions=self.dimensions, **precision))
         return _floats(client.embed_documents(list(items), dimensions=self.dimensions,
-                                              instruction=self.document_instruction))
+                                              instruction=self.document_instruction, **precision))
 
     async def _aembed(self, items: Sequence[Any], query: bool) -> list[list[float]]:
-        client = await self._aclient()
+        client, precision = await self._aclient(), precision_kwargs(self.precision)
         if query:
             return _floats(await client.aembed_queries(list(items), instruction=self.query_instruction,
-                                                       dimensions=self.dimensions))
+                                                       dimensions=self.dimensions, **precision))
         return _floats(await client.aembed_documents(list(items), dimensions=self.dimensions,
-                                                     instruction=self.document_instruction))
+                                                     instruction=self.document_instruction, **precision))
 
     # -- LangChain Embeddings --------------------------------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.embeddings.base import Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer, field_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.embeddings import MultiModalEmbedding
 from llama_index.core.instrumentation import get_dispatcher
@@ -24,8 +24,10 @@ from .._shared import (
     INSTRUCTION_ALIASES,
     MODEL_ARGUMENTS,
     MODEL_KWARGS_ALIASES,
+    check_adapter_precision,
     check_call,
     jsonable_model_kwargs,
+    precision_kwargs,
     refuse_unknown,
     rename_aliases,
     take_model_arguments,
@@ -81,6 +83,9 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         default=None, description="Instruction for documents (text, images, video); None: the official default."
     )
     dimensions: int | None = Field(default=None, description="Matryoshka size of the vectors; None: full size.")
+    precision: str = Field(default="float32", description="'float32' or 'float16' (values rounded to float16, "
+                           "e.g. to match a float16 bulk job); int8 / binary codes are refused: vector stores would "
+                           "rank them wrongly (see docs/precision.md).")
     model_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the local Qwen3VLEmbedder (device, dtype, ...)."
     )
@@ -111,6 +116,11 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
     @field_serializer("model_kwargs")
     def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
         return jsonable_model_kwargs(value, type(self).__name__)
+
+    @field_validator("precision")
+    @classmethod
+    def _check_precision(cls, value: Any) -> str:
+        return check_adapter_precision(cls.__name__, value)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> Qwen3VLEmbedding:
@@ -153,7 +163,8 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         indices = _claim(len(items)) if indices is None else indices
         with _caller_indices(indices):
             vectors = self.embedder.embed_documents(list(items), dimensions=self.dimensions,
-                                                    instruction=instruction or self.document_instruction)
+                                                    instruction=instruction or self.document_instruction,
+                                                    **precision_kwargs(self.precision))
         return vectors.tolist()
 
     async def _aembed(self, items: Sequence[Any], instruction: str | None = None,
@@ -161,17 +172,19 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
         indices = _claim(len(items)) if indices is None else indices
         with _caller_indices(indices):
             vectors = await self.embedder.aembed_documents(list(items), dimensions=self.dimensions,
-                                                           instruction=instruction or self.document_instruction)
+                                                           instruction=instruction or self.document_instruction,
+                                                           **precision_kwargs(self.precision))
         return vectors.tolist()
 
     # -- queries -----------------------------------------------------------------------------------
     def _get_query_embedding(self, query: str) -> Embedding:
-        vectors = self.embedder.embed_queries([query], instruction=self.query_instruction, dimensions=self.dimensions)
+        vectors = self.embedder.embed_queries([query], instruction=self.query_instruction, dimensions=self.dimensions,
+                                              **precision_kwargs(self.precision))
         return vectors[0].tolist()
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         vectors = await self.embedder.aembed_queries(
-            [query], instruction=self.query_instruction, dimensions=self.dimensions
+            [query], instruction=self.query_instruction, dimensions=self.dimensions, **precision_kwargs(self.precision)
         )
         return vectors[0].tolist()
 
@@ -351,7 +364,8 @@ class Qwen3VLEmbedding(MultiModalEmbedding):
             identity = identity_of(self.embedder)
         except TypeError:
             return None
-        return identity.with_dimension(self.dimensions) if self.dimensions else identity
+        identity = identity.with_dimension(self.dimensions) if self.dimensions else identity
+        return identity.with_precision(self.precision)
 
     def _stamp(self, nodes: Sequence[BaseNode]) -> Sequence[BaseNode]:
         """Record the vector space in each node's metadata (hidden from the embedding text and the LLM), so

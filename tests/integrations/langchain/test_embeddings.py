@@ -200,3 +200,18 @@ def test_image_added_through_embed_image_is_retrievable_by_text(embeddings, vl_e
     assert scores == sorted(scores, reverse=True)
     retrieved = store.as_retriever(search_kwargs={"k": len(store.store)}).invoke(query)
     assert "img1" in [d.id for d in retrieved]
+
+
+async def test_precision_float16_rounds_every_path_and_the_codes_are_refused(vl_embedder):
+    half = Qwen3VLEmbeddings(embedder=vl_embedder, precision="float16", dimensions=16)
+    docs = vl_embedder.embed_documents(TEXTS, dimensions=16, precision="float16").astype(np.float64).tolist()
+    assert half.embed_documents(TEXTS) == docs and await half.aembed_documents(TEXTS) == docs
+    query = vl_embedder.embed_queries(["dog"], dimensions=16, precision="float16")[0].astype(np.float64).tolist()
+    assert half.embed_query("dog") == query and await half.aembed_query("dog") == query
+    assert all(type(v) is float for v in half.embed_query("dog"))
+    assert half.identity.precision == "float16" and half.space_metadata()["embedding_space"].endswith("|float16")
+    for code in ("int8", "uint8", "binary", "ubinary"):
+        with pytest.raises(ValidationError, match=f"precision={code!r}.*is not offered.*wrong rankings"):
+            Qwen3VLEmbeddings(embedder=vl_embedder, precision=code)
+    with pytest.raises(ValidationError, match="precision must be one of"):
+        Qwen3VLEmbeddings(embedder=vl_embedder, precision="bf16")

@@ -219,3 +219,20 @@ def test_token_counting_handler_sees_text_tokens_and_survives_images(vl_embedder
     model.get_image_embedding_batch(image_paths)
     model.get_multimodal_embeddings([{"image": image_paths[0], "text": "six seven"}])
     assert handler.total_embedding_token_count == 7
+
+
+async def test_precision_float16_rounds_every_path_and_the_codes_are_refused(vl_embedder):
+    from llama_index.core.bridge.pydantic import ValidationError
+
+    half = Qwen3VLEmbedding(embedder=vl_embedder, precision="float16", dimensions=16)
+    docs = vl_embedder.embed_documents(TEXTS, dimensions=16, precision="float16").astype(np.float64).tolist()
+    assert half.get_text_embedding_batch(TEXTS) == docs and await half.aget_text_embedding_batch(TEXTS) == docs
+    query = vl_embedder.embed_queries(["dawn"], dimensions=16, precision="float16")[0].astype(np.float64).tolist()
+    assert half.get_query_embedding("dawn") == query and await half.aget_query_embedding("dawn") == query
+    assert half.identity.precision == "float16"
+    node = half([TextNode(text=TEXTS[0])])[0]
+    assert node.metadata["embedding_space"].endswith("|float16") and node.embedding == docs[0]
+    assert Qwen3VLEmbedding.from_dict(half.to_dict(), embedder=vl_embedder).precision == "float16"
+    for code in ("int8", "binary"):
+        with pytest.raises(ValidationError, match=f"precision={code!r}.*is not offered.*wrong rankings"):
+            Qwen3VLEmbedding(embedder=vl_embedder, precision=code)
