@@ -36,7 +36,7 @@ import numpy as np
 from .errors import InputError, NoBackendAvailable, Qwen3RagError
 from .identity import EmbeddingIdentity, identity_of
 from .inputs import ItemInput, parse_items
-from .precision import Precision
+from .precision import Precision, VectorPrecision
 from .usage import to_thread
 
 logger = logging.getLogger(__name__)
@@ -231,8 +231,7 @@ class FallbackEmbedder:
 
 
 def _quantization(precision: Any, ranges: Any, calibration_embeddings: Any) -> dict[str, Any]:
-    """The precision arguments for the backend; none when float32 is asked plainly, so a backend of the older
-    interface (no ``precision=``) still serves float32 calls."""
-    if precision == "float32" and ranges is None and calibration_embeddings is None:
-        return {}
-    return {"precision": precision, "ranges": ranges, "calibration_embeddings": calibration_embeddings}
+    """The precision arguments for the backend, checked before a backend loads (its width is checked by the
+    backend); none when float32 is asked plainly, so a backend of the older interface still serves float32."""
+    resolved = VectorPrecision.resolve(precision, ranges, calibration_embeddings)
+    return {} if resolved.name == "float32" else {"precision": resolved}

@@ -161,3 +161,10 @@ async def test_precision_reaches_the_backend_through_every_path(text_embedder, p
             np.testing.assert_array_equal(out, expected)
     with pytest.raises(ValueError, match="precision must be one of"):
         embedder.embed(items, precision="int4")
+
+
+def test_bad_precision_is_refused_before_any_backend_loads():
+    embedder = FallbackEmbedder([("never", lambda: pytest.fail("must not load"))])
+    with pytest.raises(ValueError, match="needs per-dimension ranges"):
+        embedder.embed_documents(["a"], precision="uint8")
+    assert not embedder.loaded
