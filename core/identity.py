@@ -194,18 +194,21 @@ def space_label(identity: EmbeddingIdentity) -> str:
 
 def identity_from_label(label: str) -> EmbeddingIdentity | None:
     """The identity a ``space_label`` describes (modalities unknown), or ``None`` if it is not one."""
-    text, precision = str(label), {}
+    text, precision, fingerprint = str(label), "float32", ""
     head, _, last = text.rpartition("|")
-    name, _, fingerprint = last.partition("/")
+    name, _, tail = last.partition("/")
     if head and name in PRECISIONS and name != "float32":
-        text, precision = head, {"precision": name, "ranges_fingerprint": fingerprint or None}
+        text, precision, fingerprint = head, name, tail
+    ranges = fingerprint or None
     try:
         parts = text.rsplit("|", 3)
         if len(parts) == 4 and parts[2].isdigit() and ":" in parts[3]:
-            return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], weights=parts[3], **precision)
+            return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], weights=parts[3],
+                                     precision=precision, ranges_fingerprint=ranges)
         parts = text.rsplit("|", 2)
         if len(parts) == 3 and parts[2].isdigit():
-            return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], **precision)
+            return EmbeddingIdentity(parts[0], int(parts[2]), prompt_format=parts[1], precision=precision,
+                                     ranges_fingerprint=ranges)
     except ValueError:  # a precision token without (or with unexpected) ranges: not one of our labels
         return None
     return None

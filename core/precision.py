@@ -160,7 +160,8 @@ class VectorPrecision:
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return np.dtype(DTYPES[self.name])
+        dtype: np.dtype[Any] = np.dtype(DTYPES[self.name])
+        return dtype
 
     @property
     def is_float(self) -> bool:
@@ -193,7 +194,7 @@ class VectorPrecision:
         starts = self.ranges[0]
         steps = (self.ranges[1] - starts) / np.float32(_BUCKETS)
         steps = np.where(steps == 0, np.float32(1), steps)  # a constant dimension: every value in bucket 0
-        codes = np.clip(np.floor((vectors - starts) / steps), 0, _BUCKETS)
+        codes: np.ndarray = np.clip(np.floor((vectors - starts) / steps), 0, _BUCKETS)
         return codes.astype(np.uint8) if self.name == "uint8" else (codes - 128).astype(np.int8)
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,7 +222,8 @@ def load_ranges(path: str | os.PathLike[str]) -> np.ndarray:
         if file.suffix == ".json":
             data = json.loads(file.read_text(encoding="utf-8"))
             if isinstance(data, Mapping):
-                data = (data.get("precision") if isinstance(data.get("precision"), Mapping) else data).get("ranges")
+                inner = data.get("precision")
+                data = (inner if isinstance(inner, Mapping) else data).get("ranges")
             if data is None:
                 raise ValueError("it holds no ranges")
             return check_ranges(np.asarray(data, dtype=np.float64))
