@@ -471,7 +471,7 @@ class RemoteClient:
         httpx = _httpx()
 
         if isinstance(error, (httpx.TimeoutException, httpx.TransportError)):
-            return error
+            return cast(Exception, error)  # isinstance against the lazily imported module narrows to Any
         if isinstance(error, httpx.DecodingError):
             raise self._undecodable(path, error) from None
         raise self._transport_error(path, error, attempt + 1) from None
