@@ -130,6 +130,8 @@ def test_rerun_after_deleting_shards_redoes_only_those(two_actor_job, tiny_vl_pa
     _assert_matches_reference(read_output(out), reference)
     with pytest.raises(JobMismatch, match="shard_size"):  # refused before any actor starts
         embed_dataset(corpus_dir, out, model=str(tiny_vl_path), shard_size=5, progress=False)
+    with pytest.raises(JobMismatch, match="different precision"):  # so is another precision
+        embed_dataset(corpus_dir, out, model=str(tiny_vl_path), shard_size=4, precision="binary", progress=False)
 
 
 class KillOnce:
@@ -217,3 +219,22 @@ def test_actors_that_take_every_cpu_are_refused(corpus_dir, tiny_vl_path, tmp_pa
         embed_dataset(corpus_dir, tmp_path / "out", model=str(tiny_vl_path), num_actors=2, num_cpus=1,
                       progress=False)
     assert time.perf_counter() - started < 5
+
+
+def test_precision_job_on_ray_stores_the_codes(corpus_dir, tiny_vl_path, reference, tmp_path):
+    from qwen3_vl_rag.core.distributed import BadArgument
+    from qwen3_vl_rag.core.precision import calibration_ranges, quantize
+
+    with pytest.raises(BadArgument, match=r"shape \(2, 9\)"):  # the model's size from its config, before Ray work
+        embed_dataset(corpus_dir, tmp_path / "bad", model=str(tiny_vl_path), precision="uint8",
+                      ranges=calibration_ranges(np.eye(9)), progress=False)
+    assert not (tmp_path / "bad").exists()
+    with time_limit(JOB_LIMIT_S):
+        embed_dataset(corpus_dir, tmp_path / "out", model=str(tiny_vl_path), num_actors=1, shard_size=21,
+                      precision="ubinary", max_restarts=1, max_task_retries=1, progress=False)
+    table = read_output(tmp_path / "out")
+    assert table.schema.field("vector").type == pa.list_(pa.uint8(), -(-len(reference["texts/t00.txt"]["vector"]) // 8))
+    for row in table.to_pylist():
+        if row["error"] is None:
+            expected = quantize(np.array([reference[row["id"]]["vector"]], dtype=np.float32), "ubinary")[0]
+            assert row["vector"] == expected.tolist()

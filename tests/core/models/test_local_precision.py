@@ -37,10 +37,12 @@ async def test_every_entry_point_quantizes_its_float32_output(vl_embedder, preci
             np.testing.assert_array_equal(out, expected, err_msg=name)
 
 
-def test_text_embedder_and_empty_input(text_embedder):
+def test_text_embedder_usage_unchanged_and_empty_input(text_embedder):
     ranges = calibration_ranges(text_embedder.embed(TEXTS))
-    np.testing.assert_array_equal(text_embedder.embed_queries(TEXTS, precision="int8", ranges=ranges),
-                                  quantize(text_embedder.embed_queries(TEXTS), "int8", ranges=ranges))
+    codes = text_embedder.embed_queries(TEXTS, precision="int8", ranges=ranges)
+    usage = text_embedder.last_usage
+    np.testing.assert_array_equal(codes, quantize(text_embedder.embed_queries(TEXTS), "int8", ranges=ranges))
+    assert text_embedder.last_usage == usage  # the same requests, items and tokens as the float32 call
     empty = text_embedder.embed([], dimensions=20, precision="binary")
     assert empty.shape == (0, 3) and empty.dtype == np.int8
 
