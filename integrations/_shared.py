@@ -301,15 +301,17 @@ def two_stage_embedder(embedder: Any, adapter_type: type) -> tuple[Any, str | No
     """(core embedder, query instruction) for a two-stage index, from a core embedder or a framework adapter
     of ``adapter_type`` (both have ``client``, ``dimensions``, ``document_instruction``, ``query_instruction``).
 
-    An adapter with ``dimensions`` or ``document_instruction`` set is refused: the index stores the embedder's
-    full vectors with the default document instruction, so either setting would be lost.
+    An adapter with ``dimensions``, ``document_instruction`` or a ``precision`` other than float32 set is
+    refused: the index stores the embedder's full float32 vectors with the default document instruction, so
+    that setting would be lost.
     """
     if not isinstance(embedder, adapter_type):
         return embedder, None
-    if embedder.dimensions is not None or embedder.document_instruction is not None:
-        raise ValueError("a two-stage index stores full-size vectors with the default document instruction: "
-                         f"pass {adapter_type.__name__} without dimensions= and document_instruction= (or its core "
-                         "embedder)")
+    if embedder.dimensions is not None or embedder.document_instruction is not None \
+            or getattr(embedder, "precision", "float32") != "float32":
+        raise ValueError("a two-stage index stores full-size float32 vectors with the default document instruction: "
+                         f"pass {adapter_type.__name__} without dimensions=, document_instruction= and precision= "
+                         "(or its core embedder)")
     return embedder.client, embedder.query_instruction
 
 

@@ -98,6 +98,8 @@ def test_another_embedders_space_is_refused(vl_embedder, text_embedder, document
         Qwen3VLTwoStageRetriever.from_documents(documents[:2], text_embedder, path)
     with pytest.raises(ValueError, match="without dimensions"):
         Qwen3VLTwoStageRetriever.from_documents(documents, Qwen3VLEmbeddings(embedder=vl_embedder, dimensions=32))
+    with pytest.raises(ValueError, match="float32 vectors.*precision="):  # float16 would be lost silently
+        Qwen3VLTwoStageRetriever.from_documents(documents, Qwen3VLEmbeddings(embedder=vl_embedder, precision="float16"))
 
 
 def test_ids_filters_and_argument_checks(vl_embedder, documents):
