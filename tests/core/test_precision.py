@@ -134,3 +134,13 @@ def test_fingerprint_tells_ranges_apart_and_round_trips():
     again = VectorPrecision.from_dict(resolved.to_dict())
     assert again == resolved and again.fingerprint == ranges_fingerprint(a)
     np.testing.assert_array_equal(again.apply(unit_vectors(4, 4)), resolved.apply(unit_vectors(4, 4)))
+
+
+@pytest.mark.parametrize("precision", ST_PRECISIONS)
+def test_float64_input_matches_too(precision):
+    vectors = np.random.default_rng(5).normal(size=(20, 19))  # float64, not normalised
+    kwargs = {"calibration_embeddings": np.random.default_rng(6).normal(size=(50, 19))} \
+        if precision in ("int8", "uint8") else {}
+    ours, theirs = quantize(vectors, precision, **kwargs), quantize_embeddings(vectors, precision, **kwargs)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
