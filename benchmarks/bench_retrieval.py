@@ -61,6 +61,15 @@ def mrl_vectors(n: int, queries: int, dim: int, decay: float, noise: float, seed
     return docs, _unit(docs[sources] + noise * shaped)
 
 
+def clustered_vectors(n: int, queries: int, dim: int, clusters: int, seed: int = 0):
+    """Documents around ``clusters`` random centres (items of a few topics), queries = a document plus
+    noise: the case binary quantisation is made for (no Matryoshka decay: every dimension counts alike)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+    docs = _unit(centres[rng.integers(0, clusters, n)] + 0.8 * rng.standard_normal((n, dim)))
+    return docs, _unit(docs[rng.integers(0, n, queries)] + 0.5 * rng.standard_normal((queries, dim)) / np.sqrt(dim))
+
+
 def model_vectors(args):
     """(documents, queries, embedder) from the package's own embedder on a random bench model."""
     import random
@@ -295,6 +304,7 @@ def parse_args(argv=None):
     p.add_argument("--dim", type=int, default=2048)
     p.add_argument("--decay", type=float, default=0.3, help="std of dimension i is (i+1)**-decay")
     p.add_argument("--noise", type=float, default=1.0, help="query = a stored vector + noise of this norm")
+    p.add_argument("--clusters", type=int, default=50, help="a third set of clustered vectors (0: skip)")
     p.add_argument("--coarse-dim", type=int, default=None, help="default: 1024, or half of smaller vectors")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--candidates", default="10,20,50,100,200,500,1000")
@@ -326,6 +336,11 @@ def main(argv=None) -> dict:
     set_rows, summary = run_set("mrl", docs, queries, None, args, candidate_list)
     rows += set_rows
     summaries.append(summary)
+    if args.clusters:
+        docs, queries = clustered_vectors(args.items, args.queries, args.dim, args.clusters, args.seed)
+        set_rows, summary = run_set("clustered", docs, queries, None, args, candidate_list)
+        rows += set_rows
+        summaries.append(summary)
     if not args.no_model:
         docs, queries, embedder = model_vectors(args)
         set_rows, summary = run_set("model", docs, queries, embedder, args, candidate_list)
