@@ -1,9 +1,11 @@
 """Store small, rescore large: recall, latency and bytes per item of two-stage Matryoshka retrieval.
 
-Two vector sets:
+Three vector sets:
 - ``mrl``: synthetic MRL-like vectors (``--items`` x ``--dim``, default 5,000 x 2048): value i has standard
   deviation (i + 1) ** -decay (``--decay`` 0.3), so the leading dimensions carry most of the signal as in
   a Matryoshka-trained model; each query is a stored vector plus noise of the same shape (``--noise``).
+- ``clustered``: ``--clusters`` random centres plus noise, every dimension alike (items of a few topics:
+  the case binary quantisation is made for); ``--clusters 0`` skips it.
 - ``model``: the package's own vectors: a random-weight bench Qwen3-VL (``--hidden`` dims, see the size
   flags) embeds ``--model-items`` texts as documents and ``--model-queries`` texts as queries. Random
   weights are NOT Matryoshka-trained, so this set shows the worst case; rerun with ``--model`` for real
@@ -15,13 +17,16 @@ compared with exact float32 search on the full vectors (recall@k). Stages measur
 - ``exact-coarse``: numpy, float32 coarse prefix, candidates rescored with float16 full vectors;
 - ``qdrant-local``: ``TwoStageIndex`` end to end on qdrant-client's embedded mode (pure Python, exact,
   ignores quantisation and HNSW; its latency is not a server's);
-- ``qdrant-edge``: the real Qdrant engine in process (``qdrant-edge-py``, in the ``dev`` extra; skipped when
-  absent): int8 + HNSW coarse, float16 full vectors on disk, one prefetch + rescore query. The int8
-  figures come from here: a numpy model of scalar quantisation (0.99-quantile clipping) was far more
-  pessimistic than the engine (recall 0.56 vs 0.91 for the coarse top 10) and was dropped.
+- ``qdrant-edge <coarse>@<dims>``: the real Qdrant engine in process (``qdrant-edge-py``, in the ``dev``
+  extra; skipped when absent), one prefetch + rescore query, float16 full vectors on disk, HNSW coarse
+  stage (``--edge-stages``): ``float32`` (unquantised, in RAM), ``int8`` (scalar, the default layout),
+  ``binary`` (1 bit per dim, the query in 8 bits: ``TwoStageIndex(quantization="binary")``) at the
+  default coarse size and at every dimension, and ``binary-1bit-query`` (the query in 1 bit too). The
+  quantised figures come from here: a numpy model of scalar quantisation (0.99-quantile clipping) was
+  far more pessimistic than the engine (recall 0.56 vs 0.91 for the coarse top 10) and was dropped.
 Bytes per item come from the index layout (``Layout.bytes_per_item``) against full float32 vectors alone.
 
-    python benchmarks/bench_retrieval.py                         # both sets, default sizes
+    python benchmarks/bench_retrieval.py                         # all sets, default sizes
     python benchmarks/bench_retrieval.py --items 1000 --no-model
 """
 
