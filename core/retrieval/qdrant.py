@@ -111,9 +111,10 @@ class TwoStageIndex:
     (``full``) and at ``coarse_dimension`` (default: 1024, or half of smaller vectors; an existing
     collection's own size when opening one). ``oversample`` and ``min_candidates`` set the candidate
     rule (:func:`candidate_count`); ``hnsw_ef`` the coarse HNSW beam (raised to the candidate count).
-    ``layout_options`` (``quantization``, ``coarse_datatype``, ``full_datatype``, ``coarse_on_disk``,
-    ``full_on_disk``, ``hnsw_m``, ``hnsw_ef_construct``; defaults in :class:`Layout`) apply when the
-    collection is created; opening an existing one with a different value is refused.
+    ``layout_options`` (``quantization``: the coarse stage, ``"int8"``, ``"binary"`` or ``None``;
+    ``coarse_datatype``, ``full_datatype``, ``coarse_on_disk``, ``full_on_disk``, ``hnsw_m``,
+    ``hnsw_ef_construct``; defaults in :class:`Layout`) apply when the collection is created; opening an
+    existing one without them uses the stored ones, with a different value is refused.
     """
 
     def __init__(
