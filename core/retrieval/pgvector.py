@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import EmbeddingSpaceMismatch
 from ..identity import EmbeddingIdentity, identity_of
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
-from .rows import caller_id, json_payload
+from .rows import caller_id, float_vectors, json_payload
 
 HALFVEC_INDEX_LIMIT = 4000  # pgvector's HNSW limit for halfvec (vector: 2000)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -151,7 +151,7 @@ class PgvectorTwoStage:
                 "payload": json.dumps(json_payload(payload), ensure_ascii=False)}
 
     def _checked_vector(self, vector: Any, what: str) -> np.ndarray:
-        values = np.asarray(vector, dtype=np.float32).reshape(-1)
+        values = float_vectors(vector, f"the {what}").reshape(-1)
         if values.shape[0] != self.full_dimension:
             raise ValueError(f"expected a {self.full_dimension}-d {what}, got {values.shape[0]} values")
         if not values[:self.coarse_dimension].any():  # cosine distance to a zero vector is NaN

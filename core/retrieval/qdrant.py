@@ -34,7 +34,7 @@ from ..errors import EmbeddingSpaceMismatch, InputError
 from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, identity_of, same_space_labels, space_label
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
 from .layout import Layout, check_quantization
-from .rows import check_ids, json_payload, payload_bytes, point_id  # noqa: F401 - point_id: part of this module's API
+from .rows import check_ids, float_vectors, json_payload, payload_bytes, point_id  # noqa: F401 - point_id: part of this module's API
 
 COARSE = "coarse"
 FULL = "full"
@@ -287,7 +287,7 @@ class TwoStageIndex:
     def add_vectors(self, vectors: Any, ids: Sequence[Any] | None = None,
                     payloads: Sequence[Mapping[str, Any] | None] | None = None, *, batch_size: int = 64) -> list[Any]:
         """Store precomputed full-size vectors of THIS embedder (e.g. from an ingestion pipeline)."""
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = float_vectors(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D array (items x {self.layout.full_dimension}), got shape "
                              f"{vectors.shape}")
@@ -415,7 +415,7 @@ class TwoStageIndex:
                       query_filter: Any = None) -> list[Hit]:
         """Like :meth:`search` for a full-size query vector of this embedder's space."""
         _, models = _qdrant()
-        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        vector = float_vectors(vector, "the query vector").reshape(1, -1)
         if vector.shape[1] != self.layout.full_dimension or not np.isfinite(vector).all():
             raise ValueError(f"the query vector must be {self.layout.full_dimension} finite values, got "
                              f"{vector.shape[1]}" + ("" if np.isfinite(vector).all() else " with NaN or infinity"))

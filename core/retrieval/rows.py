@@ -143,3 +143,14 @@ def _value(value: Any, path: str, depth: int) -> Any:
 def payload_bytes(payload: Mapping[str, Any]) -> int:
     """Length of the payload as JSON (to keep each write request under the server's size limit)."""
     return len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+
+
+def float_vectors(values: Any, what: str = "the vectors") -> np.ndarray:
+    """``values`` as float32, refusing integer or boolean arrays: the codes of ``precision="int8"`` /
+    ``"binary"`` (and kin) are not vectors, and a cast would store them as if they were."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "f":
+        raise TypeError(f"{what} must be floats, got {array.dtype}: the index stores float vectors "
+                        "(embed with precision='float32' or 'float16'; integer and binary codes cannot be "
+                        "rescored by cosine)")
+    return array.astype(np.float32, copy=False)

@@ -266,3 +266,20 @@ def test_killed_while_writing_the_collection_reopens_whole_and_a_rerun_completes
         index.add_vectors(vectors, ids=list(range(200)), payloads=[{"n": i} for i in range(200)])
         assert len(index) == 200
         assert json.dumps(sorted(h.id for h in index.search_vector(vectors[17], k=1))) == "[17]"
+
+
+# -- vectors of another precision ------------------------------------------------------------------
+@pytest.mark.parametrize("precision", ["int8", "uint8", "ubinary", "binary"])
+def test_integer_and_binary_codes_are_refused_not_cast_to_floats(vl_embedder, precision):
+    """The codes of ``precision=`` (full width for int8 / uint8) would be stored as if they were vectors."""
+    index = TwoStageIndex(vl_embedder, ":memory:")
+    floats = vl_embedder.embed_documents(TEXTS[:4])
+    codes = vl_embedder.embed_documents(TEXTS[:4], precision=precision, calibration_embeddings=floats) \
+        if "int" in precision else vl_embedder.embed_documents(TEXTS[:4], precision=precision)
+    with pytest.raises(TypeError, match=f"must be floats, got {codes.dtype}"):
+        index.add_vectors(codes, ids=list(range(4)))
+    with pytest.raises(TypeError, match="the query vector must be floats"):
+        index.search_vector(codes[0], k=1)
+    assert len(index) == 0
+    index.add_vectors(vl_embedder.embed_documents(TEXTS[:4], precision="float16"), ids=list(range(4)))
+    assert [hit.id for hit in index.search_vector(floats[2], k=1)] == [2]
