@@ -49,7 +49,7 @@ class Backend:
 
 BACKENDS = (
     Backend("torch-dynamic-int8", "int8", "cpu", "torch",
-            "PyTorch dynamic int8 linear (x86/fbgemm kernels): int8 weights and per-batch int8 activations"),
+            "PyTorch dynamic int8 linear (x86/fbgemm kernels): per-row int8 weights, per-batch int8 activations"),
     Backend("bitsandbytes-int8", "int8", "cuda", "bitsandbytes", "bitsandbytes LLM.int8 (load_in_8bit)"),
     Backend("bitsandbytes-nf4", "int4", "cpu", "bitsandbytes", "bitsandbytes NF4 4-bit weights (load_in_4bit)"),
     Backend("bitsandbytes-nf4", "int4", "cuda", "bitsandbytes", "bitsandbytes NF4 4-bit weights (load_in_4bit)"),
@@ -206,9 +206,11 @@ def quantize_linear_int8(model: Any, keep: tuple[str, ...] = KEEP) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, targets, dtype=torch.qint8, inplace=True)
+        # one scale per output row: rows of a trained layer differ in range by orders of magnitude
+        return quantize_dynamic(model, dict.fromkeys(targets, per_channel_dynamic_qconfig), dtype=torch.qint8,
+                                inplace=True)
 
 
 def quantized_linears(model: Any) -> int:
