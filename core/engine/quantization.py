@@ -21,6 +21,7 @@ A mode that cannot run here is refused before the model loads, with the reason a
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import warnings
 from collections.abc import Callable
@@ -87,8 +88,8 @@ def _bitsandbytes_reason(device: str) -> str | None:
         return "bitsandbytes is not installed (pip install 'qwen3-vl-rag[quant]')"
     if not _installed("accelerate"):
         return "transformers loads bitsandbytes models through accelerate, which is not installed"
-    try:
-        import bitsandbytes as bnb
+    try:  # imported by name: an optional extra ([quant]) that no other path of the package needs
+        bnb = importlib.import_module("bitsandbytes")
     except Exception as exc:  # noqa: BLE001 - a broken build fails here
         return f"bitsandbytes does not import ({type(exc).__name__}: {exc})"
     kind = device.split(":")[0]
