@@ -294,3 +294,30 @@ def test_bench_fingerprint(tmp_path):
     row = _json(out)["rows"][0]
     assert row["files"] == 4 and row["data_GB"] > 16 and row["reads"] > 2000 and row["bytes_read"] < 1_000_000
     assert row["fingerprint"].startswith("w1:") and row["median_ms"] > 0
+
+
+def test_bench_quantization(tmp_path, model_cache):
+    """Fidelity, throughput and memory tables on the tiny bench shape (the memory layer measured tiny too)."""
+    import bench_quantization
+
+    out = tmp_path / "quantization.json"
+    bench_quantization.main([*TINY, "--no-tiny", "--docs", "12", "--queries", "3", "--images", "3", "--image-side",
+                             "64", "--pairs", "4", "--speed-texts", "4", "--speed-median", "16", "--repeats", "1",
+                             "--memory-layer", "tiny", "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    assert data["random_weights_lower_bound"] is True and "LOWER BOUND" in data["table"]
+    fid = {(r["mode"], r["kind"]): r for r in data["fidelity"]}
+    for mode in ("int8", "int4", "int8+vision"):
+        for kind in ("text", "image", "mixed"):
+            r = fid[(mode, kind)]
+            assert 0.9 < r["cosine_min"] <= r["cosine_mean"] <= 1 + 1e-6 and 0 <= r["recall@10_agreement"] <= 1
+    for mode in ("int8", "int4", "int8+head"):
+        assert 0 <= fid[(mode, "rerank")]["score_delta_mean"] <= fid[(mode, "rerank")]["score_delta_max"] < 0.1
+    speed = {r["mode"]: r for r in data["throughput"]}
+    assert set(speed) == {"float32", "int8", "int4", "bfloat16"} and speed["float32"]["speedup"] == 1.0
+    assert all(r["tokens_per_s"] > 0 for r in speed.values())
+    memory = {(r["shape"], r["mode"]): r["weights_GiB"] for r in data["memory"]}
+    for shape in ("2B", "8B"):  # quantized weights are smaller than float ones
+        assert memory[(shape, "int4 (bitsandbytes nf4)")] < memory[(shape, "int8 (cuda: bitsandbytes)")] \
+            < memory[(shape, "bfloat16")] < memory[(shape, "float32")]
+    assert {b["backend"] for b in data["backends"]} == {"torch-dynamic-int8", "bitsandbytes-int8", "bitsandbytes-nf4"}
