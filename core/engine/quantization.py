@@ -210,8 +210,8 @@ def quantize_linear_int8(model: Any, keep: tuple[str, ...] = KEEP) -> Any:
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         # one scale per output row: rows of a trained layer differ in range by orders of magnitude
-        return quantize_dynamic(model, dict.fromkeys(targets, per_channel_dynamic_qconfig), dtype=torch.qint8,
-                                inplace=True)
+        return quantize_dynamic(model, dict.fromkeys(targets, per_channel_dynamic_qconfig),  # type: ignore[no-untyped-call]
+                                dtype=torch.qint8, inplace=True)
 
 
 def quantized_linears(model: Any) -> int:
