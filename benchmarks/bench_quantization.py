@@ -163,37 +163,43 @@ def _int8_rows(path: str, tokenizer) -> object:
 
 
 def throughput(args, path: str) -> list[dict]:
-    """Text embedding tokens/s of each mode, repeats interleaved; median per mode."""
+    """Text embedding tokens/s of each mode (and bfloat16), then image embedding of float32, int8 and
+    int8+vision (the vision tower's share): repeats interleaved, median per row."""
     import torch
 
     variants: dict[str, object] = {"float32": load_embedder(path, None)}
     tok = variants["float32"].tokenizer  # type: ignore[attr-defined]
     texts = C.make_corpus(tok, args.speed_texts, median=args.speed_median, sigma=0.5, lo=8,
                           hi=4 * args.speed_median, seed=args.seed + 2)
-    for mode in MODES:
+    pics = [{"image": p} for p in images(args.speed_images, args.speed_image_side, args.seed + 3)]
+    for mode in (*MODES, "int8+vision"):
         try:
             variants[mode] = load_embedder(path, mode)
         except Exception as exc:  # noqa: BLE001
             print(f"{mode}: skipped ({exc})", flush=True)
     if not args.no_bf16:
         variants["bfloat16"] = load_embedder(path, None, threads_dtype=torch.bfloat16)
-    tokens = sum(len(e.ids) for e in variants["float32"].encode(texts))  # type: ignore[attr-defined]
-    walls: dict[str, list[float]] = {k: [] for k in variants}
-    vectors: dict[str, np.ndarray] = {}
-    for model in variants.values():
-        model.embed(texts[:4])  # type: ignore[attr-defined]
+    jobs = {(name, "text"): texts for name in variants if name != "int8+vision"}
+    jobs.update({(name, "image"): pics for name in ("float32", "int8", "int8+vision") if name in variants})
+    units = {"text": sum(len(e.ids) for e in variants["float32"].encode(texts)),  # type: ignore[attr-defined]
+             "image": len(pics)}
+    walls: dict[tuple[str, str], list[float]] = {key: [] for key in jobs}
+    vectors: dict[tuple[str, str], np.ndarray] = {}
+    for (name, _), items in jobs.items():
+        variants[name].embed(items[:2])  # type: ignore[attr-defined]  # warm-up
     for _ in range(args.repeats):
-        for name, model in variants.items():
+        for (name, kind), items in jobs.items():
             start = time.perf_counter()
-            vectors[name] = model.embed(texts)  # type: ignore[attr-defined]
-            walls[name].append(time.perf_counter() - start)
-    base = C.median(walls["float32"])
+            vectors[(name, kind)] = variants[name].embed(items)  # type: ignore[attr-defined]
+            walls[(name, kind)].append(time.perf_counter() - start)
     rows = []
-    for name, wall in walls.items():
-        cos = np.sum(vectors[name] * vectors["float32"], axis=1)
-        rows.append({"mode": name, "texts": len(texts), "tokens": tokens, "wall_s": C.median(wall),
-                     "tokens_per_s": tokens / C.median(wall), "speedup": base / C.median(wall),
-                     "cosine_min": float(cos.min()), "all_wall_s": wall})
+    for (name, kind), wall in walls.items():
+        base = C.median(walls[("float32", kind)])
+        cos = np.sum(vectors[(name, kind)] * vectors[("float32", kind)], axis=1)
+        rate = "tokens_per_s" if kind == "text" else "images_per_s"
+        rows.append({"mode": name, "input": kind, "items": len(jobs[(name, kind)]), "tokens": units["text"]
+                     if kind == "text" else None, "wall_s": C.median(wall), rate: units[kind] / C.median(wall),
+                     "speedup": base / C.median(wall), "cosine_min": float(cos.min()), "all_wall_s": wall})
     return rows
 
 
@@ -295,12 +301,15 @@ def parse_args(argv=None):
     p.add_argument("--pairs", type=int, default=24)
     p.add_argument("--speed-texts", type=int, default=48)
     p.add_argument("--speed-median", type=int, default=96)
+    p.add_argument("--speed-images", type=int, default=16)
+    p.add_argument("--speed-image-side", type=int, default=224)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 throughput row")
     p.add_argument("--no-memory", action="store_true", help="skip the released-shape memory table")
     p.add_argument("--memory-layer", choices=["2B", "tiny"], default="2B",
                    help="the decoder layer whose bytes per parameter are measured (tiny: for smoke tests)")
     p.add_argument("--no-tiny", action="store_true", help="skip the tiny real-vocabulary checkpoint")
+    p.add_argument("--no-fidelity", action="store_true", help="throughput (and memory) only")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model-cache", default=None)
@@ -333,7 +342,8 @@ def main(argv=None) -> dict:
         checkpoints.append(("bench", bench, bench))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fid = [row for label, path, rpath in checkpoints for row in fidelity(args, path, rpath, label)]
+        fid = [] if args.no_fidelity else [row for label, path, rpath in checkpoints
+                                           for row in fidelity(args, path, rpath, label)]
         speed = throughput(args, checkpoints[-1][1])
         mem = [] if args.no_memory else memory(args)
     lower = "" if args.model else " (random weights: a LOWER BOUND on trained weights' fidelity; --model for real)"
@@ -341,15 +351,16 @@ def main(argv=None) -> dict:
     tables = [C.print_table(shown, ["checkpoint", "mode", "kind", "n", "cosine_min", "cosine_mean",
                                     "recall@10_agreement", "score_delta_max", "score_delta_mean", "skipped"],
                             title="bench_quantization: fidelity to float32" + lower)]
-    tables.append(C.print_table(speed, ["mode", "texts", "tokens", "wall_s", "tokens_per_s", "speedup", "cosine_min"],
-                                title=f"CPU text-embedding throughput, {checkpoints[-1][0]} checkpoint, median of "
+    tables.append(C.print_table(speed, ["mode", "input", "items", "tokens", "wall_s", "tokens_per_s", "images_per_s",
+                                        "speedup", "cosine_min"],
+                                title=f"CPU embedding throughput, {checkpoints[-1][0]} checkpoint, median of "
                                       f"{args.repeats} interleaved runs"))
     if mem:
         tables.append(C.print_table(mem, ["shape", "mode", "layer_bytes_per_param", "decoder_params_M",
                                           "kept_float_params_M", "kept_float_bytes", "weights_GiB", "source"],
                                     title="weights memory of the released shapes (decoder layers quantized; "
                                           "embeddings, vision tower, norms kept in float)"))
-    int8 = next((r for r in speed if r["mode"] == "int8"), None)
+    int8 = next((r for r in speed if r["mode"] == "int8" and r["input"] == "text"), None)
     bench_cos = [r["cosine_min"] for r in fid if r["mode"] == "int8" and r["checkpoint"] == checkpoints[-1][0]
                  and "cosine_min" in r]
     met = None if int8 is None else {

@@ -302,7 +302,8 @@ def test_bench_quantization(tmp_path, model_cache):
 
     out = tmp_path / "quantization.json"
     bench_quantization.main([*TINY, "--no-tiny", "--docs", "12", "--queries", "3", "--images", "3", "--image-side",
-                             "64", "--pairs", "4", "--speed-texts", "4", "--speed-median", "16", "--repeats", "1",
+                             "64", "--pairs", "4", "--speed-texts", "4", "--speed-median", "16", "--speed-images", "2",
+                             "--speed-image-side", "64", "--repeats", "1",
                              "--memory-layer", "tiny", "--model-cache", model_cache, "--out", str(out)])
     data = _json(out)
     assert data["random_weights_lower_bound"] is True and "LOWER BOUND" in data["table"]
@@ -313,9 +314,11 @@ def test_bench_quantization(tmp_path, model_cache):
             assert 0.9 < r["cosine_min"] <= r["cosine_mean"] <= 1 + 1e-6 and 0 <= r["recall@10_agreement"] <= 1
     for mode in ("int8", "int4", "int8+head"):
         assert 0 <= fid[(mode, "rerank")]["score_delta_mean"] <= fid[(mode, "rerank")]["score_delta_max"] < 0.1
-    speed = {r["mode"]: r for r in data["throughput"]}
-    assert set(speed) == {"float32", "int8", "int4", "bfloat16"} and speed["float32"]["speedup"] == 1.0
-    assert all(r["tokens_per_s"] > 0 for r in speed.values())
+    speed = {(r["mode"], r["input"]): r for r in data["throughput"]}
+    assert set(speed) == {("float32", "text"), ("int8", "text"), ("int4", "text"), ("bfloat16", "text"),
+                          ("float32", "image"), ("int8", "image"), ("int8+vision", "image")}
+    assert all(r["speedup"] > 0 and r["cosine_min"] > 0.9 for r in speed.values())
+    assert speed[("float32", "text")]["speedup"] == 1.0 and speed[("int8", "text")]["tokens_per_s"] > 0
     memory = {(r["shape"], r["mode"]): r["weights_GiB"] for r in data["memory"]}
     for shape in ("2B", "8B"):  # quantized weights are smaller than float ones
         assert memory[(shape, "int4 (bitsandbytes nf4)")] < memory[(shape, "int8 (cuda: bitsandbytes)")] \
