@@ -6,12 +6,22 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # a stray hub id must fail fast, not wait on the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # pytest -n N: the cores are shared out, not oversubscribed
+    _per_worker = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_per_worker))
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from qwen3_vl_rag.testing import build_tiny_text_model, build_tiny_vl_model
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")

@@ -191,15 +191,17 @@ def test_single_file_and_bad_manifests_are_one_line(small_corpus, tmp_path, caps
     assert not out.exists()
 
 
-def test_version_and_tiny_try_the_command_offline(small_corpus, tmp_path, capsys):
+def test_version_and_tiny_try_the_command_offline(small_corpus, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"qwen3-vl-rag {__version__}"
-    before = set(Path(tempfile.gettempdir()).glob("qwen3-vl-rag-tiny-*"))
+    scratch = tmp_path / "tmp"  # this test's own temporary folder: other tests (pytest -n) use the system one
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     assert main(["embed", str(small_corpus), "-o", str(tmp_path / "out"), "--tiny", "-q"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["rows"] == 9 and "meaningless" in captured.err
-    assert set(Path(tempfile.gettempdir()).glob("qwen3-vl-rag-tiny-*")) == before  # the tiny model is gone
+    assert not list(scratch.glob("qwen3-vl-rag-tiny-*")), list(scratch.iterdir())  # the tiny model is gone
     _fails_cleanly(["embed", str(small_corpus), "-o", str(tmp_path / "o2"), "--tiny", "--model", "x"], capsys, 2)
 
 

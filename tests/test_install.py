@@ -331,9 +331,8 @@ def test_dev_extra_holds_every_other_extra():
     dev = [Requirement(r) for r in metadata.requires(PACKAGE) or [] if 'extra == "dev"' in r]
     self_extras = {e for r in dev if canonicalize_name(r.name) == PACKAGE for e in r.extras}
     names = {canonicalize_name(r.name) for r in dev}
-    assert self_extras | {"gpu", "dev"} == _declared_extras(), _declared_extras() - self_extras
-    gpu = {canonicalize_name(Requirement(r).name) for r in metadata.requires(PACKAGE) or [] if 'extra == "gpu"' in r}
-    assert gpu <= names and "mkdocs" in names
+    assert self_extras | {"dev"} == _declared_extras(), _declared_extras() - self_extras
+    assert "mkdocs" in names
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -455,46 +455,56 @@ class RemoteClient:
         self._log_retry(path, type(error).__name__, delay, attempt)
         return delay
 
-    def _check_wait(self, path: str, started: float, delay: float, attempt: int) -> None:
-        if delay >= self._remaining(started):
-            raise self._past_deadline(path, attempt + 1, f"the next retry would start {delay:.2f} s from now")
+    def _no_slot(self, path: str, attempt: int) -> RemoteError:
+        return self._past_deadline(path, attempt, f"no request slot free (max_concurrency={self.max_concurrency})")
 
-    def post(self, path: str, payload: dict[str, Any]) -> Any:
-        """POST ``payload`` as JSON to ``base_url + path``; the decoded JSON answer, or a ``RemoteError``."""
+    def _budget(self, path: str, started: float, attempt: int) -> float:
+        """Seconds the next attempt may take: ``timeout``, cut to what is left of the deadline."""
+        budget = min(self.timeout, self._remaining(started))
+        if budget <= 0:
+            raise self._past_deadline(path, attempt, "no time left for another attempt")
+        return budget
+
+    def _retryable_error(self, path: str, error: Exception, attempt: int) -> Exception:
+        """``error`` (an httpx error of one attempt) when a retry may follow it: a timeout or a transport failure;
+        raises the final ``RemoteError`` for anything else."""
         httpx = _httpx()
 
-        client = self._sync_client()
-        started = _CALL_STARTED.get() or time.monotonic()
-        attempt = 0
-        while True:
-            remaining = self._remaining(started)
-            if not self._slots.acquire(timeout=None if remaining == float("inf") else max(remaining, 0)):
-                raise self._past_deadline(path, attempt, f"no request slot free (max_concurrency="
-                                                         f"{self.max_concurrency})")
-            try:
-                budget = min(self.timeout, self._remaining(started))
-                if budget <= 0:
-                    raise self._past_deadline(path, attempt, "no time left for another attempt")
-                response = self._attempt_sync(client, path, payload, budget)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                response, error = None, exc
-            except httpx.DecodingError as exc:
-                raise self._undecodable(path, exc) from None
-            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-                raise self._transport_error(path, exc, attempt + 1) from None
-            finally:
-                self._slots.release()
-            if response is None:
-                if self._remaining(started) <= 0:
-                    raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(error).__name__}")
-                delay = self._failed(path, error, attempt)
-            else:
-                done, result, delay = self._outcome(path, response, attempt)
-                if done:
-                    return result
-            self._check_wait(path, started, delay, attempt)
-            time.sleep(delay)
-            attempt += 1
+        if isinstance(error, (httpx.TimeoutException, httpx.TransportError)):
+            return cast(Exception, error)  # isinstance against the lazily imported module narrows to Any
+        if isinstance(error, httpx.DecodingError):
+            raise self._undecodable(path, error) from None
+        raise self._transport_error(path, error, attempt + 1) from None
+
+    def _settle(self, path: str, started: float, attempt: int, outcome: _Answer | Exception) -> tuple[bool, Any, float]:
+        """After an attempt (its answer or its retryable error): (True, decoded answer, 0.0), or (False, None, the
+        delay before the next attempt); raises when the call is over (a final error, no retries or time left)."""
+        if isinstance(outcome, Exception):
+            if self._remaining(started) <= 0:
+                raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(outcome).__name__}")
+            delay = self._failed(path, outcome, attempt)
+        else:
+            done, result, delay = self._outcome(path, outcome, attempt)
+            if done:
+                return True, result, 0.0
+        if delay >= self._remaining(started):
+            raise self._past_deadline(path, attempt + 1, f"the next retry would start {delay:.2f} s from now")
+        return False, None, delay
+
+    def _try_sync(self, client: httpx.Client, path: str, payload: dict[str, Any], started: float,
+                  attempt: int) -> _Answer | Exception:
+        """One attempt, holding a request slot: its answer, or its retryable error (see ``_retryable_error``)."""
+        httpx = _httpx()
+
+        remaining = self._remaining(started)
+        if not self._slots.acquire(timeout=None if remaining == float("inf") else max(remaining, 0)):
+            raise self._no_slot(path, attempt)
+        try:
+            return self._attempt_sync(client, path, payload, self._budget(path, started, attempt))
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            return self._retryable_error(path, exc, attempt)
+        finally:
+            self._slots.release()
 
     async def _acquire_slot(self, started: float) -> bool:
         pause = _SLOT_POLL_S[0]
@@ -505,39 +515,44 @@ class RemoteClient:
             pause = min(pause * 2, _SLOT_POLL_S[1])
         return True
 
-    async def apost(self, path: str, payload: dict[str, Any]) -> Any:
-        """``post`` for asyncio; the same ``max_concurrency`` slots as the sync path, the same deadline."""
+    async def _try_async(self, client: httpx.AsyncClient, path: str, payload: dict[str, Any], started: float,
+                         attempt: int) -> _Answer | Exception:
+        """``_try_sync`` for asyncio: the same slots, waited for without blocking the loop."""
         httpx = _httpx()
 
+        if not await self._acquire_slot(started):
+            raise self._no_slot(path, attempt)
+        try:
+            return await self._attempt_async(client, path, payload, self._budget(path, started, attempt))
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            return self._retryable_error(path, exc, attempt)
+        finally:
+            self._slots.release()
+
+    # post and apost differ only in their I/O: the attempt and the wait; every decision is in _settle.
+    def post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST ``payload`` as JSON to ``base_url + path``; the decoded JSON answer, or a ``RemoteError``."""
+        client = self._sync_client()
+        started = _CALL_STARTED.get() or time.monotonic()
+        attempt = 0
+        while True:
+            outcome = self._try_sync(client, path, payload, started, attempt)
+            done, result, delay = self._settle(path, started, attempt, outcome)
+            if done:
+                return result
+            time.sleep(delay)
+            attempt += 1
+
+    async def apost(self, path: str, payload: dict[str, Any]) -> Any:
+        """``post`` for asyncio; the same ``max_concurrency`` slots as the sync path, the same deadline."""
         client = await self._async_client()
         started = _CALL_STARTED.get() or time.monotonic()
         attempt = 0
         while True:
-            if not await self._acquire_slot(started):
-                raise self._past_deadline(path, attempt, f"no request slot free (max_concurrency="
-                                                         f"{self.max_concurrency})")
-            try:
-                budget = min(self.timeout, self._remaining(started))
-                if budget <= 0:
-                    raise self._past_deadline(path, attempt, "no time left for another attempt")
-                response = await self._attempt_async(client, path, payload, budget)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                response, error = None, exc
-            except httpx.DecodingError as exc:
-                raise self._undecodable(path, exc) from None
-            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-                raise self._transport_error(path, exc, attempt + 1) from None
-            finally:
-                self._slots.release()
-            if response is None:
-                if self._remaining(started) <= 0:
-                    raise self._past_deadline(path, attempt + 1, f"the last attempt was cut: {type(error).__name__}")
-                delay = self._failed(path, error, attempt)
-            else:
-                done, result, delay = self._outcome(path, response, attempt)
-                if done:
-                    return result
-            self._check_wait(path, started, delay, attempt)
+            outcome = await self._try_async(client, path, payload, started, attempt)
+            done, result, delay = self._settle(path, started, attempt, outcome)
+            if done:
+                return result
             await asyncio.sleep(delay)
             attempt += 1
 

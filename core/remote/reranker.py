@@ -146,33 +146,38 @@ class RemoteReranker(ScoringAPI):
                            "(said once per object)", endpoint, ", ".join(ignored))
         return scores
 
+    def _request(self, variant: str, group: _Group) -> tuple[str, dict[str, Any]]:
+        """(path, payload) of ``group``'s request in ``variant``."""
+        query, documents, _, instruction = group
+        return variant.split(":")[0], self._payload(variant, query, documents, instruction)
+
+    def _fallback(self, variant: str, error: RemoteError) -> RemoteError:
+        """``error`` when it means "try the next variant" (while no endpoint is known yet); otherwise re-raised."""
+        if self.endpoint is None and self._next_variant(variant, error):
+            return error
+        raise error
+
+    # _send and _asend differ only in their request; the choice of variant is in _fallback.
     def _send(self, group: _Group) -> np.ndarray:
-        query, documents, rows, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
             try:
-                body = self.client.post(variant.split(":")[0], self._payload(variant, query, documents, instruction))
+                body = self.client.post(*self._request(variant, group))
             except RemoteError as exc:
-                if self.endpoint is None and self._next_variant(variant, exc):
-                    error = exc
-                    continue
-                raise
-            return self._finish(variant, body, rows)
+                error = self._fallback(variant, exc)
+            else:
+                return self._finish(variant, body, group[2])
         raise error  # type: ignore[misc]
 
     async def _asend(self, group: _Group) -> np.ndarray:
-        query, documents, rows, instruction = group
         error: RemoteError | None = None
         for variant in self._variants():
             try:
-                body = await self.client.apost(variant.split(":")[0],
-                                               self._payload(variant, query, documents, instruction))
+                body = await self.client.apost(*self._request(variant, group))
             except RemoteError as exc:
-                if self.endpoint is None and self._next_variant(variant, exc):
-                    error = exc
-                    continue
-                raise
-            return self._finish(variant, body, rows)
+                error = self._fallback(variant, exc)
+            else:
+                return self._finish(variant, body, group[2])
         raise error  # type: ignore[misc]
 
     def _prepare(self, pairs: Sequence[Any], instruction: str | None) -> list[_Group]:

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+from pydantic import Field
 
 from .._lazy import LazyModel
 from .._shared import (
     DEFAULT_EMBEDDING_MODEL,
     INSTRUCTION_ALIASES,
-    MODEL_ARGUMENTS,
-    MODEL_KWARGS_ALIASES,
     base64_image,
-    jsonable_model_kwargs,
-    refuse_unknown,
-    rename_aliases,
-    take_model_arguments,
     vl_embedder_model,
 )
+from ._adapter import CoreModelAdapter
 
 DEFAULT_MODEL_NAME = DEFAULT_EMBEDDING_MODEL
 
@@ -32,7 +26,7 @@ def _floats(vectors: Any) -> list[list[float]]:
     return np.asarray(vectors, dtype=np.float64).tolist()
 
 
-class Qwen3VLEmbeddings(BaseModel, Embeddings):
+class Qwen3VLEmbeddings(CoreModelAdapter, Embeddings):
     """Qwen3-VL-Embedding vectors for LangChain: text, images, video and mixes in one space.
 
     Wraps a ``qwen3_vl_rag.core`` embedder: a local ``Qwen3VLEmbedder`` built from ``model_name`` at
@@ -56,10 +50,6 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
             embeddings.embed_multimodal([{"image": "chart.png", "text": "Q3 revenue"}])
     """
 
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, protected_namespaces=(), arbitrary_types_allowed=True
-    )
-
     model_name: str = Field(default=DEFAULT_MODEL_NAME, alias="model")
     """Hugging Face id or local directory of a Qwen3-VL-Embedding model (ignored when ``embedder`` is given)."""
     embedder: Any = Field(default=None, exclude=True)
@@ -75,42 +65,13 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
     lazy: bool = False
     """Load the model on first use instead of at construction."""
 
-    _model: LazyModel = PrivateAttr()
+    _instance_field = "embedder"
+    _instance_method = ("embed", "the core embedder interface")
+    _extra_arguments = frozenset({"normalize"})
+    _aliases = INSTRUCTION_ALIASES
 
-    @model_validator(mode="before")
-    @classmethod
-    def _anchor_arguments(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        owner = cls.__name__
-        data = rename_aliases(owner, data, INSTRUCTION_ALIASES)
-        accepted = {*cls.model_fields, "model", *MODEL_ARGUMENTS, "normalize", *MODEL_KWARGS_ALIASES,
-                    *INSTRUCTION_ALIASES}
-        refuse_unknown(owner, set(data) - accepted, accepted, ValueError)
-        return take_model_arguments(owner, data, instance=data.get("embedder"))
-
-    @field_serializer("model_kwargs")
-    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
-        return jsonable_model_kwargs(value, type(self).__name__)
-
-    @model_validator(mode="after")
-    def _check_source(self) -> Qwen3VLEmbeddings:
-        if self.embedder is not None:
-            if "model_name" in self.model_fields_set or self.model_kwargs:
-                raise ValueError("pass either embedder= or model_name=/model_kwargs=, not both")
-            if not callable(getattr(self.embedder, "embed", None)):
-                raise ValueError(f"embedder must have the core embedder interface, got {type(self.embedder).__name__}")
-        return self
-
-    def model_post_init(self, __context: Any) -> None:
-        self._model = vl_embedder_model(self.embedder, self.model_name, self.model_kwargs, self.dimensions)
-        if not self.lazy:
-            self._model.get()
-
-    @property
-    def client(self) -> Any:
-        """The core embedder (loaded on first access)."""
-        return self._model.get()
+    def _lazy_model(self) -> LazyModel:
+        return vl_embedder_model(self.embedder, self.model_name, self.model_kwargs, self.dimensions)
 
     @property
     def dimension(self) -> int:
@@ -131,11 +92,6 @@ class Qwen3VLEmbeddings(BaseModel, Embeddings):
         from qwen3_vl_rag.core.identity import SPACE_METADATA_KEY, space_label
 
         return {SPACE_METADATA_KEY: space_label(self.identity)}
-
-    async def _aclient(self) -> Any:
-        if self._model.loaded:
-            return self._model.get()
-        return await asyncio.to_thread(self._model.get)  # loading weights must not block the event loop
 
     # -- shared paths ----------------------------------------------------------------------------
     def _embed(self, items: Sequence[Any], query: bool) -> list[list[float]]:

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, model_validator
+from pydantic import Field
 
 from qwen3_vl_rag.core.identity import check_documents_space
 
 from .._lazy import LazyModel
 from .._shared import (
     DEFAULT_RERANK_MODEL,
-    MODEL_ARGUMENTS,
-    MODEL_KWARGS_ALIASES,
     base64_image,
     core_kwargs,
     document_item,
-    jsonable_model_kwargs,
     media_from_metadata,
     page_from_metadata,
-    refuse_unknown,
-    take_model_arguments,
 )
+from ._adapter import CoreModelAdapter
 
 DEFAULT_MODEL_NAME = DEFAULT_RERANK_MODEL
 
@@ -45,7 +40,7 @@ def _item(document: Any) -> Any:
     return document  # already a core item (str, dict, image)
 
 
-class Qwen3VLRerank(BaseDocumentCompressor):
+class Qwen3VLRerank(CoreModelAdapter, BaseDocumentCompressor):
     """Reorders documents by Qwen3-VL-Reranker relevance, P(yes) in [0, 1].
 
     Documents may carry an image or a video in their metadata (``image``, ``image_path``,
@@ -69,10 +64,6 @@ class Qwen3VLRerank(BaseDocumentCompressor):
             )
     """
 
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, protected_namespaces=(), arbitrary_types_allowed=True
-    )
-
     model_name: str = Field(default=DEFAULT_MODEL_NAME, alias="model")
     """Hugging Face id or local directory of a Qwen3-VL-Reranker model (ignored when ``reranker`` is given)."""
     reranker: Any = Field(default=None, exclude=True)
@@ -87,46 +78,16 @@ class Qwen3VLRerank(BaseDocumentCompressor):
     lazy: bool = False
     """Load the model on first use instead of at construction."""
 
-    _model: LazyModel = PrivateAttr()
+    _instance_field = "reranker"
+    _instance_method = ("rerank", "a rerank(query, documents, top_n) method")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _anchor_arguments(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        owner = cls.__name__
-        accepted = {*cls.model_fields, "model", *(set(MODEL_ARGUMENTS) - {"normalize"}), *MODEL_KWARGS_ALIASES}
-        refuse_unknown(owner, set(data) - accepted, accepted, ValueError)
-        return take_model_arguments(owner, data, instance=data.get("reranker"), instance_name="reranker")
-
-    @field_serializer("model_kwargs")
-    def _serialise_model_kwargs(self, value: dict[str, Any]) -> dict[str, Any]:
-        return jsonable_model_kwargs(value, type(self).__name__)
-
-    @model_validator(mode="after")
-    def _check_source(self) -> Qwen3VLRerank:
-        if self.reranker is not None:
-            if "model_name" in self.model_fields_set or self.model_kwargs:
-                raise ValueError("pass either reranker= or model_name=/model_kwargs=, not both")
-            if not callable(getattr(self.reranker, "rerank", None)):
-                raise ValueError(f"reranker must have a rerank(query, documents, top_n) method, "
-                                f"got {type(self.reranker).__name__}")
-        return self
-
-    def model_post_init(self, __context: Any) -> None:
-        self._model = LazyModel(value=self.reranker) if self.reranker is not None else LazyModel(self._load)
-        if not self.lazy:
-            self._model.get()
+    def _lazy_model(self) -> LazyModel:
+        return LazyModel(value=self.reranker) if self.reranker is not None else LazyModel(self._load)
 
     def _load(self) -> Any:
         from qwen3_vl_rag.core import Qwen3VLReranker
 
         return Qwen3VLReranker(self.model_name, **core_kwargs(self.model_kwargs))
-
-    @property
-    def client(self) -> Any:
-        """The core reranker (loaded on first access)."""
-        return self._model.get()
 
     # -- scores ----------------------------------------------------------------------------------
     def _instruction_kwargs(self) -> dict[str, Any]:
@@ -148,7 +109,7 @@ class Qwen3VLRerank(BaseDocumentCompressor):
         if not documents:
             return []
         _check_space(documents)
-        client = self._model.get() if self._model.loaded else await asyncio.to_thread(self._model.get)
+        client = await self._aclient()
         ranked = await client.arerank(query, [_item(d) for d in documents], top_n=top_n,
                                       **self._instruction_kwargs())
         return [{"index": int(i), "relevance_score": float(s)} for i, s in ranked]

@@ -17,7 +17,7 @@ from qwen3_vl_rag.core.remote import RemoteEmbedder, RemoteError, RemoteReranker
 
 from .conftest import noise_image
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.xdist_group("vllm")]  # pytest -n: one worker starts the servers
 
 # Both sides run float32 on the same weights, prompt tokens and pixels; what differs is only the order
 # of floating-point sums in vLLM's CPU kernels versus torch's sdpa, ~1e-7 here.
