@@ -348,9 +348,9 @@ def main(argv=None) -> dict:
         mem = [] if args.no_memory else memory(args)
     lower = "" if args.model else " (random weights: a LOWER BOUND on trained weights' fidelity; --model for real)"
     shown = [{k: (f"{v:.5f}" if isinstance(v, float) else v) for k, v in r.items()} for r in fid]
-    tables = [C.print_table(shown, ["checkpoint", "mode", "kind", "n", "cosine_min", "cosine_mean",
-                                    "recall@10_agreement", "score_delta_max", "score_delta_mean", "skipped"],
-                            title="bench_quantization: fidelity to float32" + lower)]
+    columns = ["checkpoint", "mode", "kind", "n", "cosine_min", "cosine_mean", "recall@10_agreement",
+               "score_delta_max", "score_delta_mean", "skipped"]
+    tables = [C.print_table(shown, columns, title="bench_quantization: fidelity to float32" + lower)] if shown else []
     tables.append(C.print_table(speed, ["mode", "input", "items", "tokens", "wall_s", "tokens_per_s", "images_per_s",
                                         "speedup", "cosine_min"],
                                 title=f"CPU embedding throughput, {checkpoints[-1][0]} checkpoint, median of "
