@@ -309,7 +309,7 @@ def test_bench_quantization(tmp_path, model_cache):
     data = _json(out)
     assert data["random_weights_lower_bound"] is True and "LOWER BOUND" in data["table"]
     fid = {(r["mode"], r["kind"]): r for r in data["fidelity"]}
-    for mode in ("int8", "int4", "int8+vision"):
+    for mode in ("int8", "int4", "int8-vision"):
         for kind in ("text", "image", "mixed"):
             r = fid[(mode, kind)]
             assert 0.9 < r["cosine_min"] <= r["cosine_mean"] <= 1 + 1e-6 and 0 <= r["recall@10_agreement"] <= 1
@@ -317,7 +317,7 @@ def test_bench_quantization(tmp_path, model_cache):
         assert 0 <= fid[(mode, "rerank")]["score_delta_mean"] <= fid[(mode, "rerank")]["score_delta_max"] < 0.1
     speed = {(r["mode"], r["input"]): r for r in data["throughput"]}
     assert set(speed) == {("float32", "text"), ("int8", "text"), ("int4", "text"), ("bfloat16", "text"),
-                          ("float32", "image"), ("int8", "image"), ("int8+vision", "image")}
+                          ("float32", "image"), ("int8", "image"), ("int8-vision", "image")}
     assert all(r["speedup"] > 0 and r["cosine_min"] > 0.9 for r in speed.values())
     assert speed[("float32", "text")]["speedup"] == 1.0 and speed[("int8", "text")]["tokens_per_s"] > 0
     memory = {(r["shape"], r["mode"]): r["weights_GiB"] for r in data["memory"]}
