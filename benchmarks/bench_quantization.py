@@ -256,7 +256,7 @@ def memory(args) -> list[dict]:  # noqa: C901 - one table, built in one place
         total = sum(p.numel() for p in whole.parameters())
         layers = whole.model.language_model.layers
         decoder_params = sum(p.numel() for p in layers.parameters())
-        kept_params = total - decoder_params  # embeddings (tied head), vision tower, final norm
+        vision_params = sum(p.numel() for p in whole.model.visual.parameters())
         del whole
         if shape_name == "2B":  # measured on a real 2B-shape layer; the 8B uses the same bytes per parameter
             torch.manual_seed(0)
@@ -278,10 +278,11 @@ def memory(args) -> list[dict]:  # noqa: C901 - one table, built in one place
             float_bytes = 4 if mode == "float32" else 2  # kept parts: float32 on a CPU, bfloat16 on a GPU
             if mode.startswith("int8 (cpu"):
                 float_bytes = 4
-            layer_bytes = per_param * decoder_params
-            gib = (layer_bytes + kept_params * float_bytes) / 2**30
+            quantized = decoder_params + (vision_params if mode.startswith("int8 (cpu") else 0)  # CPU int8: both towers
+            kept = total - quantized
+            gib = (per_param * quantized + kept * float_bytes) / 2**30
             rows.append({"shape": shape_name, "mode": mode, "layer_bytes_per_param": per_param,
-                         "decoder_params_M": decoder_params / 1e6, "kept_float_params_M": kept_params / 1e6,
+                         "quantized_params_M": quantized / 1e6, "kept_float_params_M": kept / 1e6,
                          "kept_float_bytes": float_bytes, "weights_GiB": gib,
                          "source": f"{args.memory_layer} layer measured" if shape_name == "2B"
                          else "2B bytes/param x 8B counts"})
@@ -358,10 +359,10 @@ def main(argv=None) -> dict:
                                 title=f"CPU embedding throughput, {checkpoints[-1][0]} checkpoint, median of "
                                       f"{args.repeats} interleaved runs"))
     if mem:
-        tables.append(C.print_table(mem, ["shape", "mode", "layer_bytes_per_param", "decoder_params_M",
+        tables.append(C.print_table(mem, ["shape", "mode", "layer_bytes_per_param", "quantized_params_M",
                                           "kept_float_params_M", "kept_float_bytes", "weights_GiB", "source"],
-                                    title="weights memory of the released shapes (decoder layers quantized; "
-                                          "embeddings, vision tower, norms kept in float)"))
+                                    title="weights memory of the released shapes (the quantized towers at the measured "
+                                          "bytes/parameter; embeddings and what a mode keeps in float)"))
     int8 = next((r for r in speed if r["mode"] == "int8" and r["input"] == "text"), None)
     bench_cos = [r["cosine_min"] for r in fid if r["mode"] == "int8" and r["checkpoint"] == checkpoints[-1][0]
                  and "cosine_min" in r]
