@@ -1,9 +1,11 @@
 """Store small, rescore large: recall, latency and bytes per item of two-stage Matryoshka retrieval.
 
-Two vector sets:
+Three vector sets:
 - ``mrl``: synthetic MRL-like vectors (``--items`` x ``--dim``, default 5,000 x 2048): value i has standard
   deviation (i + 1) ** -decay (``--decay`` 0.3), so the leading dimensions carry most of the signal as in
   a Matryoshka-trained model; each query is a stored vector plus noise of the same shape (``--noise``).
+- ``clustered``: ``--clusters`` random centres plus noise, every dimension alike (items of a few topics:
+  the case binary quantisation is made for); ``--clusters 0`` skips it.
 - ``model``: the package's own vectors: a random-weight bench Qwen3-VL (``--hidden`` dims, see the size
   flags) embeds ``--model-items`` texts as documents and ``--model-queries`` texts as queries. Random
   weights are NOT Matryoshka-trained, so this set shows the worst case; rerun with ``--model`` for real
@@ -15,13 +17,16 @@ compared with exact float32 search on the full vectors (recall@k). Stages measur
 - ``exact-coarse``: numpy, float32 coarse prefix, candidates rescored with float16 full vectors;
 - ``qdrant-local``: ``TwoStageIndex`` end to end on qdrant-client's embedded mode (pure Python, exact,
   ignores quantisation and HNSW; its latency is not a server's);
-- ``qdrant-edge``: the real Qdrant engine in process (``qdrant-edge-py``, in the ``dev`` extra; skipped when
-  absent): int8 + HNSW coarse, float16 full vectors on disk, one prefetch + rescore query. The int8
-  figures come from here: a numpy model of scalar quantisation (0.99-quantile clipping) was far more
-  pessimistic than the engine (recall 0.56 vs 0.91 for the coarse top 10) and was dropped.
+- ``qdrant-edge <coarse>@<dims>``: the real Qdrant engine in process (``qdrant-edge-py``, in the ``dev``
+  extra; skipped when absent), one prefetch + rescore query, float16 full vectors on disk, HNSW coarse
+  stage (``--edge-stages``): ``float32`` (unquantised, in RAM), ``int8`` (scalar, the default layout),
+  ``binary`` (1 bit per dim, the query in 8 bits: ``TwoStageIndex(quantization="binary")``) at the
+  default coarse size and at every dimension, and ``binary-1bit-query`` (the query in 1 bit too). The
+  quantised figures come from here: a numpy model of scalar quantisation (0.99-quantile clipping) was
+  far more pessimistic than the engine (recall 0.56 vs 0.91 for the coarse top 10) and was dropped.
 Bytes per item come from the index layout (``Layout.bytes_per_item``) against full float32 vectors alone.
 
-    python benchmarks/bench_retrieval.py                         # both sets, default sizes
+    python benchmarks/bench_retrieval.py                         # all sets, default sizes
     python benchmarks/bench_retrieval.py --items 1000 --no-model
 """
 
@@ -59,6 +64,15 @@ def mrl_vectors(n: int, queries: int, dim: int, decay: float, noise: float, seed
     sources = rng.integers(0, n, queries)
     shaped = _unit(rng.standard_normal((queries, dim)).astype(np.float32) * scale)
     return docs, _unit(docs[sources] + noise * shaped)
+
+
+def clustered_vectors(n: int, queries: int, dim: int, clusters: int, seed: int = 0):
+    """Documents around ``clusters`` random centres (items of a few topics), queries = a document plus
+    noise: the case binary quantisation is made for (no Matryoshka decay: every dimension counts alike)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim))
+    docs = _unit(centres[rng.integers(0, clusters, n)] + 0.8 * rng.standard_normal((n, dim)))
+    return docs, _unit(docs[rng.integers(0, n, queries)] + 0.5 * rng.standard_normal((queries, dim)) / np.sqrt(dim))
 
 
 def model_vectors(args):
@@ -143,19 +157,35 @@ def qdrant_local(docs, queries, embedder, coarse_dim, k, candidate_list):
     return results, index.bytes_per_item()
 
 
-def qdrant_edge(docs, queries, coarse_dim, k, candidate_list, hnsw_ef: int):
-    """The real engine in process: int8 + HNSW (m=32, ef_construct=256) coarse, float16 full on disk."""
+def edge_quantization(E, quantization: str | None, query_encoding: str | None = None):
+    """The qdrant-edge config of one coarse stage: ``TwoStageIndex``'s settings (see ``qdrant._create``)."""
+    if quantization == "int8":
+        return E.ScalarQuantizationConfig(E.ScalarType.Int8, 0.99, True)
+    if quantization == "binary":
+        encodings = {None: None, "scalar8bits": E.BinaryQuantizationQueryEncoding.Scalar8Bits}
+        return E.BinaryQuantizationConfig(always_ram=True, encoding=E.BinaryQuantizationEncoding.OneBit,
+                                          query_encoding=encodings[query_encoding])
+    return None
+
+
+def qdrant_edge(docs, queries, coarse_dim, k, candidate_list, hnsw_ef: int, quantization: str | None = "int8",
+                query_encoding: str | None = None):
+    """The real engine in process: HNSW (m=32, ef_construct=256) coarse stage, quantised as ``quantization``
+    (``None``: float32 in RAM; ``"int8"``/``"binary"``: quantised in RAM, float16 originals on disk), float16
+    full vectors on disk, one prefetch + rescore query."""
     try:
         import qdrant_edge as E
     except ImportError:
         return None
     coarse = _unit(docs[:, :coarse_dim])
+    quantized = quantization is not None
     with tempfile.TemporaryDirectory() as folder:
         config = E.EdgeConfig(
             vectors={
                 "coarse": E.EdgeVectorParams(
-                    size=coarse_dim, distance=E.Distance.Cosine, datatype=E.VectorStorageDatatype.Float16,
-                    on_disk=True, quantization_config=E.ScalarQuantizationConfig(E.ScalarType.Int8, 0.99, True),
+                    size=coarse_dim, distance=E.Distance.Cosine, on_disk=quantized,
+                    datatype=E.VectorStorageDatatype.Float16 if quantized else E.VectorStorageDatatype.Float32,
+                    quantization_config=edge_quantization(E, quantization, query_encoding),
                     hnsw_config=E.HnswIndexConfig(m=32, ef_construct=256, full_scan_threshold=1)),
                 "full": E.EdgeVectorParams(
                     size=docs.shape[1], distance=E.Distance.Cosine, datatype=E.VectorStorageDatatype.Float16,
@@ -190,6 +220,33 @@ def qdrant_edge(docs, queries, coarse_dim, k, candidate_list, hnsw_ef: int):
     return results, {"build_s": build_s, "indexed_vectors": indexed}
 
 
+EDGE_STAGES = {  # name -> (quantization, query encoding, coarse dims: "default" or "full")
+    "float32": (None, None, "default"),
+    "int8": ("int8", None, "default"),
+    "binary": ("binary", "scalar8bits", "default"),
+    "binary-full": ("binary", "scalar8bits", "full"),
+    "binary-1bit-query": ("binary", None, "default"),
+}
+
+
+def edge_stages(docs, queries, coarse_dim, k, candidate_list, args):
+    """``{"qdrant-edge <kind>@<coarse dims>": (results, build info, Layout.bytes_per_item)}`` for the coarse
+    stages of ``--edge-stages``; empty when qdrant-edge is not installed."""
+    from qwen3_vl_rag.core.retrieval.layout import Layout
+
+    out = {}
+    for kind in args.edge_stages.split(","):
+        quantization, query_encoding, dims = EDGE_STAGES[kind]
+        dims = docs.shape[1] if dims == "full" else coarse_dim
+        measured = qdrant_edge(docs, queries, dims, k, candidate_list, args.hnsw_ef, quantization, query_encoding)
+        if measured is None:
+            return {}
+        layout = Layout(dims, docs.shape[1], quantization=quantization, coarse_on_disk=quantization is not None,
+                        coarse_datatype="float16" if quantization else "float32")
+        out[f"qdrant-edge {kind.replace('-full', '')}@{dims}"] = (*measured, layout.bytes_per_item())
+    return out
+
+
 # -- one set ---------------------------------------------------------------------------------------------------
 
 
@@ -215,7 +272,7 @@ def run_set(name, docs, queries, embedder, args, candidate_list):
                  "p50_ms": float("nan"), "ram_B": coarse_dim * 4, "ram_ratio": coarse_dim / dim, "disk_B": 0})
     local, local_layout = (qdrant_local(docs, queries[:args.local_queries], embedder or VectorsOnly(dim), coarse_dim,
                                         k, candidate_list) if args.local_queries else ({}, None))
-    edge = None if args.no_edge else qdrant_edge(docs, queries, coarse_dim, k, candidate_list, args.hnsw_ef)
+    edge = {} if args.no_edge else edge_stages(docs, queries, coarse_dim, k, candidate_list, args)
     for c in candidate_list:
         found, seconds = numpy_two_stage(docs, queries, coarse_dim, k, c)
         rows.append({"set": name, "stage": "exact-coarse", "candidates": c, "recall": recall(found, exact),
@@ -226,11 +283,11 @@ def run_set(name, docs, queries, embedder, args, candidate_list):
             rows.append({"set": name, "stage": "qdrant-local", "candidates": c,
                          "recall": recall(found, exact[:len(found)]), "p50_ms": 1000 * statistics.median(seconds),
                          "ram_B": ram["ram"], "ram_ratio": ram["ram"] / float32_bytes, "disk_B": ram["disk"]})
-        if edge is not None:
-            found, seconds = edge[0][c]
-            rows.append({"set": name, "stage": "qdrant-edge", "candidates": c, "recall": recall(found, exact),
-                         "p50_ms": 1000 * statistics.median(seconds), "ram_B": ram["ram"],
-                         "ram_ratio": ram["ram"] / float32_bytes, "disk_B": ram["disk"]})
+        for stage, (results, _, sizes) in edge.items():
+            found, seconds = results[c]
+            rows.append({"set": name, "stage": stage, "candidates": c, "recall": recall(found, exact),
+                         "p50_ms": 1000 * statistics.median(seconds), "ram_B": sizes["ram"],
+                         "ram_ratio": sizes["ram"] / float32_bytes, "disk_B": sizes["disk"]})
     rule = candidate_count(k)
     at_rule = [r for r in rows if r["candidates"] == min(rule, len(docs)) and r["stage"] != "coarse-only"]
     summary = {
@@ -238,7 +295,7 @@ def run_set(name, docs, queries, embedder, args, candidate_list):
         "rule_candidates": rule, "float32_bytes_per_item": float32_bytes, "layout": layout.to_dict(),
         "bytes_per_item": ram, "bytes_per_item_full_in_ram": ram_full16,
         "bytes_per_item_unquantised_coarse": unquantised, "qdrant_local_layout": local_layout,
-        "edge": None if edge is None else edge[1],
+        "edge": {stage: {**info, "bytes_per_item": sizes} for stage, (_, info, sizes) in edge.items()} or None,
         "recall_at_rule": {r["stage"]: r["recall"] for r in at_rule},
         "ram_ratio": ram["ram"] / float32_bytes,
     }
@@ -252,12 +309,15 @@ def parse_args(argv=None):
     p.add_argument("--dim", type=int, default=2048)
     p.add_argument("--decay", type=float, default=0.3, help="std of dimension i is (i+1)**-decay")
     p.add_argument("--noise", type=float, default=1.0, help="query = a stored vector + noise of this norm")
+    p.add_argument("--clusters", type=int, default=50, help="a third set of clustered vectors (0: skip)")
     p.add_argument("--coarse-dim", type=int, default=None, help="default: 1024, or half of smaller vectors")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--candidates", default="10,20,50,100,200")
+    p.add_argument("--candidates", default="10,20,50,100,200,500,1000")
     p.add_argument("--local-queries", type=int, default=50, help="queries through qdrant-client's local mode (0: skip)")
     p.add_argument("--hnsw-ef", type=int, default=128, help="qdrant-edge HNSW beam (raised to the candidate count)")
     p.add_argument("--no-edge", action="store_true", help="skip qdrant-edge even when installed")
+    p.add_argument("--edge-stages", default=",".join(EDGE_STAGES), 
+                   help=f"qdrant-edge coarse stages, of {list(EDGE_STAGES)}")
     p.add_argument("--no-model", action="store_true", help="skip the package's own vectors")
     p.add_argument("--model", default=None, help="embedding model path (default: random bench model)")
     p.add_argument("--model-items", type=int, default=2000)
@@ -281,6 +341,11 @@ def main(argv=None) -> dict:
     set_rows, summary = run_set("mrl", docs, queries, None, args, candidate_list)
     rows += set_rows
     summaries.append(summary)
+    if args.clusters:
+        docs, queries = clustered_vectors(args.items, args.queries, args.dim, args.clusters, args.seed)
+        set_rows, summary = run_set("clustered", docs, queries, None, args, candidate_list)
+        rows += set_rows
+        summaries.append(summary)
     if not args.no_model:
         docs, queries, embedder = model_vectors(args)
         set_rows, summary = run_set("model", docs, queries, embedder, args, candidate_list)

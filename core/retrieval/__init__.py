@@ -2,8 +2,9 @@
 
 Qwen3-VL vectors are trained so that their first dimensions, renormalised, are a usable embedding on
 their own (Matryoshka). ``TwoStageIndex`` (extra ``qdrant``) keeps, for every item, a coarse prefix
-(default 1024 dims, int8-quantised, HNSW-indexed, in RAM) and the full vector (float16, no index, on
-disk); one Qdrant query finds candidates on the coarse vectors and rescores them with the full ones.
+(default 1024 dims, int8- or binary-quantised, HNSW-indexed, in RAM) and the full vector (float16, no
+index, on disk); one Qdrant query finds candidates on the coarse vectors and rescores them with the
+full ones.
 ``candidate_count`` is the documented rule for how many candidates to rescore; ``pgvector`` builds the
 same query as one SQL statement for PostgreSQL.
 """

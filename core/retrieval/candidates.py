@@ -4,7 +4,8 @@ The rule (measured by ``benchmarks/bench_retrieval.py``, see docs/retrieval.md):
 ``candidates = max(k * oversample, min_candidates)``, at least ``k``. On MRL-like vectors with
 an exact coarse stage, 10 candidates for k=10 give recall@10 0.73, 20 give 0.92, 50 give 0.99 and 100
 give 1.00 against exact full-dimension search; int8 quantisation and HNSW lose a little more, so the
-defaults keep 10x oversampling with a floor of 100. Rescoring 100 full vectors is ~0.4 MB of float16
+defaults keep 10x oversampling with a floor of 100. A binary coarse stage needs 500-1,000 candidates
+on Matryoshka-like vectors: pass ``min_candidates`` with it. Rescoring 100 full vectors is ~0.4 MB of float16
 reads per query: cheap next to the model call that embedded the query.
 """
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import EmbeddingSpaceMismatch, InputError
 from ..identity import SPACE_METADATA_KEY, EmbeddingIdentity, identity_of, same_space_labels, space_label
 from .candidates import DEFAULT_MIN_CANDIDATES, DEFAULT_OVERSAMPLE, candidate_count, default_coarse_dimension
-from .layout import Layout
+from .layout import Layout, check_quantization
 from .rows import check_ids, json_payload, payload_bytes, point_id  # noqa: F401 - point_id: part of this module's API
 
 COARSE = "coarse"
@@ -111,9 +111,10 @@ class TwoStageIndex:
     (``full``) and at ``coarse_dimension`` (default: 1024, or half of smaller vectors; an existing
     collection's own size when opening one). ``oversample`` and ``min_candidates`` set the candidate
     rule (:func:`candidate_count`); ``hnsw_ef`` the coarse HNSW beam (raised to the candidate count).
-    ``layout_options`` (``quantization``, ``coarse_datatype``, ``full_datatype``, ``coarse_on_disk``,
-    ``full_on_disk``, ``hnsw_m``, ``hnsw_ef_construct``; defaults in :class:`Layout`) apply when the
-    collection is created; opening an existing one with a different value is refused.
+    ``layout_options`` (``quantization``: the coarse stage, ``"int8"``, ``"binary"`` or ``None``;
+    ``coarse_datatype``, ``full_datatype``, ``coarse_on_disk``, ``full_on_disk``, ``hnsw_m``,
+    ``hnsw_ef_construct``; defaults in :class:`Layout`) apply when the collection is created; opening an
+    existing one without them uses the stored ones, with a different value is refused.
     """
 
     def __init__(
@@ -152,15 +153,19 @@ class TwoStageIndex:
         unknown = sorted(set(layout_options) - set(LAYOUT_OPTIONS))
         if unknown:
             raise TypeError(f"unknown option(s) {unknown}; layout options are {list(LAYOUT_OPTIONS)}")
+        if "quantization" in layout_options:
+            check_quantization(layout_options["quantization"])
         with self._lock:
             exists = self.client.collection_exists(collection_name)
         if exists:
             self.layout = self._open(coarse_dimension, full_dimension)
             differing = {k: v for k, v in layout_options.items() if getattr(self.layout, k) != v}
             if differing:
-                raise ValueError(f"collection {collection_name!r} exists with another layout "
-                                 f"({ {k: getattr(self.layout, k) for k in differing} }); layout options apply "
-                                 "only when a collection is created: drop them or use a new collection_name")
+                stored = ", ".join(f"{k}={getattr(self.layout, k)!r}" for k in differing)
+                asked = ", ".join(f"{k}={v!r}" for k, v in differing.items())
+                raise ValueError(f"collection {collection_name!r} exists with another layout ({stored}; you asked "
+                                 f"for {asked}); layout options apply only when a collection is created: drop "
+                                 "them to use the stored ones, or use a new collection_name")
         else:
             self.layout = Layout(coarse_dimension or default_coarse_dimension(full_dimension), full_dimension,
                                  **layout_options)
@@ -185,10 +190,14 @@ class TwoStageIndex:
     def _create(self) -> None:
         _, models = _qdrant()
         layout = self.layout
-        quantization = None
+        quantization: Any = None
         if layout.quantization == "int8":
             quantization = models.ScalarQuantization(
                 scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True))
+        elif layout.quantization == "binary":  # stored 1 bit per dim, the query in 8 bits (Qdrant >= 1.15)
+            quantization = models.BinaryQuantization(binary=models.BinaryQuantizationConfig(
+                always_ram=True, encoding=models.BinaryQuantizationEncoding.ONE_BIT,
+                query_encoding=models.BinaryQuantizationQueryEncoding.SCALAR8BITS))
         datatype = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16}
         vectors = {
             COARSE: models.VectorParams(
@@ -420,6 +429,9 @@ class TwoStageIndex:
         limit = int(limit)
         full = unit_rows(vector)[0]
         coarse = unit_rows(vector, self.layout.coarse_dimension)[0]
+        # The candidate count is the oversampling: ``limit`` points by their quantised coarse score, rescored
+        # by the outer query on the full vectors. Qdrant's own rescore (and its ``oversampling``) would
+        # re-rank them first on the coarse originals, read from disk for nothing.
         params = models.SearchParams(hnsw_ef=max(self.hnsw_ef, limit),
                                      quantization=models.QuantizationSearchParams(rescore=False))
         with self._lock:

@@ -182,7 +182,7 @@ RETRIEVAL_TINY = ["--items", "300", "--queries", "12", "--dim", "128", "--candid
                   "4", "--model-items", "120", "--model-queries", "4", "--hidden", "64", "--layers", "1",
                   "--intermediate", "128", "--heads", "2", "--kv-heads", "1", "--head-dim", "32", "--vision-depth",
                   "1", "--vision-hidden", "32", "--vision-intermediate", "64", "--vision-heads", "1", "--tiny-vocab",
-                  "--threads", "1"]
+                  "--threads", "1", "--clusters", "0"]
 
 
 def test_bench_retrieval(tmp_path, model_cache):
@@ -215,11 +215,18 @@ def test_bench_retrieval_real_engine(tmp_path):
 
     out = tmp_path / "retrieval-edge.json"
     bench_retrieval.main(["--items", "300", "--queries", "8", "--dim", "128", "--candidates", "10,100",
-                          "--local-queries", "0", "--no-model", "--out", str(out)])
+                          "--local-queries", "0", "--no-model", "--edge-stages", "float32,int8,binary,binary-full",
+                          "--clusters", "10", "--out", str(out)])
     data = json.loads(out.read_text())
-    edge = [r for r in data["rows"] if r["stage"] == "qdrant-edge"]
-    assert [r["candidates"] for r in edge] == [10, 100] and all(r["p50_ms"] > 0 for r in edge)
-    assert data["sets"][0]["edge"]["indexed_vectors"] > 0
+    assert [s["set"] for s in data["sets"]] == ["mrl", "clustered"]
+    stages = ["qdrant-edge float32@64", "qdrant-edge int8@64", "qdrant-edge binary@64", "qdrant-edge binary@128"]
+    for stage in stages:  # every coarse stage at the same candidate counts
+        edge = [r for r in data["rows"] if r["stage"] == stage]
+        assert [(r["set"], r["candidates"]) for r in edge] == [("mrl", 10), ("mrl", 100), ("clustered", 10),
+                                                              ("clustered", 100)]
+        assert all(r["p50_ms"] > 0 for r in edge) and data["sets"][1]["edge"][stage]["indexed_vectors"] > 0
+    ram = {stage: data["sets"][0]["edge"][stage]["bytes_per_item"]["ram"] for stage in stages}
+    assert ram == {stages[0]: 64 * 4 + 256, stages[1]: 64 + 4 + 256, stages[2]: 16 + 256, stages[3]: 16 + 256}
 
 
 def test_bench_chunking_scaling(tmp_path):

@@ -35,8 +35,10 @@ def test_default_layout_keeps_ram_under_half_of_float32():
 
 def test_layout_refuses_bad_options():
     with pytest.raises(ValueError, match="coarse_dimension"):
-        Layout(2048, 2048)
+        Layout(2048, 2048, quantization=None)
+    with pytest.raises(ValueError, match="coarse_dimension"):
+        Layout(2049, 2048)
     with pytest.raises(ValueError, match="quantization"):
-        Layout(8, 16, quantization="binary")
+        Layout(8, 16, quantization="int4")
     with pytest.raises(ValueError, match="full_datatype"):
         Layout(8, 16, full_datatype="int8")

@@ -125,7 +125,7 @@ def test_reopen_from_a_local_path_and_refuse_another_space(vl_embedder, text_emb
         TwoStageIndex(smaller, path, collection_name="docs")  # same model, another Matryoshka size
     with pytest.raises(ValueError, match="coarse_dimension=32"):
         TwoStageIndex(vl_embedder, path, collection_name="docs", coarse_dimension=16)
-    with pytest.raises(ValueError, match="another layout.*'quantization': 'int8'"):
+    with pytest.raises(ValueError, match="another layout \\(quantization='int8'; you asked for quantization=None"):
         TwoStageIndex(vl_embedder, path, collection_name="docs", quantization=None)
     with pytest.raises(TypeError, match="unknown option"):
         TwoStageIndex(vl_embedder, ":memory:", hnsw_M=16)
