@@ -212,9 +212,9 @@ def quantize_linear_int8(model: Any, keep: tuple[str, ...] = KEEP) -> Any:
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+        convert: Any = quantize_dynamic  # untyped in some torch versions, typed in others
         # one scale per output row: rows of a trained layer differ in range by orders of magnitude
-        return quantize_dynamic(model, dict.fromkeys(targets, per_channel_dynamic_qconfig),  # type: ignore[no-untyped-call]
-                                dtype=torch.qint8, inplace=True)
+        return convert(model, dict.fromkeys(targets, per_channel_dynamic_qconfig), dtype=torch.qint8, inplace=True)
 
 
 def quantized_linears(model: Any) -> int:
