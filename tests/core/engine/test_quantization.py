@@ -142,3 +142,11 @@ def test_runtime_options_check_the_value():
         RuntimeOptions(quantization="int8"), {"cache_dir": "x"})
     with pytest.raises(ValueError, match="quantization='fp8' is not supported"):
         RuntimeOptions(quantization="fp8")
+
+
+def test_a_quantized_lm_head_is_refused_by_the_relevance_head():
+    """Its stored bytes are not the weights: reading the yes/no rows from them would give wrong scores."""
+    from qwen3_vl_rag.core.engine.heads import yes_no_head
+
+    with pytest.raises(ValueError, match=r"the lm_head is quantized \(torch.int8\).*llm_int8_skip_modules"):
+        yes_no_head(torch.zeros(8, 4, dtype=torch.int8), tokenizer=None)
