@@ -26,6 +26,11 @@ one is recorded in the JSON and the next one runs):
   (torch.compile of the language tower), end to end INCLUDING compile time, then each once more (warm);
   graphs compiled and the agreement with the defaults. Runs last (opt-in feature, several minutes);
   ``--sections compile`` alone.
+- ``quantization``: the ``embed_2b`` corpus on the 2B shape with float weights (the run's dtype) and with each
+  quantization: the package's ``quantization="int8"`` / ``"int4"`` (bitsandbytes LLM.int8 / NF4 on CUDA) and
+  transformers configs passed through (bitsandbytes 8-bit and NF4, torchao int8 weight-only, int8 dynamic,
+  int4 weight-only): throughput, peak memory, weights memory and the min cosine to the float vectors; a
+  backend that cannot run here is a row saying why. ``--sections quantization`` (not in the default run).
 
 Per row: wall time, throughput, MFU (FLOPs on real tokens / wall / the bf16 ``torch.matmul`` rate measured in
 this run), GPU-busy share (package: forward seconds of its ``on_batch`` hook / wall; others: CUDA events
@@ -64,7 +69,7 @@ OFFICIAL_PROMPT = ("<|im_start|>system\n" + OFFICIAL_INSTRUCTION.replace("{", "{
                    + "<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
 # rough seconds per section for --size full on one H100 (build, loads, warm-ups and timed rows): printed as a plan
 EXPECTED_S = {"embed_2b": 120, "images": 40, "rerank": 60, "variants": 120, "packing": 90, "embed_8b": 150,
-              "compile": 240}
+              "compile": 240, "quantization": 180}
 # engine variants the ``variants`` section compares on the same work (``EngineTuning`` fields; "math" keeps every
 # kernel set runnable on a CPU, where the suite's smoke test runs them). The defaults turn none of them on: a
 # variant that wins on a GPU here is what could make it a default.
@@ -80,7 +85,7 @@ ENGINE_VARIANTS = {
 }
 TINY_IMAGE_SIZES = [(64, 64), (96, 128), (128, 96), (160, 64)]
 # the 8B shape after the 2B sections: the costliest, cannot starve them; compile (an opt-in's trial) last
-SECTIONS = ("embed_2b", "images", "rerank", "variants", "packing", "embed_8b", "compile")
+SECTIONS = ("embed_2b", "images", "rerank", "variants", "packing", "embed_8b", "compile", "quantization")
 # the default run, the issue's one command (about 5 minutes on an H100); the engine's trials run when named
 DEFAULT_SECTIONS = ("embed_2b", "images", "rerank", "embed_8b")
 # what each --size preset runs: model shapes and workload sizes (CLI flags override the counts)
@@ -877,10 +882,85 @@ class Suite:
 
     # driver -----------------------------------------------------------------------------------------------
 
+    # (g) quantized weights -------------------------------------------------------------------------------
+
+    def quantization_variants(self) -> dict[str, Any]:
+        """label -> the ``quantization=`` value (a mode or a transformers config); a config this transformers
+        cannot build is the error to report on its row."""
+        variants: dict[str, Any] = {"quantization='int8'": "int8", "quantization='int4'": "int4"}
+        try:
+            from transformers import BitsAndBytesConfig
+
+            skip = ["visual", "model.visual", "lm_head"]
+            variants["bitsandbytes 8-bit (config)"] = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+            variants["bitsandbytes nf4 (config)"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=self.dtype,
+                llm_int8_skip_modules=skip)
+        except Exception as exc:  # noqa: BLE001
+            variants["bitsandbytes (config)"] = exc
+        try:
+            from torchao.quantization import (
+                Int4WeightOnlyConfig,
+                Int8DynamicActivationInt8WeightConfig,
+                Int8WeightOnlyConfig,
+            )
+            from transformers import TorchAoConfig
+
+            variants["torchao int8 weight-only"] = TorchAoConfig(Int8WeightOnlyConfig())
+            variants["torchao int8 dynamic"] = TorchAoConfig(Int8DynamicActivationInt8WeightConfig())
+            variants["torchao int4 weight-only"] = TorchAoConfig(Int4WeightOnlyConfig(group_size=128))
+        except Exception as exc:  # noqa: BLE001
+            variants["torchao (config)"] = exc
+        return variants
+
+    def run_quantization(self) -> dict:
+        """Float vs each quantization on the 2B shape: each model loaded alone, timed, compared, released."""
+        from qwen3_vl_rag.core import Qwen3VLEmbedder
+
+        path = self.checkpoint_2b()
+        fp = C.text_flop_params(_config(path))
+        texts = self.corpus(self.args.texts)
+        reference = None
+        flops = 0.0
+        lengths: list[int] = []
+        float_label = f"float ({str(self.dtype).replace('torch.', '')})"
+        for label, value in {float_label: None, **self.quantization_variants()}.items():
+            if isinstance(value, Exception):
+                self.skip("quantization", label, f"config not built: {value!r}")
+                continue
+            if self.over_budget():
+                self.skip("quantization", label, "time budget exceeded")
+                continue
+            try:
+                self.memory.reset()
+                model = Qwen3VLEmbedder(str(path), device=self.device, torch_dtype=self.dtype, quantization=value)
+                weights = self.memory.read()["peak_gpu_gb"]
+                model.embed_documents(texts[:10])  # warm-up
+                if not lengths:
+                    lengths = self.token_counts([model.render_prompt(t) for t in texts])
+                    flops = C.useful_flops(lengths, fp)
+                vec, wall, busy, _ = self.package_run(model, partial(model.embed_documents, texts))
+            except Exception as exc:  # noqa: BLE001 - a backend that cannot run here is a row saying why
+                self.skip("quantization", label, f"failed: {type(exc).__name__}: {exc}"[:400])
+                free_memory()
+                continue
+            vec = np.asarray(vec, np.float32)
+            extra: dict[str, Any] = {"weights_gpu_gb": weights,
+                                     "backend": None if model.quantization is None else model.quantization.backend}
+            if reference is None:
+                reference = (vec, wall)
+            else:
+                extra.update(agreement_min_cosine=min_cosine(vec, reference[0]), agreement_vs=float_label,
+                             speedup_vs_float=reference[1] / wall)
+            self.row("quantization", label, wall, busy, flops, sum(lengths), "tokens", self.memory.read(), **extra)
+            del model
+            free_memory()
+        return {"texts": len(texts), "prompt_tokens_total": sum(lengths)}
+
     def run(self, sections: list[str]) -> None:
         runners = {"embed_2b": self.run_embed_2b, "embed_8b": self.run_embed_8b, "images": self.run_images,
                    "rerank": self.run_rerank, "variants": self.run_variants, "packing": self.run_packing,
-                   "compile": self.run_compile}
+                   "compile": self.run_compile, "quantization": self.run_quantization}
         try:
             self.measure_peak()
         except Exception as exc:  # noqa: BLE001

@@ -1,4 +1,5 @@
-"""What this machine gives a model: versions, CUDA, bfloat16, flash-attn, and the runtime a model would get.
+"""What this machine gives a model: versions, CUDA, bfloat16, flash-attn, the runtime a model would get, and
+which quantization modes (``quantization="int8" | "int4"``) run here and why not.
 
     python -m qwen3_vl_rag.doctor                 # report; exit status 1 when something is broken
     python -m qwen3_vl_rag.doctor --json          # the same as JSON
@@ -21,7 +22,7 @@ from typing import Any
 
 #: Distributions whose versions the report shows, in this order.
 PACKAGES = ("torch", "torchvision", "transformers", "tokenizers", "huggingface-hub", "accelerate",
-            "flash-attn", "qwen-vl-utils", "decord", "av", "qwen3-vl-rag")
+            "flash-attn", "bitsandbytes", "torchao", "qwen-vl-utils", "decord", "av", "qwen3-vl-rag")
 
 
 def installed_version(distribution: str) -> str | None:
@@ -127,6 +128,12 @@ def _runtime() -> dict[str, Any]:
             "attn_implementation": runtime.attn_implementation, "device_map": runtime.device_map}
 
 
+def _quantization() -> list[dict[str, Any]]:
+    """Each quantization backend: its mode, device, whether it runs here and why not (engine.quantization)."""
+    rows: list[dict[str, Any]] = importlib.import_module("qwen3_vl_rag.core.engine.quantization").report()
+    return rows
+
+
 def collect() -> dict[str, Any]:
     """Everything the report shows, plus ``problems``: sentences naming what is broken and what to do."""
     report: dict[str, Any] = {
@@ -157,6 +164,11 @@ def collect() -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - e.g. the package itself is not installed yet
         report["runtime"] = None
         problems.append(f"cannot resolve the runtime: {type(exc).__name__}: {exc}")
+    try:
+        report["quantization"] = _quantization()
+    except Exception as exc:  # noqa: BLE001 - an optional feature: reported, not a problem
+        report["quantization"] = None
+        report["quantization_error"] = f"{type(exc).__name__}: {exc}"
     return report
 
 
@@ -183,6 +195,9 @@ def render(report: dict[str, Any]) -> str:
     if report.get("runtime"):
         lines.append("runtime: " + ", ".join(f"{k}={v}" for k, v in report["runtime"].items()))
         lines.append(_note(report))
+    for row in report.get("quantization") or []:
+        state = "runs here" if row["available"] else f"not here: {row['reason']}"
+        lines.append(f"quantization={row['mode']!r} on {row['device']}: {row['backend']} ({state})")
     lines += [f"PROBLEM: {problem}" for problem in report["problems"]]
     return "\n".join(lines)
 

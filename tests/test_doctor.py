@@ -63,6 +63,28 @@ def test_cpu_report_names_versions_and_the_cpu_runtime():
     assert "no CUDA device" in text.stdout
 
 
+def test_quantization_modes_say_where_they_run():
+    """On this CPU: int8 (PyTorch's dynamic int8) and int4 (bitsandbytes NF4) run; the CUDA backends do not,
+    and say why. With bitsandbytes hidden, int4 names the missing package and how to install it."""
+    result = _doctor("--json")
+    rows = {(r["mode"], r["device"]): r for r in json.loads(result.stdout)["quantization"]}
+    assert set(rows) == {("int8", "cpu"), ("int8", "cuda"), ("int4", "cpu"), ("int4", "cuda")}
+    assert rows[("int8", "cpu")]["available"] and rows[("int8", "cpu")]["backend"] == "torch-dynamic-int8"
+    assert rows[("int4", "cpu")]["available"] and rows[("int4", "cpu")]["backend"] == "bitsandbytes-nf4"
+    for mode in ("int8", "int4"):
+        assert rows[(mode, "cuda")]["available"] is False
+        assert rows[(mode, "cuda")]["reason"] == "it needs a CUDA device and none is available"
+    text = _doctor().stdout
+    assert "quantization='int8' on cpu: torch-dynamic-int8 (runs here)" in text
+    assert "quantization='int8' on cuda: bitsandbytes-int8 (not here: it needs a CUDA device" in text
+    script = ("import sys; sys.modules['bitsandbytes'] = None; from qwen3_vl_rag import doctor; "
+              "print(doctor.render(doctor.collect()))")
+    hidden = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert ("quantization='int4' on cpu: bitsandbytes-nf4 (not here: bitsandbytes is not installed "
+            "(pip install 'qwen3-vl-rag[quant]'))") in hidden.stdout, hidden.stdout + hidden.stderr
+
+
 def test_flash_attn_that_does_not_import_is_a_problem(tmp_path):
     """A flash-attn built against another torch is installed but fails to import (undefined symbol)."""
     _fake_distribution(tmp_path, "flash-attn", "2.7.4", module_code=(

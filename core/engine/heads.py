@@ -31,7 +31,11 @@ def single_token_id(tokenizer: Any, text: str) -> int:
 
 
 def yes_no_head(lm_head_weight: Any, tokenizer: Any) -> Any:
-    """The difference row of the language-model head, kept in float32."""
+    """The difference row of the language-model head, kept in float32 (a quantized head is refused: its
+    stored bytes are not the weights)."""
+    if not lm_head_weight.is_floating_point():
+        raise ValueError(f"the lm_head is quantized ({lm_head_weight.dtype}); the relevance head needs its float "
+                         "rows: keep lm_head unquantized (e.g. llm_int8_skip_modules=['lm_head'])")
     yes, no = single_token_id(tokenizer, "yes"), single_token_id(tokenizer, "no")
     return (lm_head_weight[yes].float() - lm_head_weight[no].float()).detach().clone()
 

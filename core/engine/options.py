@@ -1,8 +1,8 @@
 """What a user sets on a local model, defined once for all four model classes.
 
 ``RuntimeOptions.split(kwargs)`` takes the runtime arguments out of a constructor's keyword arguments
-(device, dtype / torch_dtype, attention, device map, batch limits, progress, and ``tuning``, the one door to
-``EngineTuning``); what remains goes to ``from_pretrained`` (``cache_dir``, ``revision``, ``token``, ...).
+(device, dtype / torch_dtype, attention, device map, quantization, batch limits, progress, and ``tuning``, the one
+door to ``EngineTuning``); what remains goes to ``from_pretrained`` (``cache_dir``, ``revision``, ``token``, ...).
 ``None`` means: what this machine does best (``engine.runtime`` and ``engine.capacity`` decide, after the
 model is loaded).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .quantization import check_quantization
 from .tuning import NAMES as TUNING_NAMES
 from .tuning import EngineTuning
 
@@ -21,6 +22,8 @@ class RuntimeOptions:
     """Where and how a local model runs.
 
     - ``device``, ``dtype``, ``attn_implementation``, ``device_map``: placement and kernels.
+    - ``quantization``: ``None``, ``"int8"``, ``"int4"`` or a transformers quantization config
+      (``engine.quantization``: which backend, and where it can run).
     - ``max_batch_tokens`` / ``max_batch_size``: padded tokens and rows per forward pass (``engine.capacity``).
     - ``show_progress``: a tqdm bar.
     - ``tuning``: everything that tunes the engine (``EngineTuning``); none of it is needed for correct vectors.
@@ -30,6 +33,7 @@ class RuntimeOptions:
     dtype: Any = None  # torch.dtype, a name ("bfloat16", "fp16", ...) or "auto"
     attn_implementation: str | None = None
     device_map: str | dict[str, Any] | None = None
+    quantization: Any = None  # None, "int8", "int4" or a transformers quantization config
     max_batch_tokens: int | None = None
     max_batch_size: int | None = None
     show_progress: bool = False
@@ -37,6 +41,7 @@ class RuntimeOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tuning", EngineTuning.of(self.tuning))
+        check_quantization(self.quantization)
         for name in ("max_batch_tokens", "max_batch_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .quantization import QuantizationPlan
 
 _DTYPE_NAMES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16",
                 "half": "float16", "float32": "float32", "fp32": "float32", "float": "float32"}
@@ -82,8 +85,9 @@ def hub_kwargs(model_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_model(model_class: Any, model_name_or_path: str, runtime: Runtime, model_types: tuple[str, ...],
-               **kwargs: Any) -> Any:
-    """``from_pretrained`` with the runtime's settings; eval mode; on the runtime's device.
+               quantization: QuantizationPlan | None = None, **kwargs: Any) -> Any:
+    """``from_pretrained`` with the runtime's settings; eval mode; on the runtime's device; quantized by
+    ``quantization`` (``engine.quantization.plan``, checked before this call).
 
     The checkpoint's ``model_type`` is checked against ``model_types`` first: a checkpoint of another kind
     would otherwise load as a randomly initialised model of the expected kind, with no error.
@@ -96,16 +100,23 @@ def load_model(model_class: Any, model_name_or_path: str, runtime: Runtime, mode
             f"{model_name_or_path} is a {config.model_type!r} checkpoint; {model_class.__name__} needs "
             f"{' or '.join(repr(t) for t in model_types)} (is this the right model for this class?)"
         )
+    load_kwargs = dict(quantization.load_kwargs) if quantization is not None else {}
+    device_map = runtime.device_map
+    if load_kwargs and device_map is None:
+        device_map = {"": runtime.device}  # a model quantized while loading is placed while loading, not moved
     model = model_class.from_pretrained(
         model_name_or_path,
         config=config,
         dtype=runtime.dtype,
         attn_implementation=runtime.attn_implementation,
-        device_map=runtime.device_map,
+        device_map=device_map,
+        **load_kwargs,
         **kwargs,
     )
-    if runtime.device_map is None:
+    if device_map is None:
         model = model.to(runtime.device)
+    if quantization is not None and quantization.after_load is not None:
+        model = quantization.after_load(model)
     return model.eval()
 
 

@@ -14,6 +14,8 @@ from ..checkpoint import checkpoint_folder, weights_fingerprint
 from ..engine.batches import Encoded
 from ..engine.heads import RelevanceHead, pooled
 from ..engine.options import RuntimeOptions
+from ..engine.quantization import QuantizationPlan
+from ..engine.quantization import plan as quantization_plan
 from ..engine.runner import BatchHook, Runner
 from ..engine.runtime import Runtime, hub_kwargs, resolve_runtime
 from ..identity import model_key
@@ -43,6 +45,7 @@ class LocalModel:
     runtime: Runtime
     runner: Runner
     _requested: RuntimeOptions  # what the caller asked for; the runner fills in the rest
+    quantization: QuantizationPlan | None  # how the weights were quantized (None: not quantized)
     _meter: UsageMeter
 
     def _resolve(self, model_name_or_path: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +55,11 @@ class LocalModel:
         self._requested, model_kwargs = RuntimeOptions.split(kwargs)
         o = self._requested
         self.runtime = resolve_runtime(o.device, o.dtype, o.attn_implementation, o.device_map)
+        if o.quantization is not None and "quantization_config" in model_kwargs:
+            raise ValueError("pass quantization= or quantization_config=, not both (quantization= takes a config)")
+        # refused here, before any weights load, when it cannot run on this machine
+        self.quantization = quantization_plan(o.quantization, self.runtime.device, self.runtime.dtype,
+                                              self.runtime.device_map)
         self._hub_kwargs = hub_kwargs(model_kwargs)
         return model_kwargs
 

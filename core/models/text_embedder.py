@@ -40,7 +40,8 @@ class Qwen3TextEmbedder(LocalEmbedder):
         self.max_length = max_length
         self.query_instruction = default_task  # queries: Instruct: {task}\nQuery:{text}
         tokenizer = AutoTokenizer.from_pretrained(self.model_name, **hub_kwargs(model_kwargs))
-        model = load_model(AutoModel, self.model_name, self.runtime, ("qwen3",), **model_kwargs)
+        model = load_model(AutoModel, self.model_name, self.runtime, ("qwen3",), quantization=self.quantization,
+                           **model_kwargs)
         self.text_encoder = TextEncoder(tokenizer)
         self.eos_id = tokenizer.convert_tokens_to_ids(D.ENDOFTEXT)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id

@@ -40,7 +40,8 @@ class Qwen3Reranker(LocalReranker):
         self.default_instruction = default_instruction
         tokenizer = AutoTokenizer.from_pretrained(self.model_name, **hub_kwargs(model_kwargs))
         self.text_encoder = TextEncoder(tokenizer)
-        full = load_model(AutoModelForCausalLM, self.model_name, self.runtime, ("qwen3",), **model_kwargs)
+        full = load_model(AutoModelForCausalLM, self.model_name, self.runtime, ("qwen3",),
+                          quantization=self.quantization, **model_kwargs)
         self.head = RelevanceHead(yes_no_head(full.lm_head.weight, tokenizer))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.runner = Runner(full.model, self._requested, self.runtime, pad)

@@ -22,7 +22,7 @@ class Qwen3VLEmbedder(LocalEmbedder):
 
     The constructor takes the official ``Qwen3VLEmbedder`` arguments unchanged, plus ``dimensions``
     (Matryoshka size), ``allow_urls``, the runtime options of ``engine.RuntimeOptions`` (``device``,
-    ``dtype``/``torch_dtype``, ``attn_implementation``, ``device_map``, ``max_batch_tokens``,
+    ``dtype``/``torch_dtype``, ``attn_implementation``, ``device_map``, ``quantization``, ``max_batch_tokens``,
     ``max_batch_size``, ``show_progress``; ``tuning=EngineTuning(...)`` for the engine's knobs) and
     ``from_pretrained`` arguments (``cache_dir``, ``revision``, ``token``, ...). ``embed`` returns float32
     unit vectors, one row per item, in input order.
@@ -50,7 +50,8 @@ class Qwen3VLEmbedder(LocalEmbedder):
         model_kwargs = self._resolve(model_name_or_path, kwargs)
         self.default_instruction = default_instruction
         self.query_instruction = query_instruction
-        model = load_model(Qwen3VLModel, self.model_name, self.runtime, ("qwen3_vl",), **model_kwargs)
+        model = load_model(Qwen3VLModel, self.model_name, self.runtime, ("qwen3_vl",), quantization=self.quantization,
+                           **model_kwargs)
         processor = AutoProcessor.from_pretrained(self.model_name, **hub_kwargs(model_kwargs))
         media = MediaOptions(min_pixels, max_pixels, total_pixels, fps, num_frames, max_frames, allow_urls)
         self.encoder = VLEncoder(processor, media, max_length)

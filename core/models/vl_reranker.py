@@ -54,7 +54,7 @@ class Qwen3VLReranker(LocalReranker):
         model_kwargs = self._resolve(model_name_or_path, kwargs)
         self.default_instruction = default_instruction
         full = load_model(Qwen3VLForConditionalGeneration, self.model_name, self.runtime, ("qwen3_vl",),
-                          **model_kwargs)
+                          quantization=self.quantization, **model_kwargs)
         processor = AutoProcessor.from_pretrained(self.model_name, **hub_kwargs(model_kwargs))
         media = MediaOptions(min_pixels, max_pixels, total_pixels, fps, num_frames, max_frames, allow_urls)
         self.encoder = VLEncoder(processor, media, max_length, limit_includes_suffix=False)

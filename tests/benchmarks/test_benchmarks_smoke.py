@@ -162,6 +162,10 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     assert len(rerank_variants) == len(gpu_suite.ENGINE_VARIANTS)
     assert all(r["agreement_max_abs_diff"] <= 1e-4 and r["wall_s"] > 0 for r in rerank_variants)
     assert data["matmul_peak_flops"] > 0 and all(r["useful_flops"] > 0 for r in data["rows"] if "useful_flops" in r)
+    quant = {p: r for (section, p), r in rows.items() if section == "quantization"}
+    for label in ("quantization='int8'", "quantization='int4'"):  # both run on a CPU (docs/quantization.md)
+        assert quant[label]["agreement_min_cosine"] > 0.9 and quant[label]["speedup_vs_float"] > 0, quant[label]
+    assert "float (float32)" in quant and len(quant) >= 7  # every backend has a row, measured or saying why
     padded, packed = rows[("packing", "padded sdpa")], rows[("packing", "packed sdpa")]
     assert packed["agreement_min_cosine"] > 1 - 1e-5 and packed["speedup_vs_padded_sdpa"] > 0
     assert padded["padded_tokens"] > padded["real_tokens"] == packed["real_tokens"] > 0
@@ -298,3 +302,33 @@ def test_bench_fingerprint(tmp_path):
     row = _json(out)["rows"][0]
     assert row["files"] == 4 and row["data_GB"] > 16 and row["reads"] > 2000 and row["bytes_read"] < 1_000_000
     assert row["fingerprint"].startswith("w1:") and row["median_ms"] > 0
+
+
+def test_bench_quantization(tmp_path, model_cache):
+    """Fidelity, throughput and memory tables on the tiny bench shape (the memory layer measured tiny too)."""
+    import bench_quantization
+
+    out = tmp_path / "quantization.json"
+    bench_quantization.main([*TINY, "--no-tiny", "--docs", "12", "--queries", "3", "--images", "3", "--image-side",
+                             "64", "--pairs", "4", "--speed-texts", "4", "--speed-median", "16", "--speed-images", "2",
+                             "--speed-image-side", "64", "--repeats", "1",
+                             "--memory-layer", "tiny", "--model-cache", model_cache, "--out", str(out)])
+    data = _json(out)
+    assert data["random_weights_lower_bound"] is True and "LOWER BOUND" in data["table"]
+    fid = {(r["mode"], r["kind"]): r for r in data["fidelity"]}
+    for mode in ("int8", "int4", "int8-vision"):
+        for kind in ("text", "image", "mixed"):
+            r = fid[(mode, kind)]
+            assert 0.9 < r["cosine_min"] <= r["cosine_mean"] <= 1 + 1e-6 and 0 <= r["recall@10_agreement"] <= 1
+    for mode in ("int8", "int4", "int8+head"):
+        assert 0 <= fid[(mode, "rerank")]["score_delta_mean"] <= fid[(mode, "rerank")]["score_delta_max"] < 0.1
+    speed = {(r["mode"], r["input"]): r for r in data["throughput"]}
+    assert set(speed) == {("float32", "text"), ("int8", "text"), ("int4", "text"), ("bfloat16", "text"),
+                          ("float32", "image"), ("int8", "image"), ("int8-vision", "image")}
+    assert all(r["speedup"] > 0 and r["cosine_min"] > 0.9 for r in speed.values())
+    assert speed[("float32", "text")]["speedup"] == 1.0 and speed[("int8", "text")]["tokens_per_s"] > 0
+    memory = {(r["shape"], r["mode"]): r["weights_GiB"] for r in data["memory"]}
+    for shape in ("2B", "8B"):  # quantized weights are smaller than float ones
+        assert memory[(shape, "int4 (bitsandbytes nf4)")] < memory[(shape, "int8 (cuda: bitsandbytes)")] \
+            < memory[(shape, "bfloat16")] < memory[(shape, "float32")]
+    assert {b["backend"] for b in data["backends"]} == {"torch-dynamic-int8", "bitsandbytes-int8", "bitsandbytes-nf4"}
