@@ -165,7 +165,8 @@ def test_gpu_suite_tiny_on_cpu(tmp_path):
     quant = {p: r for (section, p), r in rows.items() if section == "quantization"}
     for label in ("quantization='int8'", "quantization='int4'"):  # both run on a CPU (docs/quantization.md)
         assert quant[label]["agreement_min_cosine"] > 0.9 and quant[label]["speedup_vs_float"] > 0, quant[label]
-    assert "float (float32)" in quant and len(quant) >= 7  # every backend has a row, measured or saying why
+    # every backend has a row, measured or saying why (torchao, not in any extra, gives one row when absent)
+    assert "float (float32)" in quant and any(p.startswith("torchao") for p in quant) and len(quant) >= 6
     padded, packed = rows[("packing", "padded sdpa")], rows[("packing", "packed sdpa")]
     assert packed["agreement_min_cosine"] > 1 - 1e-5 and packed["speedup_vs_padded_sdpa"] > 0
     assert padded["padded_tokens"] > padded["real_tokens"] == packed["real_tokens"] > 0
