@@ -257,6 +257,7 @@ def test_bench_chunking_quality(tmp_path):
         assert 0 <= result["exact"]["f1"] <= 1 and result["windows_per_doc_all"] > 0
 
 
+@pytest.mark.xdist_group("ray")
 def test_bench_distributed(tmp_path, model_cache):
     pytest.importorskip("ray.data", reason="Ray is not installed (extra 'distributed', installed by 'dev')")
     import bench_distributed

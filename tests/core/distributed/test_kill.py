@@ -153,6 +153,7 @@ def test_sigkill_in_process_at_random_points_then_resume(texts_dir, tiny_vl_path
           f"after each kill: {progress}")
 
 
+@pytest.mark.xdist_group("ray")  # pytest -n: one local Ray cluster at a time
 def test_sigkill_of_the_ray_command_at_random_points_then_resume(texts_dir, tiny_vl_path, vl_embedder, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is not installed (extra 'distributed')")
     from qwen3_vl_rag.core.distributed import start_local_ray

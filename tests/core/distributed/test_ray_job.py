@@ -31,7 +31,7 @@ from qwen3_vl_rag.core.distributed import (
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: loopback only
 ray = pytest.importorskip("ray", reason="Ray is not installed (extra 'distributed', installed by 'dev')")
 pytest.importorskip("ray.data", reason="Ray Data is not installed (extra 'distributed')")
-pytestmark = pytest.mark.xdist_group("ray-job")  # pytest -n: this module's one local Ray cluster, on one worker
+pytestmark = pytest.mark.xdist_group("ray")  # pytest -n: one local Ray cluster at a time
 pa = pytest.importorskip("pyarrow")
 
 JOB_LIMIT_S = 120  # a hung job (e.g. starved of CPUs) fails the test instead of blocking the suite
