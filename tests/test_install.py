@@ -418,8 +418,8 @@ def test_install_over_an_older_torch_keeps_it_with_the_readme_pin(env_with_old_t
 
 
 def test_ci_tests_the_declared_lower_transformers_bound():
-    """CI's second environment installs ``transformers==<lower bound>`` read from pyproject.toml by
-    scripts/lowest_transformers.py; the main one resolves the newest release under the cap."""
+    """CI steps its environment down to ``transformers==<lower bound>``, read from pyproject.toml by
+    scripts/lowest_transformers.py, after the suite ran on the newest release under the cap."""
     declared = next(Requirement(r) for r in _package_requirements() if Requirement(r).name == "transformers")
     lower = [s.version for s in declared.specifier if s.operator == ">="]
     assert len(lower) == 1 and [s for s in declared.specifier if s.operator == "<"], declared
