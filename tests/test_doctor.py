@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from qwen3_vl_rag import doctor
@@ -42,8 +43,15 @@ def _fake_distribution(folder: Path, name: str, version: str, requires: tuple[st
         (package / "__init__.py").write_text(module_code)
 
 
-def test_cpu_report_names_versions_and_the_cpu_runtime():
-    result = _doctor("--json")
+@pytest.fixture(scope="module")
+def runs_here() -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """``doctor --json`` and plain ``doctor`` on this machine, run once for the tests that read both."""
+    return _doctor("--json"), _doctor()
+
+
+@pytest.mark.xdist_group("doctor")  # pytest -n: one worker runs the doctor for both
+def test_cpu_report_names_versions_and_the_cpu_runtime(runs_here):
+    result, text = runs_here
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     for name in ("torch", "torchvision", "transformers", "tokenizers", "huggingface-hub"):
@@ -56,17 +64,17 @@ def test_cpu_report_names_versions_and_the_cpu_runtime():
     assert report["runtime"] == {"device": "cpu", "dtype": "float32", "attn_implementation": "sdpa",
                                  "device_map": None}
     assert report["problems"] == []
-    text = _doctor()
     assert text.returncode == 0
     assert f"transformers: {metadata.version('transformers')}" in text.stdout
     assert "runtime: device=cpu, dtype=float32, attn_implementation=sdpa" in text.stdout
     assert "no CUDA device" in text.stdout
 
 
-def test_quantization_modes_say_where_they_run():
+@pytest.mark.xdist_group("doctor")
+def test_quantization_modes_say_where_they_run(runs_here):
     """On this CPU: int8 (PyTorch's dynamic int8) and int4 (bitsandbytes NF4) run; the CUDA backends do not,
     and say why. With bitsandbytes hidden, int4 names the missing package and how to install it."""
-    result = _doctor("--json")
+    result, plain = runs_here
     rows = {(r["mode"], r["device"]): r for r in json.loads(result.stdout)["quantization"]}
     assert set(rows) == {("int8", "cpu"), ("int8", "cuda"), ("int4", "cpu"), ("int4", "cuda")}
     assert rows[("int8", "cpu")]["available"] and rows[("int8", "cpu")]["backend"] == "torch-dynamic-int8"
@@ -74,7 +82,7 @@ def test_quantization_modes_say_where_they_run():
     for mode in ("int8", "int4"):
         assert rows[(mode, "cuda")]["available"] is False
         assert rows[(mode, "cuda")]["reason"] == "it needs a CUDA device and none is available"
-    text = _doctor().stdout
+    text = plain.stdout
     assert "quantization='int8' on cpu: torch-dynamic-int8 (runs here)" in text
     assert "quantization='int8' on cuda: bitsandbytes-int8 (not here: it needs a CUDA device" in text
     script = ("import sys; sys.modules['bitsandbytes'] = None; from qwen3_vl_rag import doctor; "

@@ -565,6 +565,7 @@ def snippet_results(tmp_path_factory, tiny_vl_path, tiny_text_path) -> dict[str,
     return {"crash": crash, **{r["name"]: r for r in ran}}
 
 
+@pytest.mark.xdist_group("snippets")  # pytest -n: one worker runs the snippets (their fixture runs them all)
 @pytest.mark.parametrize("name", [name for name, _ in RUNNABLE])
 def test_snippet_runs_on_tiny_models(name, snippet_results):
     result = snippet_results.get(name)

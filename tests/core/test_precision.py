@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sentence_transformers import quantize_embeddings
 
 from qwen3_vl_rag.core.precision import (
     PRECISIONS,
@@ -16,6 +15,13 @@ from qwen3_vl_rag.core.precision import (
     row_width,
 )
 from qwen3_vl_rag.core.vectors import truncate_and_normalize
+
+
+def quantize_embeddings(*args, **kwargs):
+    """sentence-transformers' function, the reference: imported on first use (8 s that collection need not pay)."""
+    from sentence_transformers import quantize_embeddings as reference
+
+    return reference(*args, **kwargs)
 
 
 def unit_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -34,7 +34,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 ITEMS, SHARD_SIZE, BATCH_SIZE = 300, 6, 3
-KILLS_IN_PROCESS, KILLS_RAY = 20, 2
+KILLS_IN_PROCESS, KILLS_RAY = 20, 1
 SEED = 23
 
 

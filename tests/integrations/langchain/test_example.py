@@ -18,10 +18,14 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_tiny_run_prints_text_and_image_hits(tmp_path):
+def test_tiny_run_prints_text_and_image_hits_and_is_loud(tmp_path):
     # top-k covers the whole store (top-n: all retrieved): with random weights the order means nothing.
-    done = _run("--tiny", "--top-k", "50", "--query", "a mountain at sunrise", tmp_path=tmp_path)
+    done = _run("--tiny", "--top-k", "50", "--query", "a mountain at sunrise", "--dimensions", "8",
+                tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
+    assert "WARNING: --tiny" in done.stderr and "(8-d vectors)" in done.stdout
+    leftovers = [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor")]  # torch cache
+    assert leftovers == []  # the tiny models' temporary folder is removed
     lines = done.stdout.splitlines()
     assert lines[0].startswith("store: ") and "from 3 files and 3 images" in lines[0]
     hits = [line.split() for line in lines if line.startswith("  ")]
@@ -32,19 +36,10 @@ def test_tiny_run_prints_text_and_image_hits(tmp_path):
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
 
 
-def test_without_weights_exits_with_one_sentence(tmp_path):
+def test_without_weights_exits_with_one_sentence_saying_how_to_fix_it(tmp_path):
     done = _run(tmp_path=tmp_path)  # the released models by hub id, offline, with an empty cache
     assert done.returncode != 0
     message = done.stderr.strip()
     assert "Traceback" not in done.stderr and len(message.splitlines()) == 1
     assert message.startswith("Could not load the embedding model 'Qwen/Qwen3-VL-Embedding-2B'") and "--tiny" in message
-
-
-def test_offline_hub_id_says_how_to_fix_it_and_tiny_is_loud(tmp_path):
-    done = _run(tmp_path=tmp_path)
-    assert "not in the local Hugging Face cache" in done.stderr and "hf download" in done.stderr
-    tiny = _run("--tiny", "--dimensions", "8", "--query", "x", tmp_path=tmp_path)
-    assert tiny.returncode == 0, tiny.stderr
-    assert "WARNING: --tiny" in tiny.stderr and "(8-d vectors)" in tiny.stdout
-    leftovers = [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor")]  # torch cache
-    assert leftovers == []  # the tiny models' temporary folder is removed
+    assert "not in the local Hugging Face cache" in message and "hf download" in message
