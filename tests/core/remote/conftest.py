@@ -42,7 +42,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[3]
 VLLM_VENV = Path(os.environ.get("QWEN3_VL_RAG_VLLM_VENV", REPO / ".vllm-venv"))
 VLLM_PYTHON = VLLM_VENV / "bin" / "python"
-VLLM_STALL_S = float(os.environ.get("QWEN3_VL_RAG_VLLM_STALL_S", 180))  # no new log line for this long: hung
+VLLM_STALL_S = float(os.environ.get("QWEN3_VL_RAG_VLLM_STALL_S", 300))  # no new log line for this long: hung
 VLLM_STARTUP_LIMIT_S = 900.0  # and a start that keeps logging still ends
 
 
